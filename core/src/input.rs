@@ -1,0 +1,85 @@
+//! What goes into the machine: the driver's observations and the application's intents.
+
+use core::fmt;
+
+/// What the driver observed on the socket, fed to
+/// [`CloseMachine::handle`](crate::CloseMachine::handle).
+///
+/// Results of an [`Action`](crate::Action) must be reported before the next action is polled:
+/// a [`QuerySendQueue`](crate::Action::QuerySendQueue) is answered by [`Event::SendQueue`] or
+/// [`Event::AcksUnobservable`]; a [`Discard`](crate::Action::Discard) by one [`Event::Read`]
+/// per successful read, then [`Event::ReadBlocked`], [`Event::PeerEof`], [`Event::Reset`] or
+/// [`Event::Failed`] unless its byte allowance ran out first.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub enum Event {
+    /// The kernel accepted this many bytes from the application.
+    Wrote(u64),
+    /// The poller reported the socket readable (or hung up).
+    Readable,
+    /// A read returned this many bytes (never zero: that is [`Event::PeerEof`]). While the
+    /// machine is closing they were discarded; otherwise the application read them.
+    Read(u32),
+    /// A read would block: nothing is waiting to be read right now.
+    ReadBlocked,
+    /// A read returned 0: the peer shut down its write side.
+    PeerEof,
+    /// The send queue holds this many bytes not yet acknowledged by the peer (Linux
+    /// `SIOCOUTQ`, where our FIN counts as one byte).
+    SendQueue {
+        /// Bytes written but not acknowledged.
+        unacked: u32,
+    },
+    /// This platform cannot tell what the peer acknowledged; the outcome will say "unknown".
+    AcksUnobservable,
+    /// The peer reset the connection (`ECONNRESET`, or `EPIPE` after a RST).
+    Reset,
+    /// Any other error that ends the connection.
+    Failed,
+}
+
+/// What the application asks of the connection; each has a method on
+/// [`CloseMachine`](crate::CloseMachine) and is named in [`Error::NotAllowed`](crate::Error).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub enum Intent {
+    /// Hold partial segments until `uncork`, `flush` or `close`.
+    Cork,
+    /// Release held segments and return to the Nagle policy.
+    Uncork,
+    /// Push out whatever partial segment is held, staying in the current mode.
+    Flush,
+    /// Half-close: send our FIN; reads keep going to the application.
+    ShutdownWrite,
+    /// Close gracefully: shut down writing, drain, wait for acknowledgements, release.
+    Close,
+    /// Reset the connection now (`SO_LINGER {1, 0}` + `close()`).
+    Abort,
+}
+
+impl fmt::Display for Event {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Event::Wrote(bytes) => write!(f, "Wrote({bytes})"),
+            Event::Readable => f.write_str("Readable"),
+            Event::Read(bytes) => write!(f, "Read({bytes})"),
+            Event::ReadBlocked => f.write_str("ReadBlocked"),
+            Event::PeerEof => f.write_str("PeerEof"),
+            Event::SendQueue { unacked } => write!(f, "SendQueue({unacked})"),
+            Event::AcksUnobservable => f.write_str("AcksUnobservable"),
+            Event::Reset => f.write_str("Reset"),
+            Event::Failed => f.write_str("Failed"),
+        }
+    }
+}
+
+impl fmt::Display for Intent {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(match self {
+            Intent::Cork => "cork",
+            Intent::Uncork => "uncork",
+            Intent::Flush => "flush",
+            Intent::ShutdownWrite => "shutdown_write",
+            Intent::Close => "close",
+            Intent::Abort => "abort",
+        })
+    }
+}

@@ -1,0 +1,360 @@
+//! [`CloseMachine`]: its fields, and its API in four groups (getters, inputs, intents,
+//! outputs). Every state change lives in [`transitions`].
+
+#[cfg(test)]
+mod tests;
+mod transitions;
+
+use crate::action::{ActionQueue, Queued};
+use crate::timer::TimerTable;
+use crate::{Action, Error, Event, Instant, Intent, NagleMode, Outcome, Policy, State, Stats};
+use crate::{Ending, Release};
+
+/// A sans-IO lingering close of one TCP connection.
+///
+/// The machine never touches a socket or a clock. The application tells it what it wants
+/// (*intents*), the driver tells it what the socket did (*events*) and what time it is, and
+/// the machine answers with [`Action`]s to perform and the next deadline.
+///
+/// # The loop
+///
+/// After **every** input (an intent, [`handle`](Self::handle) or
+/// [`handle_timeout`](Self::handle_timeout)):
+///
+/// 1. call [`poll_action`](Self::poll_action) until it returns `None`, performing each action
+///    and feeding its result back with [`handle`](Self::handle) before polling the next;
+/// 2. call [`poll_timeout`](Self::poll_timeout) and arrange to call
+///    [`handle_timeout`](Self::handle_timeout) at that instant (earlier or extra calls are
+///    harmless);
+/// 3. when the poller reports the socket readable, [`handle`](Self::handle)
+///    [`Event::Readable`].
+///
+/// Once [`state`](Self::state) is [`State::Closed`] and the last action is polled,
+/// [`outcome`](Self::outcome) says how the close ended.
+///
+/// # Methods
+///
+/// - getters: [`state`](Self::state), [`policy`](Self::policy), [`stats`](Self::stats),
+///   [`outcome`](Self::outcome), [`is_lingering`](Self::is_lingering);
+/// - inputs: [`handle`](Self::handle), [`handle_timeout`](Self::handle_timeout);
+/// - intents: [`cork`](Self::cork), [`uncork`](Self::uncork), [`flush`](Self::flush),
+///   [`shutdown_write`](Self::shutdown_write), [`close`](Self::close), [`abort`](Self::abort);
+/// - outputs: [`poll_action`](Self::poll_action), [`poll_timeout`](Self::poll_timeout).
+///
+/// An input that makes no sense, or contradicts what the machine knows, returns an
+/// [`Error`] and leaves the machine exactly as it was.
+///
+/// # Example: a whole close, by hand
+///
+/// ```
+/// use linger::{Action, CloseMachine, Ending, Event, Instant, Policy, State};
+///
+/// let mut machine = CloseMachine::new(Policy::default());
+/// let t0 = Instant::from_millis(0);
+/// machine.handle(Event::Wrote(1000), t0)?;
+///
+/// machine.close(t0)?;
+/// assert_eq!(machine.poll_action(), Some(Action::ShutdownWrite));
+/// assert_eq!(machine.poll_action(), Some(Action::QuerySendQueue));
+/// machine.handle(Event::SendQueue { unacked: 1001 }, t0)?; // 1000 bytes + FIN in flight
+/// assert_eq!(machine.poll_action(), Some(Action::Discard { max_bytes: 65536 }));
+/// machine.handle(Event::Read(120), t0)?; // the peer was still sending: thrown away
+/// machine.handle(Event::ReadBlocked, t0)?;
+/// assert_eq!(machine.poll_action(), None);
+///
+/// // The machine asks again when its adaptive poll timer fires.
+/// let t1 = machine.poll_timeout().expect("waiting for acks");
+/// machine.handle_timeout(t1);
+/// assert_eq!(machine.poll_action(), Some(Action::QuerySendQueue));
+/// machine.handle(Event::SendQueue { unacked: 0 }, t1)?; // data and FIN acknowledged
+/// assert_eq!(machine.state(), State::Draining);
+///
+/// // The peer closes its side: nothing is lost, nothing is reset.
+/// let t2 = Instant::from_millis(3);
+/// machine.handle(Event::Readable, t2)?;
+/// assert_eq!(machine.poll_action(), Some(Action::Discard { max_bytes: 65536 }));
+/// machine.handle(Event::PeerEof, t2)?;
+/// assert_eq!(machine.poll_action(), Some(Action::Close));
+/// assert_eq!(machine.poll_action(), None);
+///
+/// let outcome = machine.outcome().expect("closed");
+/// assert_eq!(outcome.ending, Ending::Clean);
+/// assert!(outcome.claims_delivery());
+/// assert_eq!((outcome.bytes_written, outcome.bytes_discarded), (1000, 120));
+/// # Ok::<(), linger::Error>(())
+/// ```
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct CloseMachine {
+    policy: Policy,
+    state: State,
+    phase: Phase,
+    /// The peer's EOF arrived.
+    peer_eof: bool,
+    /// The socket was reported readable and has not been drained since: closing now would
+    /// make the kernel send RST.
+    rx_pending: bool,
+    /// A `QuerySendQueue` was issued and not yet answered.
+    query_outstanding: bool,
+    /// Every write since the connection opened was reported, so `bytes_written + 1` bounds
+    /// the send queue.
+    history_known: bool,
+    acks: Acks,
+    /// Bytes the current `Discard` round may still read; zero when no round is under way.
+    discard_allowance: u32,
+    /// The current send-queue polling interval, in microseconds.
+    poll_interval_us: u32,
+    bytes_written: u64,
+    /// At most the discard cap, a `u32`.
+    bytes_discarded: u32,
+    last_query: Instant,
+    timers: TimerTable,
+    queue: ActionQueue,
+}
+
+/// Who owns the reads, and the clock of the close.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum Phase {
+    /// `close` not called yet: reads belong to the application; no linger timers.
+    Active,
+    /// `close` was called at `since`: the machine discards reads; the linger timers run.
+    Lingering { since: Instant },
+    /// Closed. The unacked figure and the peer's EOF are frozen in the machine's fields.
+    Ended {
+        end: End,
+        release: Release,
+        elapsed_us: u64,
+    },
+}
+
+/// How the machine reached `Closed`; [`CloseMachine::outcome`] adds the frozen figures.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum End {
+    Clean,
+    AckedPeerOpen,
+    TimedOut,
+    ResetByPeer,
+    Aborted,
+    Failed,
+    Unknown,
+}
+
+/// What the machine knows about acknowledgements.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum Acks {
+    /// No send-queue figure yet.
+    Unqueried,
+    /// The last figure: bytes (FIN included) not yet acknowledged.
+    Unacked(u32),
+    /// The platform cannot tell.
+    Unobservable,
+}
+
+impl Acks {
+    const fn figure(self) -> Option<u32> {
+        match self {
+            Acks::Unacked(unacked) => Some(unacked),
+            Acks::Unqueried | Acks::Unobservable => None,
+        }
+    }
+}
+
+impl CloseMachine {
+    /// A machine for a connection that has just been established: every later write must be
+    /// reported with [`Event::Wrote`]. Queues the socket options the policy's
+    /// [`NagleMode`] asks for.
+    pub fn new(policy: Policy) -> CloseMachine {
+        let mut machine = CloseMachine {
+            policy,
+            state: State::Open,
+            phase: Phase::Active,
+            peer_eof: false,
+            rx_pending: false,
+            query_outstanding: false,
+            history_known: true,
+            acks: Acks::Unqueried,
+            discard_allowance: 0,
+            poll_interval_us: 0,
+            bytes_written: 0,
+            bytes_discarded: 0,
+            last_query: Instant::ZERO,
+            timers: TimerTable::new(),
+            queue: ActionQueue::new(),
+        };
+        match policy.nagle() {
+            NagleMode::KernelDefault => {}
+            NagleMode::NoDelay => machine.queue = ActionQueue::only(Queued::NodelayOn),
+            NagleMode::CorkWhileAssembling => {
+                machine.state = State::Corked;
+                machine.queue = ActionQueue::only(Queued::CorkOn);
+            }
+        }
+        machine
+    }
+
+    /// A machine for a socket that was written to before the machine saw it, such as one
+    /// handed over just to be closed. Send-queue figures can then only be checked for
+    /// shrinking, and [`Stats::bytes_written`] counts only the writes reported from now on.
+    pub fn adopt(policy: Policy) -> CloseMachine {
+        CloseMachine {
+            history_known: false,
+            ..CloseMachine::new(policy)
+        }
+    }
+
+    // ---- getters --------------------------------------------------------------------------
+
+    /// Where the machine is.
+    pub fn state(&self) -> State {
+        self.state
+    }
+
+    /// The policy it follows.
+    pub fn policy(&self) -> &Policy {
+        &self.policy
+    }
+
+    /// Whether [`close`](Self::close) was called and the socket is not released yet: the
+    /// machine owns the reads and the linger timers run.
+    pub fn is_lingering(&self) -> bool {
+        matches!(self.phase, Phase::Lingering { .. })
+    }
+
+    /// The running figures.
+    pub fn stats(&self) -> Stats {
+        Stats {
+            bytes_written: self.bytes_written,
+            bytes_discarded: self.bytes_discarded.into(),
+            unacked: self.acks.figure(),
+            peer_eof: self.peer_eof,
+        }
+    }
+
+    /// How the close ended, once the machine is [`State::Closed`].
+    pub fn outcome(&self) -> Option<Outcome> {
+        let Phase::Ended {
+            end,
+            release,
+            elapsed_us,
+        } = self.phase
+        else {
+            return None;
+        };
+        let unacked = self.acks.figure();
+        let ending = match end {
+            End::Clean => Ending::Clean,
+            End::AckedPeerOpen => Ending::AckedPeerOpen,
+            End::TimedOut => Ending::TimedOut { unacked },
+            End::ResetByPeer => Ending::ResetByPeer { unacked },
+            End::Aborted => Ending::Aborted { unacked },
+            End::Failed => Ending::Failed { unacked },
+            End::Unknown => Ending::Unknown {
+                peer_eof: self.peer_eof,
+            },
+        };
+        Some(Outcome {
+            ending,
+            release,
+            bytes_written: self.bytes_written,
+            bytes_discarded: self.bytes_discarded.into(),
+            elapsed: core::time::Duration::from_micros(elapsed_us),
+        })
+    }
+
+    // ---- inputs ---------------------------------------------------------------------------
+
+    /// Feeds what the driver observed at `now`.
+    pub fn handle(&mut self, event: Event, now: Instant) -> Result<(), Error> {
+        self.transaction(|machine| machine.on_event(event, now))
+    }
+
+    /// Fires every timer due at or before `now`. Calls before a deadline, or after
+    /// `Closed`, do nothing.
+    pub fn handle_timeout(&mut self, now: Instant) {
+        for timer in crate::timer::Timer::ALL {
+            if self
+                .timers
+                .get(timer)
+                .is_some_and(|deadline| deadline <= now)
+            {
+                self.on_timeout(timer, now);
+            }
+        }
+    }
+
+    // ---- intents --------------------------------------------------------------------------
+
+    /// Holds partial segments (`TCP_CORK`) while a response is assembled.
+    pub fn cork(&mut self) -> Result<(), Error> {
+        self.transaction(|machine| machine.on_intent(Intent::Cork, None))
+    }
+
+    /// Releases held segments and returns to the policy's Nagle mode.
+    pub fn uncork(&mut self) -> Result<(), Error> {
+        self.transaction(|machine| machine.on_intent(Intent::Uncork, None))
+    }
+
+    /// Pushes out any partial segment now, staying corked (or in Nagle mode) afterwards.
+    pub fn flush(&mut self) -> Result<(), Error> {
+        self.transaction(|machine| machine.on_intent(Intent::Flush, None))
+    }
+
+    /// Half-closes: uncorks, sends our FIN and tracks its acknowledgement, while reads keep
+    /// going to the application. Call [`close`](Self::close) when done reading.
+    pub fn shutdown_write(&mut self, now: Instant) -> Result<(), Error> {
+        self.transaction(|machine| machine.on_intent(Intent::ShutdownWrite, Some(now)))
+    }
+
+    /// Closes gracefully: uncork, shut down writing, discard what the peer sends, wait until
+    /// everything is acknowledged and (per policy) for the peer's EOF, then release, all
+    /// within the policy's budget.
+    pub fn close(&mut self, now: Instant) -> Result<(), Error> {
+        self.transaction(|machine| machine.on_intent(Intent::Close, Some(now)))
+    }
+
+    /// Resets the connection now, from any state but `Closed`, even while lingering.
+    pub fn abort(&mut self, now: Instant) -> Result<(), Error> {
+        self.transaction(|machine| machine.on_intent(Intent::Abort, Some(now)))
+    }
+
+    // ---- outputs --------------------------------------------------------------------------
+
+    /// The next action to perform, in order; `None` when there is nothing to do until the
+    /// next input.
+    pub fn poll_action(&mut self) -> Option<Action> {
+        loop {
+            return Some(match self.queue.pop()? {
+                Queued::CorkOn => Action::SetCork(true),
+                Queued::CorkOff => Action::SetCork(false),
+                Queued::NodelayOn => Action::SetNodelay(true),
+                Queued::NodelayOff => Action::SetNodelay(false),
+                Queued::ShutdownWrite => Action::ShutdownWrite,
+                Queued::QuerySendQueue => Action::QuerySendQueue,
+                // A round that ended before it was polled (EOF, say) needs no action.
+                Queued::Discard if self.discard_allowance == 0 => continue,
+                Queued::Discard => Action::Discard {
+                    max_bytes: self.discard_allowance,
+                },
+                Queued::Close => Action::Close,
+                Queued::Abort => Action::Abort,
+            });
+        }
+    }
+
+    /// When to call [`handle_timeout`](Self::handle_timeout) next; `None` when no timer runs.
+    /// At the instant returned, `handle_timeout` always has work to do.
+    pub fn poll_timeout(&self) -> Option<Instant> {
+        self.timers.next()
+    }
+
+    /// Runs `step` on a copy and keeps the copy only if `step` succeeds, so a refused input
+    /// changes nothing.
+    fn transaction(
+        &mut self,
+        step: impl FnOnce(&mut CloseMachine) -> Result<(), Error>,
+    ) -> Result<(), Error> {
+        let mut next = self.clone();
+        step(&mut next)?;
+        *self = next;
+        Ok(())
+    }
+}

@@ -1,0 +1,120 @@
+//! One-line constructors for a machine in every situation the table distinguishes, and
+//! shorthands for driving it.
+
+use crate::{Action, CloseMachine, Event, Instant, NagleMode, Policy};
+use std::vec::Vec;
+
+/// Bytes every constructed machine has written.
+pub(super) const WRITTEN: u64 = 1000;
+/// The send queue after `close` with nothing acknowledged: the data and our FIN.
+pub(super) const ALL_UNACKED: u32 = WRITTEN as u32 + 1;
+/// The default per-wake-up read allowance.
+pub(super) const ROUND: u32 = Policy::DEFAULT_READS_PER_WAKEUP;
+
+pub(super) fn ms(millis: u64) -> Instant {
+    Instant::from_millis(millis)
+}
+
+/// Every action the machine has queued, in order.
+pub(super) fn drain(machine: &mut CloseMachine) -> Vec<Action> {
+    core::iter::from_fn(|| machine.poll_action()).collect()
+}
+
+/// Feeds `event` at `now`, which must be accepted.
+pub(super) fn feed(machine: &mut CloseMachine, event: Event, now: Instant) {
+    if let Err(error) = machine.handle(event, now) {
+        panic!("{event} refused: {error}");
+    }
+}
+
+pub(super) fn policy_with(nagle: NagleMode) -> Policy {
+    Policy::builder()
+        .nagle(nagle)
+        .build()
+        .expect("valid policy")
+}
+
+/// `Open`, 1000 bytes written, no actions pending.
+pub(super) fn open_with(policy: Policy) -> CloseMachine {
+    let mut machine = CloseMachine::new(policy);
+    drain(&mut machine);
+    feed(&mut machine, Event::Wrote(WRITTEN), ms(0));
+    machine
+}
+
+pub(super) fn open() -> CloseMachine {
+    open_with(Policy::default())
+}
+
+/// `Corked`, 1000 bytes written, no actions pending.
+pub(super) fn corked_with(policy: Policy) -> CloseMachine {
+    let mut machine = open_with(policy);
+    machine.cork().expect("cork from Open");
+    drain(&mut machine);
+    machine
+}
+
+pub(super) fn corked() -> CloseMachine {
+    corked_with(Policy::default())
+}
+
+/// `WriteShut` after `shutdown_write` at 0 ms: the query polled, not answered yet.
+pub(super) fn half_closed() -> CloseMachine {
+    let mut machine = open();
+    machine
+        .shutdown_write(ms(0))
+        .expect("shutdown_write from Open");
+    drain(&mut machine);
+    machine
+}
+
+/// `Draining` after `shutdown_write`: everything acknowledged; reads still the application's.
+pub(super) fn half_closed_acked() -> CloseMachine {
+    let mut machine = half_closed();
+    feed(&mut machine, Event::SendQueue { unacked: 0 }, ms(0));
+    machine
+}
+
+/// `WriteShut` right after `close` at 0 ms: every action polled, none answered yet.
+pub(super) fn closing_with(policy: Policy) -> CloseMachine {
+    let mut machine = open_with(policy);
+    machine.close(ms(0)).expect("close from Open");
+    drain(&mut machine);
+    machine
+}
+
+pub(super) fn closing() -> CloseMachine {
+    closing_with(Policy::default())
+}
+
+/// `WriteShut` while closing: `unacked` bytes in flight, reads drained, poll timer armed.
+pub(super) fn awaiting_acks_with(policy: Policy, unacked: u32) -> CloseMachine {
+    let mut machine = closing_with(policy);
+    feed(&mut machine, Event::SendQueue { unacked }, ms(0));
+    feed(&mut machine, Event::ReadBlocked, ms(0));
+    machine
+}
+
+pub(super) fn awaiting_acks() -> CloseMachine {
+    awaiting_acks_with(Policy::default(), ALL_UNACKED)
+}
+
+/// `Draining` while closing: everything acknowledged, reads drained, waiting for EOF.
+pub(super) fn draining_with(policy: Policy) -> CloseMachine {
+    let mut machine = closing_with(policy);
+    feed(&mut machine, Event::SendQueue { unacked: 0 }, ms(0));
+    feed(&mut machine, Event::ReadBlocked, ms(0));
+    machine
+}
+
+pub(super) fn draining() -> CloseMachine {
+    draining_with(Policy::default())
+}
+
+/// `Closed` cleanly at 2 ms, the `Close` action already polled.
+pub(super) fn closed() -> CloseMachine {
+    let mut machine = draining();
+    feed(&mut machine, Event::PeerEof, ms(2));
+    drain(&mut machine);
+    machine
+}

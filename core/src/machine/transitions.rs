@@ -1,0 +1,357 @@
+//! Every state change of [`CloseMachine`], in one place.
+//!
+//! Four tables, h11-style:
+//! - [`on_intent`](CloseMachine::on_intent): (state, what the application asks) → actions;
+//! - [`on_event`](CloseMachine::on_event): (state, what the driver observed) → facts, actions;
+//! - [`on_timeout`](CloseMachine::on_timeout): (timer) → actions;
+//! - [`settle`](CloseMachine::settle): what the machine now knows → `Draining` or `Closed`,
+//!   applied after every input, followed by the timer rules that keep `poll_timeout` honest.
+//!
+//! Nothing here performs I/O or reads a clock. A step that returns an error may have
+//! half-changed its copy of the machine; [`CloseMachine::transaction`] throws the copy away.
+
+use super::{Acks, CloseMachine, End, Phase};
+use crate::action::{ActionQueue, Queued};
+use crate::timer::Timer;
+use crate::{Error, Event, Instant, Intent, NagleMode, OnBudgetSpent, Release, State};
+
+impl CloseMachine {
+    /// The application's intents. `now` is given for the intents that take it.
+    pub(super) fn on_intent(&mut self, intent: Intent, now: Option<Instant>) -> Result<(), Error> {
+        use Intent::*;
+        use State::*;
+        let nodelay = self.policy.nagle() == NagleMode::NoDelay;
+        let not_allowed = Error::NotAllowed {
+            intent,
+            state: self.state,
+        };
+        match (self.state, intent) {
+            (Closed, _) => return Err(Error::Closed),
+            (_, Abort) => self.finish(End::Aborted, Release::Abort, now.unwrap_or_default()),
+
+            // Nagle control. Linux's cork and nodelay exclude each other (nginx clears one
+            // before setting the other), so with `NoDelay` the cork is bracketed by them.
+            (Open, Cork) => {
+                if nodelay {
+                    self.emit(Queued::NodelayOff)?;
+                }
+                self.emit(Queued::CorkOn)?;
+                self.state = Corked;
+            }
+            (Corked, Uncork) => {
+                self.emit(Queued::CorkOff)?;
+                if nodelay {
+                    self.emit(Queued::NodelayOn)?;
+                }
+                self.state = Open;
+            }
+            (Corked, Flush) => {
+                self.emit(Queued::CorkOff)?;
+                self.emit(Queued::CorkOn)?;
+            }
+            // Setting TCP_NODELAY pushes pending segments at once; with NoDelay nothing waits.
+            (Open, Flush) if !nodelay => {
+                self.emit(Queued::NodelayOn)?;
+                self.emit(Queued::NodelayOff)?;
+            }
+            (Open, Flush) => {}
+
+            // Shutting the write side: uncork first so the FIN follows the last segment.
+            (Open | Corked, ShutdownWrite | Close) => {
+                if self.state == Corked {
+                    self.emit(Queued::CorkOff)?;
+                }
+                self.emit(Queued::ShutdownWrite)?;
+                self.state = WriteShut;
+                self.query_send_queue()?;
+                if let (Close, Some(now)) = (intent, now) {
+                    self.start_lingering(now)?;
+                }
+            }
+            // After a half-close, `close` hands the reads to the machine and starts the clock.
+            (WriteShut | Draining, Close) if !self.is_lingering() => {
+                if self.state == WriteShut {
+                    self.query_send_queue()?;
+                }
+                if let Some(now) = now {
+                    self.start_lingering(now)?;
+                }
+            }
+
+            (Open, Uncork)
+            | (Corked, Cork)
+            | (WriteShut | Draining, Cork | Uncork | Flush | ShutdownWrite | Close) => {
+                return Err(not_allowed);
+            }
+        }
+        if let Some(now) = now {
+            self.settle(now);
+        }
+        Ok(())
+    }
+
+    /// The driver's observations.
+    pub(super) fn on_event(&mut self, event: Event, now: Instant) -> Result<(), Error> {
+        use State::*;
+        match (self.state, event) {
+            (Closed, _) => return Err(Error::Closed),
+
+            (Open | Corked, Event::Wrote(bytes)) => {
+                self.bytes_written = self.bytes_written.saturating_add(bytes);
+            }
+            (WriteShut | Draining, Event::Wrote(_)) => return Err(Error::WriteAfterShutdown),
+
+            (_, Event::Read(0)) => return Err(Error::EmptyRead),
+            (_, Event::Read(_)) if self.peer_eof => return Err(Error::ReadAfterEof),
+            // Before `close` the application reads; the machine only watches.
+            (_, Event::Read(_)) if !self.is_lingering() => {}
+            (_, Event::Read(bytes)) => {
+                if bytes > self.discard_allowance {
+                    let allowed = self.discard_allowance;
+                    return Err(Error::ReadNotRequested { bytes, allowed });
+                }
+                self.discard_allowance -= bytes;
+                self.bytes_discarded = self.bytes_discarded.saturating_add(bytes);
+                self.progress(now);
+                // The round's allowance is spent but more may wait: yield to the event loop
+                // and resume at once.
+                if self.discard_allowance == 0 {
+                    self.timers.set(Timer::Resume, now);
+                }
+            }
+
+            (Open | Corked, Event::Readable) => {}
+            (WriteShut | Draining, Event::Readable) => {
+                if self.state == WriteShut {
+                    self.query_send_queue()?;
+                }
+                if self.is_lingering() && !self.peer_eof {
+                    self.rx_pending = true;
+                    self.start_discard_round()?;
+                }
+            }
+            (_, Event::ReadBlocked) => {
+                self.rx_pending = false;
+                self.discard_allowance = 0;
+            }
+            (_, Event::PeerEof) => {
+                if !self.peer_eof {
+                    self.progress(now);
+                }
+                self.peer_eof = true;
+                self.rx_pending = false;
+                self.discard_allowance = 0;
+            }
+
+            (_, Event::SendQueue { .. } | Event::AcksUnobservable) if !self.query_outstanding => {
+                return Err(Error::UnsolicitedSendQueue);
+            }
+            (_, Event::SendQueue { unacked }) => self.record_send_queue(unacked, now)?,
+            (_, Event::AcksUnobservable) => {
+                self.query_outstanding = false;
+                self.acks = Acks::Unobservable;
+            }
+
+            (_, Event::Reset) => self.finish(End::ResetByPeer, Release::Close, now),
+            (_, Event::Failed) => self.finish(End::Failed, Release::Close, now),
+        }
+        self.settle(now);
+        Ok(())
+    }
+
+    /// A timer fired at `now`. Each armed timer has work to do when it fires (see
+    /// [`settle`](Self::settle)), so `poll_timeout` never announces an empty deadline.
+    pub(super) fn on_timeout(&mut self, timer: Timer, now: Instant) {
+        self.timers.stop(timer);
+        // Timers run only while lingering, when no intent but `abort` queues anything and
+        // events queue at most a query and a discard round: four actions at most, so these
+        // emits always find room.
+        let _ = match timer {
+            Timer::Linger | Timer::Idle => {
+                self.give_up(now);
+                Ok(())
+            }
+            Timer::Poll => self.query_send_queue(),
+            Timer::Resume => self.start_discard_round(),
+        };
+        self.settle(now);
+    }
+
+    /// State-triggered transitions: what follows from what the machine knows, whatever input
+    /// taught it. Then the timer rules.
+    fn settle(&mut self, now: Instant) {
+        use State::*;
+        if self.state == WriteShut && self.acks == Acks::Unacked(0) {
+            self.state = Draining;
+        }
+        if self.is_lingering() {
+            let discard_cap_reached = self.bytes_discarded >= self.policy.discard_cap();
+            let eof_or_blocked = !self.rx_pending;
+            match self.state {
+                // Everything acknowledged and the peer closed: the clean end.
+                Draining if self.peer_eof => self.finish(End::Clean, Release::Close, now),
+                // The peer keeps sending past the cap: any close now resets, so say so.
+                Draining if self.rx_pending && discard_cap_reached => {
+                    self.finish(End::AckedPeerOpen, Release::Abort, now);
+                }
+                Draining if !self.policy.wait_for_peer_eof() && eof_or_blocked => {
+                    self.finish(End::AckedPeerOpen, Release::Close, now);
+                }
+                // Without acks the peer's EOF is the only sign it is done.
+                WriteShut if self.acks == Acks::Unobservable && self.peer_eof => {
+                    self.finish(End::Unknown, Release::Close, now);
+                }
+                _ => {}
+            }
+        }
+        self.keep_timers_honest();
+    }
+
+    /// Every armed timer must have work when it fires; disarm the ones that would not.
+    fn keep_timers_honest(&mut self) {
+        let lingering = self.is_lingering();
+        let awaiting_acks = lingering
+            && self.state == State::WriteShut
+            && !self.query_outstanding
+            && matches!(self.acks, Acks::Unacked(unacked) if unacked > 0);
+        if !awaiting_acks {
+            self.timers.stop(Timer::Poll);
+        }
+        if !(lingering && self.rx_pending && self.discard_allowance == 0 && self.may_discard()) {
+            self.timers.stop(Timer::Resume);
+        }
+        if !lingering {
+            self.timers.stop(Timer::Linger);
+            self.timers.stop(Timer::Idle);
+        }
+    }
+
+    // ---- building blocks ------------------------------------------------------------------
+
+    fn emit(&mut self, action: Queued) -> Result<(), Error> {
+        self.queue.push(action).map_err(|_| Error::ActionsNotPolled)
+    }
+
+    fn start_lingering(&mut self, now: Instant) -> Result<(), Error> {
+        self.phase = Phase::Lingering { since: now };
+        self.timers
+            .set(Timer::Linger, now + self.policy.linger_budget());
+        self.timers
+            .set(Timer::Idle, now + self.policy.idle_timeout());
+        if !self.peer_eof {
+            // Until a read says otherwise, assume the peer sent something: never close on it.
+            self.rx_pending = true;
+            self.start_discard_round()?;
+        }
+        Ok(())
+    }
+
+    /// Queues a send-queue query unless one is under way or acks cannot be seen.
+    fn query_send_queue(&mut self) -> Result<(), Error> {
+        if self.query_outstanding || self.acks == Acks::Unobservable {
+            return Ok(());
+        }
+        self.emit(Queued::QuerySendQueue)?;
+        self.query_outstanding = true;
+        self.timers.stop(Timer::Poll);
+        Ok(())
+    }
+
+    fn may_discard(&self) -> bool {
+        !self.peer_eof && self.bytes_discarded < self.policy.discard_cap()
+    }
+
+    /// Queues a `Discard` round unless one is under way or the discard cap is reached.
+    fn start_discard_round(&mut self) -> Result<(), Error> {
+        if self.discard_allowance > 0 || !self.may_discard() {
+            return Ok(());
+        }
+        let cap_left = self.policy.discard_cap() - self.bytes_discarded;
+        if !self.queue.contains(Queued::Discard) {
+            self.emit(Queued::Discard)?;
+        }
+        self.discard_allowance = self.policy.reads_per_wakeup().min(cap_left);
+        self.timers.stop(Timer::Resume);
+        Ok(())
+    }
+
+    fn record_send_queue(&mut self, unacked: u32, now: Instant) -> Result<(), Error> {
+        let limit = self.bytes_written.saturating_add(1);
+        if self.history_known && u64::from(unacked) > limit {
+            return Err(Error::UnackedExceedsWritten { unacked, limit });
+        }
+        let previous = self.acks.figure();
+        if let Some(previous) = previous.filter(|&previous| unacked > previous) {
+            return Err(Error::UnackedGrew { previous, unacked });
+        }
+        self.query_outstanding = false;
+        self.acks = Acks::Unacked(unacked);
+        let since_last = now.saturating_duration_since(self.last_query);
+        self.last_query = now;
+
+        let (min, max) = self.policy.poll_interval();
+        let (min, max) = (min.as_micros() as u64, max.as_micros() as u64);
+        let interval = match previous {
+            // Progress: expect the rest to drain at the rate just seen.
+            Some(previous) if unacked < previous => {
+                self.progress(now);
+                let acked = u64::from(previous - unacked);
+                let since_last = since_last.as_micros().min(u128::from(u64::MAX)) as u64;
+                since_last.saturating_mul(u64::from(unacked)) / acked
+            }
+            // No progress: back off.
+            Some(_) => u64::from(self.poll_interval_us).saturating_mul(2),
+            None => min,
+        };
+        self.poll_interval_us = interval.clamp(min, max) as u32;
+        if self.is_lingering() && unacked > 0 {
+            let interval = core::time::Duration::from_micros(self.poll_interval_us.into());
+            self.timers.set(Timer::Poll, now + interval);
+        }
+        Ok(())
+    }
+
+    /// Something moved: restart the idle timeout (never the total budget).
+    fn progress(&mut self, now: Instant) {
+        if self.is_lingering() {
+            self.timers
+                .set(Timer::Idle, now + self.policy.idle_timeout());
+        }
+    }
+
+    /// The budget or the idle timeout ran out: release, per policy, and report what is known.
+    fn give_up(&mut self, now: Instant) {
+        let end = match self.acks {
+            Acks::Unacked(0) => End::AckedPeerOpen,
+            Acks::Unacked(_) | Acks::Unqueried => End::TimedOut,
+            Acks::Unobservable => End::Unknown,
+        };
+        // Unread data makes any close a reset: order it openly rather than let it happen.
+        let release = match (self.policy.on_budget_spent(), self.rx_pending) {
+            (OnBudgetSpent::Close, false) => Release::Close,
+            (OnBudgetSpent::Abort, _) | (_, true) => Release::Abort,
+        };
+        self.finish(end, release, now);
+    }
+
+    /// Enters `Closed`: whatever was queued is moot; the release is the last action.
+    fn finish(&mut self, end: End, release: Release, now: Instant) {
+        let elapsed_us = match self.phase {
+            Phase::Lingering { since } => now.saturating_duration_since(since).as_micros() as u64,
+            Phase::Active | Phase::Ended { .. } => 0,
+        };
+        self.state = State::Closed;
+        self.queue = ActionQueue::only(match release {
+            Release::Close => Queued::Close,
+            Release::Abort => Queued::Abort,
+        });
+        self.timers.stop_all();
+        self.query_outstanding = false;
+        self.discard_allowance = 0;
+        self.phase = Phase::Ended {
+            end,
+            release,
+            elapsed_us,
+        };
+    }
+}

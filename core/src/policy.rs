@@ -1,0 +1,404 @@
+//! How a connection lingers: timeouts, caps, polling and Nagle control.
+//!
+//! Every default names its source; `docs/design.md` explains each choice.
+
+use core::time::Duration;
+
+/// How writes are pushed onto the wire while the connection is open.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Hash)]
+pub enum NagleMode {
+    /// Leave Nagle's algorithm as the kernel set it (on).
+    #[default]
+    KernelDefault,
+    /// `TCP_NODELAY`: every write goes out at once.
+    NoDelay,
+    /// Start corked (`TCP_CORK`): partial segments wait until `flush`, `uncork` or `close`.
+    CorkWhileAssembling,
+}
+
+/// What to do with the socket when the linger budget or the idle timeout runs out.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Hash)]
+pub enum OnBudgetSpent {
+    /// A plain `close()`: the kernel keeps retransmitting what is left on its own.
+    #[default]
+    Close,
+    /// `SO_LINGER {1, 0}` + `close()`: send RST and free the kernel's buffers now
+    /// (nginx `reset_timedout_connection on`).
+    Abort,
+}
+
+/// A knob of [`Policy`], named in [`PolicyError`].
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub enum Knob {
+    /// [`PolicyBuilder::idle_timeout`]
+    IdleTimeout,
+    /// [`PolicyBuilder::linger_budget`]
+    LingerBudget,
+    /// [`PolicyBuilder::poll_interval`] (the minimum)
+    PollMin,
+    /// [`PolicyBuilder::poll_interval`] (the maximum)
+    PollMax,
+    /// [`PolicyBuilder::reads_per_wakeup`]
+    ReadsPerWakeup,
+}
+
+/// Why a [`PolicyBuilder`] refused to build.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, thiserror::Error)]
+#[non_exhaustive]
+pub enum PolicyError {
+    /// A duration does not fit the policy's compact representation.
+    #[error("{knob:?} is {given:?}, longer than the supported {max:?}")]
+    TooLong {
+        /// The knob that was set.
+        knob: Knob,
+        /// The value given.
+        given: Duration,
+        /// The longest value supported.
+        max: Duration,
+    },
+    /// A value that must be positive was zero.
+    #[error("{knob:?} must not be zero")]
+    Zero {
+        /// The knob that was set.
+        knob: Knob,
+    },
+    /// The minimum polling interval exceeds the maximum.
+    #[error("poll interval minimum {min:?} exceeds its maximum {max:?}")]
+    PollRange {
+        /// The minimum given.
+        min: Duration,
+        /// The maximum given.
+        max: Duration,
+    },
+}
+
+/// How a [`CloseMachine`](crate::CloseMachine) lingers. `Copy`, 28 bytes.
+///
+/// Build one with [`Policy::builder`]; [`Policy::default`] is nginx's lingering close.
+///
+/// ```
+/// use core::time::Duration;
+/// use linger::{OnBudgetSpent, Policy};
+///
+/// let policy = Policy::builder()
+///     .linger_budget(Duration::from_secs(10))
+///     .on_budget_spent(OnBudgetSpent::Abort)
+///     .build()?;
+/// assert_eq!(policy.idle_timeout(), Duration::from_secs(5));
+/// # Ok::<(), linger::PolicyError>(())
+/// ```
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub struct Policy {
+    idle_timeout_ms: u32,
+    linger_budget_ms: u32,
+    poll_min_us: u32,
+    poll_max_us: u32,
+    discard_cap: u32,
+    reads_per_wakeup: u32,
+    on_budget_spent: OnBudgetSpent,
+    wait_for_peer_eof: bool,
+    nagle: NagleMode,
+}
+
+impl Policy {
+    /// nginx `lingering_timeout`: give up after 5 s without progress.
+    pub const DEFAULT_IDLE_TIMEOUT: Duration = Duration::from_secs(5);
+    /// nginx `lingering_time` and Apache httpd's `MAX_SECS_TO_LINGER`: 30 s in all.
+    pub const DEFAULT_LINGER_BUDGET: Duration = Duration::from_secs(30);
+    /// Discard at most 16 MiB: enough for a request body sent before the peer read our
+    /// answer, little enough that a flooding peer costs milliseconds of CPU.
+    pub const DEFAULT_DISCARD_CAP: u32 = 16 << 20;
+    /// Read at most 64 KiB per wake-up (16 of nginx's 4 KiB lingering reads), so one
+    /// flooding peer cannot starve the event loop.
+    pub const DEFAULT_READS_PER_WAKEUP: u32 = 64 << 10;
+    /// First send-queue re-query 1 ms after the last one: below any real round trip.
+    pub const DEFAULT_POLL_MIN: Duration = Duration::from_millis(1);
+    /// Back off to at most 200 ms, Linux's minimum retransmission timeout (`TCP_RTO_MIN`):
+    /// a queue that has not moved for that long waits for a retransmission anyway.
+    pub const DEFAULT_POLL_MAX: Duration = Duration::from_millis(200);
+
+    /// Apache httpd's short linger (`SECONDS_TO_LINGER`, 2 s), used under overload or while
+    /// stopping: everything else as [`Policy::default`].
+    pub const fn short() -> Policy {
+        let mut policy = Policy::DEFAULT;
+        policy.idle_timeout_ms = 2_000;
+        policy.linger_budget_ms = 2_000;
+        policy
+    }
+
+    const DEFAULT: Policy = Policy {
+        idle_timeout_ms: Policy::DEFAULT_IDLE_TIMEOUT.as_millis() as u32,
+        linger_budget_ms: Policy::DEFAULT_LINGER_BUDGET.as_millis() as u32,
+        poll_min_us: Policy::DEFAULT_POLL_MIN.as_micros() as u32,
+        poll_max_us: Policy::DEFAULT_POLL_MAX.as_micros() as u32,
+        discard_cap: Policy::DEFAULT_DISCARD_CAP,
+        reads_per_wakeup: Policy::DEFAULT_READS_PER_WAKEUP,
+        on_budget_spent: OnBudgetSpent::Close,
+        wait_for_peer_eof: true,
+        nagle: NagleMode::KernelDefault,
+    };
+
+    /// A builder starting from [`Policy::default`].
+    pub const fn builder() -> PolicyBuilder {
+        PolicyBuilder {
+            policy: Policy::DEFAULT,
+            error: None,
+        }
+    }
+
+    /// Give up after this long without progress (no byte read, no byte acknowledged).
+    pub const fn idle_timeout(&self) -> Duration {
+        Duration::from_millis(self.idle_timeout_ms as u64)
+    }
+
+    /// Give up this long after `close`, whatever happens; incoming data does not extend it.
+    pub const fn linger_budget(&self) -> Duration {
+        Duration::from_millis(self.linger_budget_ms as u64)
+    }
+
+    /// The shortest and longest wait between two send-queue queries.
+    pub const fn poll_interval(&self) -> (Duration, Duration) {
+        (
+            Duration::from_micros(self.poll_min_us as u64),
+            Duration::from_micros(self.poll_max_us as u64),
+        )
+    }
+
+    /// Stop reading after discarding this many bytes.
+    pub const fn discard_cap(&self) -> u32 {
+        self.discard_cap
+    }
+
+    /// Read at most this many bytes per wake-up before yielding to the event loop.
+    pub const fn reads_per_wakeup(&self) -> u32 {
+        self.reads_per_wakeup
+    }
+
+    /// What to do when the budget or the idle timeout runs out.
+    pub const fn on_budget_spent(&self) -> OnBudgetSpent {
+        self.on_budget_spent
+    }
+
+    /// Whether to keep waiting for the peer's EOF once everything is acknowledged.
+    pub const fn wait_for_peer_eof(&self) -> bool {
+        self.wait_for_peer_eof
+    }
+
+    /// How writes are pushed while the connection is open.
+    pub const fn nagle(&self) -> NagleMode {
+        self.nagle
+    }
+}
+
+impl Default for Policy {
+    fn default() -> Policy {
+        Policy::DEFAULT
+    }
+}
+
+/// Builds a [`Policy`]; [`build`](PolicyBuilder::build) reports the first invalid setting.
+#[derive(Clone, Copy, Debug)]
+#[must_use]
+pub struct PolicyBuilder {
+    policy: Policy,
+    error: Option<PolicyError>,
+}
+
+impl PolicyBuilder {
+    /// See [`Policy::idle_timeout`]. At most `u32::MAX` ms (49 days).
+    pub fn idle_timeout(mut self, timeout: Duration) -> Self {
+        self.policy.idle_timeout_ms = self.millis(Knob::IdleTimeout, timeout);
+        self
+    }
+
+    /// See [`Policy::linger_budget`]. At most `u32::MAX` ms (49 days).
+    pub fn linger_budget(mut self, budget: Duration) -> Self {
+        self.policy.linger_budget_ms = self.millis(Knob::LingerBudget, budget);
+        self
+    }
+
+    /// See [`Policy::poll_interval`]. Both positive, `min <= max`, at most `u32::MAX` µs
+    /// (71 minutes).
+    pub fn poll_interval(mut self, min: Duration, max: Duration) -> Self {
+        self.policy.poll_min_us = self.micros(Knob::PollMin, min);
+        self.policy.poll_max_us = self.micros(Knob::PollMax, max);
+        if min.is_zero() {
+            self.fail(PolicyError::Zero {
+                knob: Knob::PollMin,
+            });
+        }
+        if min > max {
+            self.fail(PolicyError::PollRange { min, max });
+        }
+        self
+    }
+
+    /// See [`Policy::discard_cap`]. Zero means "never read": a peer that sends anything
+    /// after our close is then aborted once our data is acknowledged.
+    pub fn discard_cap(mut self, bytes: u32) -> Self {
+        self.policy.discard_cap = bytes;
+        self
+    }
+
+    /// See [`Policy::reads_per_wakeup`]. Must be positive.
+    pub fn reads_per_wakeup(mut self, bytes: u32) -> Self {
+        if bytes == 0 {
+            self.fail(PolicyError::Zero {
+                knob: Knob::ReadsPerWakeup,
+            });
+        }
+        self.policy.reads_per_wakeup = bytes;
+        self
+    }
+
+    /// See [`Policy::on_budget_spent`].
+    pub fn on_budget_spent(mut self, action: OnBudgetSpent) -> Self {
+        self.policy.on_budget_spent = action;
+        self
+    }
+
+    /// See [`Policy::wait_for_peer_eof`].
+    pub fn wait_for_peer_eof(mut self, wait: bool) -> Self {
+        self.policy.wait_for_peer_eof = wait;
+        self
+    }
+
+    /// See [`Policy::nagle`].
+    pub fn nagle(mut self, mode: NagleMode) -> Self {
+        self.policy.nagle = mode;
+        self
+    }
+
+    /// The policy, or the first invalid setting.
+    pub fn build(self) -> Result<Policy, PolicyError> {
+        match self.error {
+            Some(error) => Err(error),
+            None => Ok(self.policy),
+        }
+    }
+
+    fn fail(&mut self, error: PolicyError) {
+        self.error.get_or_insert(error);
+    }
+
+    fn millis(&mut self, knob: Knob, given: Duration) -> u32 {
+        u32::try_from(given.as_millis()).unwrap_or_else(|_| {
+            let max = Duration::from_millis(u32::MAX.into());
+            self.fail(PolicyError::TooLong { knob, given, max });
+            u32::MAX
+        })
+    }
+
+    fn micros(&mut self, knob: Knob, given: Duration) -> u32 {
+        u32::try_from(given.as_micros()).unwrap_or_else(|_| {
+            let max = Duration::from_micros(u32::MAX.into());
+            self.fail(PolicyError::TooLong { knob, given, max });
+            u32::MAX
+        })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn default_policy_is_nginx_lingering_close() {
+        let policy = Policy::default();
+        assert_eq!(policy.idle_timeout(), Duration::from_secs(5));
+        assert_eq!(policy.linger_budget(), Duration::from_secs(30));
+        assert_eq!(policy.on_budget_spent(), OnBudgetSpent::Close);
+        assert!(policy.wait_for_peer_eof());
+        assert_eq!(policy.nagle(), NagleMode::KernelDefault);
+    }
+
+    #[test]
+    fn short_policy_lingers_two_seconds() {
+        let policy = Policy::short();
+        assert_eq!(policy.linger_budget(), Duration::from_secs(2));
+        assert_eq!(policy.idle_timeout(), Duration::from_secs(2));
+    }
+
+    #[test]
+    fn builder_sets_every_knob() {
+        let policy = Policy::builder()
+            .idle_timeout(Duration::from_millis(1500))
+            .linger_budget(Duration::from_secs(9))
+            .poll_interval(Duration::from_micros(500), Duration::from_secs(1))
+            .discard_cap(1024)
+            .reads_per_wakeup(512)
+            .on_budget_spent(OnBudgetSpent::Abort)
+            .wait_for_peer_eof(false)
+            .nagle(NagleMode::NoDelay)
+            .build();
+        let policy = policy.expect("valid policy");
+        assert_eq!(policy.idle_timeout(), Duration::from_millis(1500));
+        assert_eq!(policy.linger_budget(), Duration::from_secs(9));
+        assert_eq!(
+            policy.poll_interval(),
+            (Duration::from_micros(500), Duration::from_secs(1))
+        );
+        assert_eq!(policy.discard_cap(), 1024);
+        assert_eq!(policy.reads_per_wakeup(), 512);
+        assert_eq!(policy.on_budget_spent(), OnBudgetSpent::Abort);
+        assert!(!policy.wait_for_peer_eof());
+        assert_eq!(policy.nagle(), NagleMode::NoDelay);
+    }
+
+    #[test]
+    fn builder_rejects_inverted_poll_range() {
+        let error = Policy::builder()
+            .poll_interval(Duration::from_secs(2), Duration::from_secs(1))
+            .build();
+        assert_eq!(
+            error,
+            Err(PolicyError::PollRange {
+                min: Duration::from_secs(2),
+                max: Duration::from_secs(1)
+            })
+        );
+    }
+
+    #[test]
+    fn builder_rejects_zero_poll_interval_and_read_budget() {
+        let zero = Duration::ZERO;
+        assert_eq!(
+            Policy::builder().poll_interval(zero, zero).build(),
+            Err(PolicyError::Zero {
+                knob: Knob::PollMin
+            })
+        );
+        assert_eq!(
+            Policy::builder().reads_per_wakeup(0).build(),
+            Err(PolicyError::Zero {
+                knob: Knob::ReadsPerWakeup
+            })
+        );
+    }
+
+    #[test]
+    fn builder_rejects_durations_it_cannot_store() {
+        let error = Policy::builder().linger_budget(Duration::MAX).build();
+        assert!(matches!(
+            error,
+            Err(PolicyError::TooLong {
+                knob: Knob::LingerBudget,
+                ..
+            })
+        ));
+    }
+
+    #[test]
+    fn builder_reports_the_first_error() {
+        let error = Policy::builder()
+            .reads_per_wakeup(0)
+            .idle_timeout(Duration::MAX)
+            .build();
+        assert_eq!(
+            error,
+            Err(PolicyError::Zero {
+                knob: Knob::ReadsPerWakeup
+            })
+        );
+    }
+}

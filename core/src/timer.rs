@@ -1,0 +1,66 @@
+//! The machine's deadlines: a fixed table indexed by [`Timer`], no heap.
+
+use crate::Instant;
+
+/// The machine's timers, in the order they are handled when several expire at once.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) enum Timer {
+    /// `close` + the linger budget: release whatever happens. Never moved.
+    Linger,
+    /// Last progress + the idle timeout: release when nothing moves.
+    Idle,
+    /// Re-query the send queue (adaptive interval).
+    Poll,
+    /// Resume discarding after a round used up its per-wake-up allowance.
+    Resume,
+}
+
+impl Timer {
+    pub(crate) const ALL: [Timer; 4] = [Timer::Linger, Timer::Idle, Timer::Poll, Timer::Resume];
+}
+
+/// One deadline per [`Timer`]; `u64::MAX` micros marks an unarmed timer.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) struct TimerTable {
+    deadlines: [u64; Timer::ALL.len()],
+}
+
+impl TimerTable {
+    const UNARMED: u64 = u64::MAX;
+
+    pub(crate) const fn new() -> TimerTable {
+        TimerTable {
+            deadlines: [TimerTable::UNARMED; Timer::ALL.len()],
+        }
+    }
+
+    pub(crate) fn set(&mut self, timer: Timer, at: Instant) {
+        // `Instant::MAX` is the end of time: a deadline there is never reached.
+        self.deadlines[timer as usize] = at.as_micros();
+    }
+
+    pub(crate) fn stop(&mut self, timer: Timer) {
+        self.deadlines[timer as usize] = TimerTable::UNARMED;
+    }
+
+    pub(crate) fn stop_all(&mut self) {
+        *self = TimerTable::new();
+    }
+
+    pub(crate) fn get(&self, timer: Timer) -> Option<Instant> {
+        match self.deadlines[timer as usize] {
+            TimerTable::UNARMED => None,
+            micros => Some(Instant::from_micros(micros)),
+        }
+    }
+
+    /// The earliest armed deadline.
+    pub(crate) fn next(&self) -> Option<Instant> {
+        self.deadlines
+            .iter()
+            .copied()
+            .filter(|&micros| micros != TimerTable::UNARMED)
+            .min()
+            .map(Instant::from_micros)
+    }
+}
