@@ -11,6 +11,7 @@ use core::fmt;
 /// per successful read, then [`Event::ReadBlocked`], [`Event::PeerEof`], [`Event::Reset`] or
 /// [`Event::Failed`] unless its byte allowance ran out first.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+#[cfg_attr(feature = "arbitrary", derive(arbitrary::Arbitrary))]
 pub enum Event {
     /// The kernel accepted this many bytes from the application.
     Wrote(u64),
@@ -40,6 +41,7 @@ pub enum Event {
 /// What the application asks of the connection; each has a method on
 /// [`CloseMachine`](crate::CloseMachine) and is named in [`Error::NotAllowed`](crate::Error).
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+#[cfg_attr(feature = "arbitrary", derive(arbitrary::Arbitrary))]
 pub enum Intent {
     /// Hold partial segments until `uncork`, `flush` or `close`.
     Cork,

@@ -6,6 +6,7 @@ use core::time::Duration;
 
 /// How writes are pushed onto the wire while the connection is open.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Hash)]
+#[cfg_attr(feature = "arbitrary", derive(arbitrary::Arbitrary))]
 pub enum NagleMode {
     /// Leave Nagle's algorithm as the kernel set it (on).
     #[default]
@@ -18,6 +19,7 @@ pub enum NagleMode {
 
 /// What to do with the socket when the linger budget or the idle timeout runs out.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Hash)]
+#[cfg_attr(feature = "arbitrary", derive(arbitrary::Arbitrary))]
 pub enum OnBudgetSpent {
     /// A plain `close()`: the kernel keeps retransmitting what is left on its own.
     #[default]
@@ -295,6 +297,30 @@ impl PolicyBuilder {
             self.fail(PolicyError::TooLong { knob, given, max });
             u32::MAX
         })
+    }
+}
+
+/// Valid policies only, with durations short enough (at most a minute) that fuzzed
+/// sequences of timeouts reach every deadline.
+#[cfg(feature = "arbitrary")]
+impl<'a> arbitrary::Arbitrary<'a> for Policy {
+    fn arbitrary(u: &mut arbitrary::Unstructured<'a>) -> arbitrary::Result<Policy> {
+        let millis = |u: &mut arbitrary::Unstructured<'a>, max: u64| {
+            u.int_in_range(0..=max).map(Duration::from_millis)
+        };
+        let poll_min = Duration::from_micros(u.int_in_range(1..=50_000)?);
+        let poll_max = poll_min + Duration::from_micros(u.int_in_range(0..=500_000)?);
+        let policy = Policy::builder()
+            .idle_timeout(millis(u, 10_000)?)
+            .linger_budget(millis(u, 60_000)?)
+            .poll_interval(poll_min, poll_max)
+            .discard_cap(u.int_in_range(0..=1 << 20)?)
+            .reads_per_wakeup(u.int_in_range(1..=1 << 16)?)
+            .on_budget_spent(u.arbitrary()?)
+            .wait_for_peer_eof(u.arbitrary()?)
+            .nagle(u.arbitrary()?)
+            .build();
+        policy.map_err(|_| arbitrary::Error::IncorrectFormat)
     }
 }
 
