@@ -55,6 +55,9 @@ pub enum Intent {
     Close,
     /// Reset the connection now (`SO_LINGER {1, 0}` + `close()`).
     Abort,
+    /// Under pressure, release this lingering close at the latest after the given time
+    /// (Apache's short linger, applied to a close already under way).
+    ShortenBudget(core::time::Duration),
 }
 
 impl fmt::Display for Event {
@@ -82,6 +85,7 @@ impl fmt::Display for Intent {
             Intent::ShutdownWrite => "shutdown_write",
             Intent::Close => "close",
             Intent::Abort => "abort",
+            Intent::ShortenBudget(_) => "shorten_budget",
         })
     }
 }

@@ -9,7 +9,7 @@ use crate::action::{ActionQueue, Queued};
 use crate::timer::TimerTable;
 use crate::{Action, Error, Event, Instant, Intent, NagleMode, Outcome, Policy, State, Stats};
 use crate::{Ending, Release};
-
+use core::time::Duration;
 /// A sans-IO lingering close of one TCP connection.
 ///
 /// The machine never touches a socket or a clock. The application tells it what it wants
@@ -38,7 +38,8 @@ use crate::{Ending, Release};
 ///   [`outcome`](Self::outcome), [`is_lingering`](Self::is_lingering);
 /// - inputs: [`handle`](Self::handle), [`handle_timeout`](Self::handle_timeout);
 /// - intents: [`cork`](Self::cork), [`uncork`](Self::uncork), [`flush`](Self::flush),
-///   [`shutdown_write`](Self::shutdown_write), [`close`](Self::close), [`abort`](Self::abort);
+///   [`shutdown_write`](Self::shutdown_write), [`close`](Self::close), [`abort`](Self::abort),
+///   [`shorten_budget`](Self::shorten_budget);
 /// - outputs: [`poll_action`](Self::poll_action), [`poll_timeout`](Self::poll_timeout).
 ///
 /// An input that makes no sense, or contradicts what the machine knows, returns an
@@ -256,7 +257,7 @@ impl CloseMachine {
             release,
             bytes_written: self.bytes_written,
             bytes_discarded: self.bytes_discarded.into(),
-            elapsed: core::time::Duration::from_micros(elapsed_us),
+            elapsed: Duration::from_micros(elapsed_us),
         })
     }
 
@@ -314,6 +315,14 @@ impl CloseMachine {
     /// Resets the connection now, from any state but `Closed`, even while lingering.
     pub fn abort(&mut self, now: Instant) -> Result<(), Error> {
         self.transaction(|machine| machine.on_intent(Intent::Abort, Some(now)))
+    }
+
+    /// Under pressure (too many sockets lingering, or the server stopping), gives this close
+    /// at most `budget` more from `now`, as Apache's short linger does; never extends it.
+    /// Only while lingering.
+    pub fn shorten_budget(&mut self, now: Instant, budget: Duration) -> Result<(), Error> {
+        let intent = Intent::ShortenBudget(budget);
+        self.transaction(|machine| machine.on_intent(intent, Some(now)))
     }
 
     // ---- outputs --------------------------------------------------------------------------

@@ -78,9 +78,26 @@ impl CloseMachine {
                 }
             }
 
+            // Pressure: pull both give-up deadlines in; the budget never grows.
+            (WriteShut | Draining, ShortenBudget(budget)) if self.is_lingering() => {
+                if let Some(now) = now {
+                    for timer in [Timer::Linger, Timer::Idle] {
+                        let deadline = self
+                            .timers
+                            .get(timer)
+                            .map_or(now + budget, |at| at.min(now + budget));
+                        self.timers.set(timer, deadline);
+                    }
+                }
+            }
+
             (Open, Uncork)
             | (Corked, Cork)
-            | (WriteShut | Draining, Cork | Uncork | Flush | ShutdownWrite | Close) => {
+            | (Open | Corked, ShortenBudget(_))
+            | (
+                WriteShut | Draining,
+                Cork | Uncork | Flush | ShutdownWrite | Close | ShortenBudget(_),
+            ) => {
                 return Err(not_allowed);
             }
         }

@@ -41,13 +41,14 @@ fn situations() -> [(&'static str, &'static str, CloseMachine); 8] {
 }
 
 /// Every input, applied at 0 s; `timeout` fires the earliest deadline.
-const INPUTS: [&str; 17] = [
+const INPUTS: [&str; 18] = [
     "cork",
     "uncork",
     "flush",
     "shutdown_write",
     "close",
     "abort",
+    "shorten_budget(2s)",
     "Wrote(100)",
     "Readable",
     "Read(100)",
@@ -71,6 +72,7 @@ fn apply(machine: &mut CloseMachine, input: &str) -> Result<(), crate::Error> {
         "shutdown_write" => machine.shutdown_write(now),
         "close" => machine.close(now),
         "abort" => machine.abort(now),
+        "shorten_budget(2s)" => machine.shorten_budget(now, core::time::Duration::from_secs(2)),
         "Wrote(100)" => event(Event::Wrote(100))(machine),
         "Readable" => event(Event::Readable)(machine),
         "Read(100)" => event(Event::Read(100))(machine),

@@ -651,6 +651,57 @@ fn write_shut_discard_cap_stops_reading_then_aborts_once_acked() {
     assert!(!outcome.claims_delivery(), "a reset followed the acks");
 }
 
+#[test]
+fn write_shut_shortened_budget_pulls_the_deadline_in() {
+    let mut machine = awaiting_acks();
+    machine
+        .shorten_budget(ms(1_000), Duration::from_secs(2))
+        .expect("shorten");
+    assert_step!(machine, State::WriteShut, []);
+    machine.handle_timeout(ms(2_999));
+    drain(&mut machine);
+    assert_eq!(machine.state(), State::WriteShut);
+    machine.handle_timeout(ms(3_000));
+    assert_step!(machine, State::Closed, [Action::Close]);
+    assert_eq!(
+        outcome(&machine).ending,
+        Ending::TimedOut {
+            unacked: Some(ALL_UNACKED)
+        }
+    );
+}
+
+#[test]
+fn shortened_budget_never_grows() {
+    let mut machine = draining();
+    machine
+        .shorten_budget(ms(0), Duration::from_secs(60))
+        .expect("shorten");
+    assert_eq!(machine.poll_timeout(), Some(ms(5_000)));
+}
+
+#[test]
+fn shorten_budget_before_close_is_refused() {
+    let budget = Duration::from_secs(2);
+    let intent = Intent::ShortenBudget(budget);
+    let mut machine = open();
+    assert_eq!(
+        machine.shorten_budget(ms(0), budget),
+        Err(Error::NotAllowed {
+            intent,
+            state: State::Open
+        })
+    );
+    let mut machine = half_closed();
+    assert_eq!(
+        machine.shorten_budget(ms(0), budget),
+        Err(Error::NotAllowed {
+            intent,
+            state: State::WriteShut
+        })
+    );
+}
+
 // ---- Draining ------------------------------------------------------------------------------
 
 #[test]
