@@ -1,0 +1,3 @@
+module linger/anchors/go-early-reply
+
+go 1.19
