@@ -35,7 +35,8 @@ use core::time::Duration;
 /// # Methods
 ///
 /// - getters: [`state`](Self::state), [`policy`](Self::policy), [`stats`](Self::stats),
-///   [`outcome`](Self::outcome), [`is_lingering`](Self::is_lingering);
+///   [`outcome`](Self::outcome), [`is_lingering`](Self::is_lingering),
+///   [`wants_read`](Self::wants_read);
 /// - inputs: [`handle`](Self::handle), [`handle_timeout`](Self::handle_timeout);
 /// - intents: [`cork`](Self::cork), [`uncork`](Self::uncork), [`flush`](Self::flush),
 ///   [`shutdown_write`](Self::shutdown_write), [`close`](Self::close), [`abort`](Self::abort),
@@ -218,6 +219,13 @@ impl CloseMachine {
     /// machine owns the reads and the linger timers run.
     pub fn is_lingering(&self) -> bool {
         matches!(self.phase, Phase::Lingering { .. })
+    }
+
+    /// Whether a readable socket would be read now. Level-triggered pollers (`poll(2)`,
+    /// `select`) should watch readability only then: after the peer's EOF, or once the
+    /// discard cap is reached, a socket stays readable and would wake them forever.
+    pub fn wants_read(&self) -> bool {
+        self.is_lingering() && self.may_discard()
     }
 
     /// The running figures.

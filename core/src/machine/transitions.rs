@@ -274,7 +274,7 @@ impl CloseMachine {
         Ok(())
     }
 
-    fn may_discard(&self) -> bool {
+    pub(super) fn may_discard(&self) -> bool {
         !self.peer_eof && self.bytes_discarded < self.policy.discard_cap()
     }
 

@@ -702,6 +702,31 @@ fn shorten_budget_before_close_is_refused() {
     );
 }
 
+#[test]
+fn wants_read_only_while_lingering_before_eof_and_below_the_cap() {
+    assert!(!open().wants_read(), "reads belong to the application");
+    assert!(
+        !half_closed().wants_read(),
+        "reads belong to the application"
+    );
+    let mut machine = awaiting_acks();
+    assert!(machine.wants_read());
+    feed(&mut machine, Event::Readable, ms(0));
+    drain(&mut machine);
+    feed(&mut machine, Event::PeerEof, ms(0));
+    assert!(
+        !machine.wants_read(),
+        "after EOF there is nothing left to read"
+    );
+    let policy = Policy::builder()
+        .discard_cap(10)
+        .build()
+        .expect("valid policy");
+    let mut machine = closing_with(policy);
+    feed(&mut machine, Event::Read(10), ms(0));
+    assert!(!machine.wants_read(), "the discard cap is reached");
+}
+
 // ---- Draining ------------------------------------------------------------------------------
 
 #[test]

@@ -1,0 +1,95 @@
+//! Lingering TCP close for blocking std code.
+//!
+//! ```no_run
+//! use std::io::Write;
+//!
+//! let listener = std::net::TcpListener::bind("127.0.0.1:0")?;
+//! let (mut stream, _) = listener.accept()?;
+//! stream.write_all(b"HTTP/1.1 413 Payload Too Large\r\nContent-Length: 0\r\n\r\n")?;
+//! // Not `drop(stream)`: that resets the connection if the client is still uploading.
+//! let outcome = linger_std::close(stream, &linger::Policy::default());
+//! println!("{outcome}");
+//! # Ok::<(), std::io::Error>(())
+//! ```
+//!
+//! [`close`] blocks the calling thread for as long as the close lingers (at most the policy's
+//! budget), waiting in `poll(2)`; it never uses `SO_LINGER` with a timeout. [`Connection`]
+//! wraps a stream for code that also wants Nagle control before closing.
+#![cfg(unix)]
+
+mod connection;
+mod wait;
+
+pub use connection::Connection;
+
+use linger::{Clock, CloseMachine, Event, Outcome, Policy};
+use std::io::Read;
+use std::net::TcpStream;
+
+/// Closes `stream` gracefully: shuts down writing, discards what the peer sends, waits until
+/// the kernel reports every byte and the FIN acknowledged and (per policy) for the peer's
+/// EOF, then closes. Blocks until then, at most the policy's budget; returns how it ended.
+///
+/// Bytes written before the call are not counted in the outcome's `bytes_written`: the
+/// machine did not see them (use [`Connection`] to count them).
+pub fn close(stream: TcpStream, policy: &Policy) -> Outcome {
+    let clock = Clock::new();
+    let mut machine = CloseMachine::adopt(*policy);
+    let _refused_only_when_closed = machine.close(clock.now());
+    linger(stream, machine, clock)
+}
+
+/// Runs `machine`, already closing, to its release.
+fn linger(stream: TcpStream, mut machine: CloseMachine, clock: Clock) -> Outcome {
+    if stream.set_nonblocking(true).is_err() {
+        let _ = machine.handle(Event::Failed, clock.now());
+    }
+    loop {
+        let now = clock.now();
+        match linger_io::drive(&stream, &mut machine, now, |buf| (&stream).read(buf)) {
+            Ok(Some(_release)) => break,
+            Ok(None) => {}
+            // The kernel reported something the machine cannot believe: stop trusting it.
+            Err(_) => {
+                let _ = machine.abort(now);
+                continue;
+            }
+        }
+        let Some(deadline) = machine.poll_timeout() else {
+            // A lingering machine always has a deadline; without one, nothing would end this.
+            let _ = machine.abort(now);
+            continue;
+        };
+        let timeout = deadline.saturating_duration_since(now);
+        let readable = if machine.wants_read() {
+            wait::readable(&stream, timeout)
+        } else {
+            std::thread::sleep(timeout);
+            false
+        };
+        let now = clock.now();
+        if readable {
+            let _ = machine.handle(Event::Readable, now);
+        }
+        machine.handle_timeout(now);
+    }
+    drop(stream);
+    machine
+        .outcome()
+        .unwrap_or_else(|| unreachable_outcome(&machine))
+}
+
+/// `drive` reports a release only once the machine is `Closed`, which always has an
+/// outcome; this answers honestly should that ever not hold.
+fn unreachable_outcome(machine: &CloseMachine) -> Outcome {
+    let stats = machine.stats();
+    Outcome {
+        ending: linger::Ending::Failed {
+            unacked: stats.unacked,
+        },
+        release: linger::Release::Close,
+        bytes_written: stats.bytes_written,
+        bytes_discarded: stats.bytes_discarded,
+        elapsed: std::time::Duration::ZERO,
+    }
+}
