@@ -10,4 +10,4 @@
 mod perform;
 pub mod sys;
 
-pub use perform::{DISCARD_CHUNK, drive, event_for, perform};
+pub use perform::{DISCARD_CHUNK, drive, event_for, perform, read_event, write_event};

@@ -101,6 +101,32 @@ fn discard(
     Ok(())
 }
 
+/// What the application's own `read` into a buffer of `asked` bytes tells the machine.
+pub fn read_event(result: &io::Result<usize>, asked: usize) -> Option<Event> {
+    match result {
+        Ok(0) if asked > 0 => Some(Event::PeerEof),
+        Ok(0) => None,
+        Ok(bytes) => Some(Event::Read(u32::try_from(*bytes).unwrap_or(u32::MAX))),
+        Err(error) => failure_event(error),
+    }
+}
+
+/// What the application's own `write` tells the machine.
+pub fn write_event(result: &io::Result<usize>) -> Option<Event> {
+    match result {
+        Ok(bytes) => Some(Event::Wrote(*bytes as u64)),
+        Err(error) => failure_event(error),
+    }
+}
+
+/// Errors that end the connection; a would-block or an interrupted call ends nothing.
+fn failure_event(error: &io::Error) -> Option<Event> {
+    match error.kind() {
+        ErrorKind::WouldBlock | ErrorKind::Interrupted => None,
+        _ => Some(event_for(error)),
+    }
+}
+
 /// The observation a socket error stands for: the peer's reset, or another failure.
 pub fn event_for(error: &io::Error) -> Event {
     match error.kind() {

@@ -117,12 +117,8 @@ impl Write for Connection {
             ));
         }
         let written = self.stream.write(buf);
-        match &written {
-            Ok(bytes) => self.observe(Event::Wrote(*bytes as u64)),
-            Err(error) if error.kind() != ErrorKind::WouldBlock => {
-                self.observe(linger_io::event_for(error));
-            }
-            Err(_) => {}
+        if let Some(event) = linger_io::write_event(&written) {
+            self.observe(event);
         }
         written
     }
@@ -137,13 +133,8 @@ impl Write for Connection {
 impl Read for Connection {
     fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
         let read = self.stream.read(buf);
-        match &read {
-            Ok(0) if !buf.is_empty() => self.observe(Event::PeerEof),
-            Ok(0) => {}
-            Ok(bytes) => self.observe(Event::Read(u32::try_from(*bytes).unwrap_or(u32::MAX))),
-            Err(error)
-                if matches!(error.kind(), ErrorKind::WouldBlock | ErrorKind::Interrupted) => {}
-            Err(error) => self.observe(linger_io::event_for(error)),
+        if let Some(event) = linger_io::read_event(&read, buf.len()) {
+            self.observe(event);
         }
         read
     }

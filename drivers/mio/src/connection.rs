@@ -1,0 +1,221 @@
+//! One connection of the application's own event loop, closed by a `CloseMachine`.
+
+use linger::{Clock, CloseMachine, Event, Outcome, Policy, State, Stats};
+use mio::event::Source;
+use mio::net::TcpStream;
+use mio::{Interest, Registry, Token};
+use std::io::{self, ErrorKind, Read, Write};
+use std::time::Duration;
+
+/// A `mio` TCP stream whose writes are counted, whose Nagle mode follows the policy, and
+/// which closes with a lingering close on the application's own `mio::Poll`.
+///
+/// Register it with [`register`](Self::register), read and write through it, and pass it
+/// every readiness event of its token ([`handle_event`](Self::handle_event)) and, once
+/// closing, its deadline ([`timeout`](Self::timeout), [`handle_timeout`](Self::handle_timeout)).
+/// When one of them returns an `Outcome`, the socket has been deregistered and closed.
+#[derive(Debug)]
+pub struct Connection {
+    stream: Option<TcpStream>,
+    machine: CloseMachine,
+    clock: Clock,
+}
+
+impl Connection {
+    /// Takes over `stream`, fresh from `connect` or `accept`, and applies the policy's Nagle
+    /// mode. Every later write must go through the connection.
+    pub fn new(stream: TcpStream, policy: &Policy) -> Connection {
+        let mut connection = Connection {
+            stream: Some(stream),
+            machine: CloseMachine::new(*policy),
+            clock: Clock::new(),
+        };
+        connection.run(None);
+        connection
+    }
+
+    /// Registers the stream for reads and writes under `token`.
+    pub fn register(&mut self, registry: &Registry, token: Token) -> io::Result<()> {
+        let interest = Interest::READABLE | Interest::WRITABLE;
+        self.stream_mut()?.register(registry, token, interest)
+    }
+
+    /// Holds partial segments until `uncork`, `flush_segments` or `close`.
+    pub fn cork(&mut self) -> Result<(), linger::Error> {
+        self.machine.cork()?;
+        self.run(None);
+        Ok(())
+    }
+
+    /// Releases held segments and returns to the policy's Nagle mode.
+    pub fn uncork(&mut self) -> Result<(), linger::Error> {
+        self.machine.uncork()?;
+        self.run(None);
+        Ok(())
+    }
+
+    /// Pushes out any held partial segment now.
+    pub fn flush_segments(&mut self) -> Result<(), linger::Error> {
+        self.machine.flush()?;
+        self.run(None);
+        Ok(())
+    }
+
+    /// Half-closes: our FIN follows the data; reads keep going to the application.
+    pub fn shutdown_write(&mut self) -> Result<(), linger::Error> {
+        self.machine.shutdown_write(self.clock.now())?;
+        self.run(None);
+        Ok(())
+    }
+
+    /// Starts the lingering close; returns the outcome if it ended at once.
+    pub fn close(&mut self, registry: &Registry) -> Result<Option<Outcome>, linger::Error> {
+        self.machine.close(self.clock.now())?;
+        Ok(self.run(Some(registry)))
+    }
+
+    /// Resets the connection now and releases the socket.
+    pub fn abort(&mut self, registry: &Registry) -> Result<Outcome, linger::Error> {
+        self.machine.abort(self.clock.now())?;
+        let outcome = self.run(Some(registry));
+        Ok(outcome.unwrap_or_else(|| self.ended()))
+    }
+
+    /// Feeds a readiness event of this connection's token. While closing it drains and
+    /// re-checks the send queue; returns the outcome once the socket is released.
+    pub fn handle_event(
+        &mut self,
+        registry: &Registry,
+        event: &mio::event::Event,
+    ) -> Option<Outcome> {
+        if event.is_readable() || event.is_read_closed() || event.is_error() {
+            let _ = self.machine.handle(Event::Readable, self.clock.now());
+        }
+        self.run(Some(registry))
+    }
+
+    /// How long until [`handle_timeout`](Self::handle_timeout) has work, if it ever will.
+    pub fn timeout(&self) -> Option<Duration> {
+        let now = self.clock.now();
+        self.machine
+            .poll_timeout()
+            .map(|at| at.saturating_duration_since(now))
+    }
+
+    /// Fires the machine's deadlines that are due; returns the outcome once released.
+    pub fn handle_timeout(&mut self, registry: &Registry) -> Option<Outcome> {
+        self.machine.handle_timeout(self.clock.now());
+        self.run(Some(registry))
+    }
+
+    /// Where the close machine is.
+    pub fn state(&self) -> State {
+        self.machine.state()
+    }
+
+    /// Bytes written and, once closing, discarded.
+    pub fn stats(&self) -> Stats {
+        self.machine.stats()
+    }
+
+    /// How the close ended, once the socket is released.
+    pub fn outcome(&self) -> Option<Outcome> {
+        self.stream.is_none().then(|| self.ended())
+    }
+
+    /// The stream, while it is open, for addresses and socket options. Write through the
+    /// connection.
+    pub fn stream(&self) -> Option<&TcpStream> {
+        self.stream.as_ref()
+    }
+
+    /// The stream and its machine, for a [`Lingerer`](crate::Lingerer); `None` once released.
+    pub(crate) fn into_parts(self) -> Option<(TcpStream, CloseMachine)> {
+        Some((self.stream?, self.machine))
+    }
+
+    fn stream_mut(&mut self) -> io::Result<&mut TcpStream> {
+        self.stream
+            .as_mut()
+            .ok_or_else(|| io::Error::new(ErrorKind::NotConnected, "released"))
+    }
+
+    fn ended(&self) -> Outcome {
+        self.machine.outcome().unwrap_or(Outcome {
+            ending: linger::Ending::Failed {
+                unacked: self.machine.stats().unacked,
+            },
+            release: linger::Release::Close,
+            bytes_written: self.machine.stats().bytes_written,
+            bytes_discarded: self.machine.stats().bytes_discarded,
+            elapsed: Duration::ZERO,
+        })
+    }
+
+    /// Performs what the machine asks; deregisters and closes the socket when it releases
+    /// it (outside a close, with no registry at hand, it never does).
+    fn run(&mut self, registry: Option<&Registry>) -> Option<Outcome> {
+        let now = self.clock.now();
+        let stream = self.stream.as_ref()?;
+        let released = loop {
+            match linger_io::drive(stream, &mut self.machine, now, |buf| (&*stream).read(buf)) {
+                Ok(released) => break released.is_some(),
+                // The kernel reported what the machine cannot believe: stop trusting it.
+                Err(_) => {
+                    let _ = self.machine.abort(now);
+                }
+            }
+        };
+        if !released {
+            return None;
+        }
+        let mut stream = self.stream.take()?;
+        if let Some(registry) = registry {
+            let _ = stream.deregister(registry);
+        }
+        drop(stream);
+        Some(self.ended())
+    }
+
+    fn observe(&mut self, event: Event) {
+        let _ = self.machine.handle(event, self.clock.now());
+    }
+}
+
+impl Write for Connection {
+    fn write(&mut self, buf: &[u8]) -> io::Result<usize> {
+        if !self.machine.state().may_write() {
+            return Err(io::Error::new(
+                ErrorKind::BrokenPipe,
+                "the write side is shut down",
+            ));
+        }
+        let written = self.stream_mut()?.write(buf);
+        if let Some(event) = linger_io::write_event(&written) {
+            self.observe(event);
+        }
+        written
+    }
+
+    /// Flushes nothing: the kernel holds the data. See [`Connection::flush_segments`].
+    fn flush(&mut self) -> io::Result<()> {
+        Ok(())
+    }
+}
+
+impl Read for Connection {
+    /// Reads for the application; refused once `close` has handed reads to the machine.
+    fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
+        if self.machine.is_lingering() {
+            return Err(io::Error::new(
+                ErrorKind::NotConnected,
+                "closing: reads are discarded",
+            ));
+        }
+        let read = self.stream_mut()?.read(buf);
+        if let Some(event) = linger_io::read_event(&read, buf.len()) {
+            self.observe(event);
+        }
+        read
+    }
+}

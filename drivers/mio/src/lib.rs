@@ -1,0 +1,69 @@
+//! Lingering TCP close for mio event loops.
+//!
+//! Two ways in:
+//!
+//! - [`Lingerer`]: "I am done with this socket, close it properly." Hand it over with
+//!   [`Lingerer::adopt`] (or [`Lingerer::adopt_connection`]) and poll the lingerer from your
+//!   loop; thousands of closes share one `mio::Poll` and a timer heap.
+//! - [`Connection`]: a stream of your own loop whose writes, Nagle control (`TCP_CORK`,
+//!   `TCP_NODELAY`) and close go through a [`CloseMachine`](linger::CloseMachine).
+//!
+//! The syscalls themselves (`shutdown`, `SIOCOUTQ`, reads into a fixed buffer, `SO_LINGER
+//! {1, 0}` for an abort) live in `linger-io`, shared with the other drivers.
+//!
+//! # A server loop
+//!
+//! Every request gets an immediate `413` and its connection is handed to the lingerer, whose
+//! poller is registered in the server's own so both wake the same loop:
+//!
+//! ```no_run
+//! use linger::Policy;
+//! use linger_mio::{Connection, Lingerer};
+//! use mio::net::TcpListener;
+//! use mio::unix::SourceFd;
+//! use mio::{Events, Interest, Poll, Token};
+//! use std::io::Write;
+//! use std::os::fd::AsRawFd;
+//! use std::time::Duration;
+//!
+//! const LISTENER: Token = Token(0);
+//! const LINGERER: Token = Token(1);
+//!
+//! let mut poll = Poll::new()?;
+//! let mut events = Events::with_capacity(256);
+//! let mut listener = TcpListener::bind("127.0.0.1:8080".parse().expect("address"))?;
+//! poll.registry().register(&mut listener, LISTENER, Interest::READABLE)?;
+//! let mut lingerer = Lingerer::new(10_000)?;
+//! let lingerer_fd = lingerer.as_raw_fd();
+//! poll.registry().register(&mut SourceFd(&lingerer_fd), LINGERER, Interest::READABLE)?;
+//!
+//! loop {
+//!     poll.poll(&mut events, lingerer.next_timeout())?;
+//!     for event in events.iter() {
+//!         if event.token() == LISTENER {
+//!             while let Ok((stream, _)) = listener.accept() {
+//!                 let mut connection = Connection::new(stream, &Policy::default());
+//!                 connection.write_all(b"HTTP/1.1 413 Payload Too Large\r\n")?;
+//!                 connection.write_all(b"connection: close\r\ncontent-length: 0\r\n\r\n")?;
+//!                 // Not `drop`: the client may still be uploading; dropping would reset.
+//!                 if let Err(refused) = lingerer.adopt_connection(connection, poll.registry()) {
+//!                     eprintln!("{refused}");
+//!                 }
+//!             }
+//!         }
+//!     }
+//!     // Drives the lingering closes that are ready or due; never blocks.
+//!     for (token, outcome) in lingerer.poll(Some(Duration::ZERO))? {
+//!         println!("{token:?}: {outcome}");
+//!     }
+//! }
+//! # Ok::<(), std::io::Error>(())
+//! ```
+#![cfg(unix)]
+
+mod connection;
+mod lingerer;
+mod timers;
+
+pub use connection::Connection;
+pub use lingerer::{AdoptError, Lingerer, SHORT_LINGER};

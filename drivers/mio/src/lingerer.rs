@@ -1,0 +1,319 @@
+//! Many lingering closes on one `mio::Poll`.
+
+use crate::Connection;
+use crate::timers::{Key, Timers};
+use linger::{Clock, CloseMachine, Event, Instant, Outcome, Policy};
+use mio::net::TcpStream;
+use mio::{Events, Interest, Poll, Registry, Token};
+use std::collections::VecDeque;
+use std::io::{self, ErrorKind, Read};
+use std::os::fd::{AsRawFd, RawFd};
+use std::time::Duration;
+
+/// Apache's short linger (`SECONDS_TO_LINGER`), given to the oldest closes under pressure.
+pub const SHORT_LINGER: Duration = Duration::from_secs(2);
+
+/// Closes sockets in the background: hand one over with [`adopt`](Self::adopt) when done
+/// with it, and call [`poll`](Self::poll) from the event loop to drive every close and
+/// collect the outcomes.
+///
+/// The `Lingerer` owns a `mio::Poll`. To wait on it from another poll, register its file
+/// descriptor ([`AsRawFd`]) with `mio::unix::SourceFd` (mio's `os-ext` feature) for
+/// readable events, bound that wait
+/// by [`next_timeout`](Self::next_timeout), and call `poll(Some(Duration::ZERO))` when
+/// either fires.
+///
+/// # Pressure
+///
+/// It holds at most `capacity` sockets. Past three quarters of that, every adoption gives
+/// the oldest close at most [`SHORT_LINGER`] more, as Apache httpd does under load; at the
+/// cap, the oldest close is aborted to make room (its outcome says `Aborted`), as nginx
+/// reclaims lingering connections first. A socket handed over is never refused: refusing
+/// would leave the caller with nothing but a plain close, the very loss this avoids.
+#[derive(Debug)]
+pub struct Lingerer {
+    poll: Poll,
+    events: Events,
+    clock: Clock,
+    slots: Vec<Option<Lingering>>,
+    free: Vec<usize>,
+    held: usize,
+    capacity: usize,
+    /// Adoption order, oldest first; entries of closes that ended are skipped.
+    order: VecDeque<Key>,
+    timers: Timers,
+    next_generation: u64,
+    /// Slots the last poll reported ready (kept to reuse its allocation).
+    ready: Vec<usize>,
+    finished: Vec<(Token, Outcome)>,
+}
+
+/// One socket being closed.
+#[derive(Debug)]
+struct Lingering {
+    stream: TcpStream,
+    machine: CloseMachine,
+    /// Identifies this close in `order` and its current deadline in `timers`.
+    adopted: u64,
+    deadline: Option<(Instant, u64)>,
+}
+
+impl Lingerer {
+    /// A lingerer holding at most `capacity` sockets at once (at least one).
+    pub fn new(capacity: usize) -> io::Result<Lingerer> {
+        Ok(Lingerer {
+            poll: Poll::new()?,
+            events: Events::with_capacity(1024),
+            clock: Clock::new(),
+            slots: Vec::new(),
+            free: Vec::new(),
+            held: 0,
+            capacity: capacity.max(1),
+            order: VecDeque::new(),
+            timers: Timers::default(),
+            next_generation: 0,
+            ready: Vec::new(),
+            finished: Vec::new(),
+        })
+    }
+
+    /// Takes over `stream` and starts its lingering close under `policy`. Returns the token
+    /// its outcome will come back with from [`poll`](Self::poll). Writes made before are not
+    /// counted in the outcome's `bytes_written` (hand over a [`Connection`] to count them).
+    ///
+    /// Fails only if the socket cannot be registered with the poller; the stream comes back
+    /// untouched inside the error, so the caller can still close it some other way.
+    pub fn adopt(&mut self, stream: TcpStream, policy: Policy) -> Result<Token, AdoptError> {
+        self.take_over(stream, CloseMachine::adopt(policy))
+    }
+
+    /// Takes over `connection`, deregistering it from the application's `registry`, and
+    /// closes it (or goes on closing it) here, its figures intact.
+    pub fn adopt_connection(
+        &mut self,
+        connection: Connection,
+        registry: &Registry,
+    ) -> Result<Token, AdoptError> {
+        let Some((mut stream, machine)) = connection.into_parts() else {
+            let error = io::Error::new(ErrorKind::NotConnected, "the connection was released");
+            return Err(AdoptError {
+                stream: None,
+                error,
+            });
+        };
+        // It may never have been registered there; nothing to undo then.
+        let _ = registry.deregister(&mut stream);
+        self.take_over(stream, machine)
+    }
+
+    fn take_over(&mut self, stream: TcpStream, machine: CloseMachine) -> Result<Token, AdoptError> {
+        let now = self.clock.now();
+        self.relieve_pressure(now);
+        let slot = self.free.pop().unwrap_or(self.slots.len());
+        let token = Token(slot);
+        let mut stream = stream;
+        if let Err(error) = self
+            .poll
+            .registry()
+            .register(&mut stream, token, Interest::READABLE)
+        {
+            self.free.push(slot);
+            return Err(AdoptError {
+                stream: Some(stream),
+                error,
+            });
+        }
+        let mut machine = machine;
+        // Refused only if it is closing already, which is as good.
+        let _ = machine.close(now);
+        self.next_generation += 1;
+        let adopted = self.next_generation;
+        let lingering = Lingering {
+            stream,
+            machine,
+            adopted,
+            deadline: None,
+        };
+        if slot == self.slots.len() {
+            self.slots.push(Some(lingering));
+        } else {
+            self.slots[slot] = Some(lingering);
+        }
+        self.held += 1;
+        self.order.push_back(Key {
+            slot,
+            generation: adopted,
+        });
+        self.run(slot, now);
+        Ok(token)
+    }
+
+    /// Waits at most `timeout` (or until the next deadline) for readiness, drives every
+    /// close it concerns and every expired deadline, and returns the closes that ended, with
+    /// the tokens [`adopt`](Self::adopt) gave them. `Some(Duration::ZERO)` never blocks.
+    pub fn poll(
+        &mut self,
+        timeout: Option<Duration>,
+    ) -> io::Result<impl Iterator<Item = (Token, Outcome)> + '_> {
+        let now = self.clock.now();
+        let until_deadline = self
+            .next_deadline()
+            .map(|at| at.saturating_duration_since(now));
+        let timeout = match (timeout, until_deadline) {
+            (Some(given), Some(deadline)) => Some(given.min(deadline)),
+            (given, deadline) => given.or(deadline),
+        };
+        match self.poll.poll(&mut self.events, timeout) {
+            Err(error) if error.kind() == ErrorKind::Interrupted => {}
+            result => result?,
+        }
+        let now = self.clock.now();
+        let mut ready = std::mem::take(&mut self.ready);
+        ready.extend(self.events.iter().map(|event| event.token().0));
+        for slot in ready.drain(..) {
+            if let Some(lingering) = self.slots.get_mut(slot).and_then(Option::as_mut) {
+                let _ = lingering.machine.handle(Event::Readable, now);
+                self.run(slot, now);
+            }
+        }
+        self.ready = ready;
+        while let Some(key) = self.timers.pop_due(now, is_current(&self.slots)) {
+            if let Some(lingering) = self.slots.get_mut(key.slot).and_then(Option::as_mut) {
+                lingering.deadline = None;
+                lingering.machine.handle_timeout(now);
+                self.run(key.slot, now);
+            }
+        }
+        self.timers.compact(self.held, is_current(&self.slots));
+        Ok(self.finished.drain(..))
+    }
+
+    /// How long until the earliest deadline of any close held, for an outer poll's timeout.
+    pub fn next_timeout(&mut self) -> Option<Duration> {
+        let now = self.clock.now();
+        self.next_deadline()
+            .map(|at| at.saturating_duration_since(now))
+    }
+
+    /// Sockets held.
+    pub fn len(&self) -> usize {
+        self.held
+    }
+
+    /// Whether no socket is held.
+    pub fn is_empty(&self) -> bool {
+        self.held == 0
+    }
+
+    fn next_deadline(&mut self) -> Option<Instant> {
+        self.timers.next(is_current(&self.slots))
+    }
+
+    /// Past three quarters of the capacity, shortens the oldest close; at the capacity,
+    /// aborts it.
+    fn relieve_pressure(&mut self, now: Instant) {
+        if self.held < self.capacity - self.capacity / 4 {
+            return;
+        }
+        while let Some(key) = self.order.pop_front() {
+            let Some(lingering) = self.slots.get_mut(key.slot).and_then(Option::as_mut) else {
+                continue;
+            };
+            if lingering.adopted != key.generation {
+                continue;
+            }
+            if self.held >= self.capacity {
+                let _ = lingering.machine.abort(now);
+            } else {
+                let _ = lingering.machine.shorten_budget(now, SHORT_LINGER);
+                self.order.push_back(key);
+            }
+            self.run(key.slot, now);
+            return;
+        }
+    }
+
+    /// Performs what the close in `slot` asks for; releases it, or reschedules its deadline.
+    fn run(&mut self, slot: usize, now: Instant) {
+        let Some(lingering) = self.slots.get_mut(slot).and_then(Option::as_mut) else {
+            return;
+        };
+        if drive(lingering, now) {
+            self.release(slot);
+            return;
+        }
+        let deadline = lingering.machine.poll_timeout();
+        if deadline == lingering.deadline.map(|(at, _)| at) {
+            return;
+        }
+        self.next_generation += 1;
+        let generation = self.next_generation;
+        lingering.deadline = deadline.map(|at| (at, generation));
+        if let Some(at) = deadline {
+            self.timers.schedule(Key { slot, generation }, at);
+        }
+    }
+
+    /// Deregisters and closes the socket in `slot` and records its outcome.
+    fn release(&mut self, slot: usize) {
+        let Some(Lingering {
+            mut stream,
+            machine,
+            ..
+        }) = self.slots.get_mut(slot).and_then(Option::take)
+        else {
+            return;
+        };
+        let _ = self.poll.registry().deregister(&mut stream);
+        drop(stream);
+        self.held -= 1;
+        self.free.push(slot);
+        if let Some(outcome) = machine.outcome() {
+            self.finished.push((Token(slot), outcome));
+        }
+    }
+}
+
+/// Performs every action of one close; true once it released its socket.
+fn drive(lingering: &mut Lingering, now: Instant) -> bool {
+    loop {
+        let stream = &lingering.stream;
+        match linger_io::drive(stream, &mut lingering.machine, now, |buf| {
+            (&*stream).read(buf)
+        }) {
+            Ok(released) => return released.is_some(),
+            // The kernel reported what the machine cannot believe: stop trusting it.
+            Err(_) => {
+                let _ = lingering.machine.abort(now);
+            }
+        }
+    }
+}
+
+/// Whether `key` still names the current deadline `at` of a close held.
+fn is_current(slots: &[Option<Lingering>]) -> impl Fn(Key, Instant) -> bool + '_ {
+    move |key, at| {
+        slots
+            .get(key.slot)
+            .and_then(Option::as_ref)
+            .is_some_and(|lingering| lingering.deadline == Some((at, key.generation)))
+    }
+}
+
+impl AsRawFd for Lingerer {
+    /// The poller's descriptor: readable when some close has work.
+    fn as_raw_fd(&self) -> RawFd {
+        self.poll.as_raw_fd()
+    }
+}
+
+/// A socket the [`Lingerer`] could not take, returned to the caller with the reason.
+#[derive(Debug, thiserror::Error)]
+#[error("the lingerer could not take the socket: {error}")]
+pub struct AdoptError {
+    /// The socket, untouched (`None` if the connection handed over was already released).
+    pub stream: Option<TcpStream>,
+    /// Why registration failed.
+    #[source]
+    pub error: io::Error,
+}

@@ -1,0 +1,285 @@
+//! The `machine` fuzz target's check: an arbitrary policy and sequence of intents,
+//! observations and time steps fed to one [`CloseMachine`], with its contract checked after
+//! every step.
+//!
+//! The same [`check`] runs under libFuzzer (`fuzz/fuzz_targets/machine.rs`) and replays the
+//! committed corpus in `cargo test` (`tests/tests/fuzz_corpus.rs`).
+
+use arbitrary::{Arbitrary, Unstructured};
+use core::fmt;
+use core::time::Duration;
+use linger::{Action, CloseMachine, Event, Instant, Intent, Policy, State};
+
+/// One thing that can happen to a machine.
+#[derive(Arbitrary, Clone, Copy, Debug)]
+pub enum Step {
+    /// The application states an intent.
+    Intent(Intent),
+    /// The driver reports an observation, true or not.
+    Event(Event),
+    /// Time passes; the driver calls `handle_timeout` (early, late or on time).
+    Advance {
+        /// How far the clock moves.
+        millis: u16,
+    },
+    /// The driver sleeps until the announced deadline and fires it.
+    FireDeadline,
+    /// The driver polls and "performs" every queued action.
+    PollActions,
+}
+
+/// A broken promise of the machine's contract, with the step that broke it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Violation {
+    /// Index of the step in the sequence.
+    pub step: usize,
+    /// What was promised.
+    pub rule: &'static str,
+    /// What happened instead.
+    pub detail: String,
+}
+
+impl fmt::Display for Violation {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "step {}: {}: {}", self.step, self.rule, self.detail)
+    }
+}
+
+impl std::error::Error for Violation {}
+
+/// Decodes a policy and steps from fuzzer bytes and runs them; bytes that do not decode are
+/// not a violation.
+pub fn check(data: &[u8]) -> Result<(), Violation> {
+    match decode(data) {
+        Some((policy, steps)) => run(policy, &steps),
+        None => Ok(()),
+    }
+}
+
+/// A policy, then steps until the bytes run out. (`arbitrary`'s own collection decoding
+/// stops at the first "no more" flag, which leaves most random inputs a step or two long.)
+pub fn decode(data: &[u8]) -> Option<(Policy, Vec<Step>)> {
+    let mut bytes = Unstructured::new(data);
+    let policy = Policy::arbitrary(&mut bytes).ok()?;
+    let mut steps = Vec::new();
+    while !bytes.is_empty() {
+        steps.push(Step::arbitrary(&mut bytes).ok()?);
+    }
+    Some((policy, steps))
+}
+
+/// Runs `steps` on a fresh machine with `policy`, checking the contract after each.
+pub fn run(policy: Policy, steps: &[Step]) -> Result<(), Violation> {
+    let mut driver = Driver::new(policy);
+    for (index, step) in steps.iter().enumerate() {
+        driver.step(*step).map_err(|(rule, detail)| Violation {
+            step: index,
+            rule,
+            detail,
+        })?;
+    }
+    Ok(())
+}
+
+type Broken = (&'static str, String);
+
+/// A driver that obeys nothing but the machine's output, and watches what it promised.
+struct Driver {
+    machine: CloseMachine,
+    now: Instant,
+    /// When `close` was accepted.
+    close_started: Option<Instant>,
+    /// A `Close` or `Abort` action was polled.
+    released: bool,
+    /// A `ShutdownWrite` action was polled.
+    write_shut: bool,
+}
+
+impl Driver {
+    fn new(policy: Policy) -> Driver {
+        Driver {
+            machine: CloseMachine::new(policy),
+            now: Instant::ZERO,
+            close_started: None,
+            released: false,
+            write_shut: false,
+        }
+    }
+
+    fn step(&mut self, step: Step) -> Result<(), Broken> {
+        let before = self.machine.clone();
+        match step {
+            Step::Intent(intent) => {
+                let result = self.apply(intent);
+                if result.is_ok() && intent == Intent::Close && self.close_started.is_none() {
+                    self.close_started = Some(self.now);
+                }
+                refused_changes_nothing(&before, &self.machine, result)?;
+            }
+            Step::Event(event) => {
+                let result = self.machine.handle(event, self.now);
+                refused_changes_nothing(&before, &self.machine, result)?;
+            }
+            Step::Advance { millis } => {
+                self.now = self.now + Duration::from_millis(millis.into());
+                self.fire_checked()?;
+            }
+            Step::FireDeadline => {
+                if let Some(deadline) = self.machine.poll_timeout() {
+                    self.now = self.now.max(deadline);
+                    self.fire_checked()?;
+                }
+            }
+            Step::PollActions => self.poll_actions()?,
+        }
+        monotone(&before, &self.machine)?;
+        self.deadlines_within_budget()?;
+        outcome_matches_stats(&self.machine)
+    }
+
+    fn apply(&mut self, intent: Intent) -> Result<(), linger::Error> {
+        let now = self.now;
+        match intent {
+            Intent::Cork => self.machine.cork(),
+            Intent::Uncork => self.machine.uncork(),
+            Intent::Flush => self.machine.flush(),
+            Intent::ShutdownWrite => self.machine.shutdown_write(now),
+            Intent::Close => self.machine.close(now),
+            Intent::Abort => self.machine.abort(now),
+            Intent::ShortenBudget(budget) => self.machine.shorten_budget(now, budget),
+        }
+    }
+
+    /// `handle_timeout(now)`: does nothing before the announced deadline, and something at
+    /// or after it.
+    fn fire_checked(&mut self) -> Result<(), Broken> {
+        let before = self.machine.clone();
+        let deadline = before.poll_timeout();
+        self.machine.handle_timeout(self.now);
+        match deadline {
+            Some(deadline) if deadline <= self.now && self.machine == before => Err((
+                "a deadline announced by poll_timeout has work",
+                format!("nothing happened at {} (deadline {deadline})", self.now),
+            )),
+            Some(deadline) if deadline > self.now && self.machine != before => Err((
+                "handle_timeout before the deadline does nothing",
+                format!("the machine changed at {} before {deadline}", self.now),
+            )),
+            None if self.machine != before => Err((
+                "handle_timeout without a deadline does nothing",
+                format!("the machine changed at {}", self.now),
+            )),
+            _ => Ok(()),
+        }
+    }
+
+    fn poll_actions(&mut self) -> Result<(), Broken> {
+        while let Some(action) = self.machine.poll_action() {
+            if self.released {
+                return Err(("no action after the release", format!("{action} after it")));
+            }
+            match action {
+                Action::Close | Action::Abort => {
+                    if self.machine.state() != State::Closed {
+                        let state = self.machine.state();
+                        return Err(("release only from Closed", format!("{action} in {state}")));
+                    }
+                    self.released = true;
+                }
+                Action::ShutdownWrite => self.write_shut = true,
+                Action::SetCork(true) if self.write_shut => {
+                    return Err(("no cork after WriteShut", format!("{action}")));
+                }
+                Action::Discard { max_bytes: 0 } => {
+                    return Err(("a discard round reads something", format!("{action}")));
+                }
+                _ => {}
+            }
+        }
+        Ok(())
+    }
+
+    /// P3 on the machine alone: once `close` was accepted, a deadline is always armed and
+    /// never later than the budget.
+    fn deadlines_within_budget(&self) -> Result<(), Broken> {
+        let (Some(started), true) = (self.close_started, self.machine.is_lingering()) else {
+            return Ok(());
+        };
+        let limit = started + self.machine.policy().linger_budget();
+        match self.machine.poll_timeout() {
+            Some(deadline) if deadline <= limit => Ok(()),
+            other => Err((
+                "a lingering close always has a deadline within its budget",
+                format!("deadline {other:?}, budget ends {limit}"),
+            )),
+        }
+    }
+}
+
+fn refused_changes_nothing(
+    before: &CloseMachine,
+    after: &CloseMachine,
+    result: Result<(), linger::Error>,
+) -> Result<(), Broken> {
+    match result {
+        Err(error) if after != before => Err((
+            "a refused input changes nothing",
+            format!("{error} changed the machine"),
+        )),
+        _ => Ok(()),
+    }
+}
+
+/// Counters never go down; the state never goes back (but for `Corked` → `Open`).
+fn monotone(before: &CloseMachine, after: &CloseMachine) -> Result<(), Broken> {
+    let (was, is) = (before.stats(), after.stats());
+    if is.bytes_written < was.bytes_written || is.bytes_discarded < was.bytes_discarded {
+        return Err(("counters never go down", format!("{was:?} then {is:?}")));
+    }
+    if was.peer_eof && !is.peer_eof {
+        return Err((
+            "the peer's EOF is never forgotten",
+            format!("{was:?} then {is:?}"),
+        ));
+    }
+    let rank = |state: State| match state {
+        State::Open | State::Corked => 0,
+        State::WriteShut => 1,
+        State::Draining => 2,
+        State::Closed => 3,
+    };
+    if rank(after.state()) < rank(before.state()) {
+        let detail = format!("{} then {}", before.state(), after.state());
+        return Err(("the state never goes back", detail));
+    }
+    Ok(())
+}
+
+/// Closed ⇔ an outcome; its figures are the machine's; delivery is claimed only when the
+/// last send-queue figure was zero.
+fn outcome_matches_stats(machine: &CloseMachine) -> Result<(), Broken> {
+    let stats = machine.stats();
+    match (machine.state(), machine.outcome()) {
+        (State::Closed, None) => Err(("Closed has an outcome", String::new())),
+        (State::Closed, Some(outcome)) => {
+            if (outcome.bytes_written, outcome.bytes_discarded)
+                != (stats.bytes_written, stats.bytes_discarded)
+            {
+                return Err((
+                    "the outcome's figures are the machine's",
+                    format!("{outcome:?}"),
+                ));
+            }
+            if outcome.claims_delivery() && stats.unacked != Some(0) {
+                let detail = format!("{outcome:?} with unacked {:?}", stats.unacked);
+                return Err(("delivery is claimed only when everything was acked", detail));
+            }
+            Ok(())
+        }
+        (state, Some(outcome)) => Err((
+            "only Closed has an outcome",
+            format!("{outcome:?} in {state}"),
+        )),
+        (_, None) => Ok(()),
+    }
+}

@@ -1,0 +1,3 @@
+//! The checks behind the fuzz targets in `fuzz/fuzz_targets`, one module per target.
+
+pub mod machine;

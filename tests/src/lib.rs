@@ -1,0 +1,9 @@
+//! Checks for linger beyond each crate's unit tests.
+//!
+//! - [`sockets`]: real-socket scenarios on loopback (and across a rate-limited link between
+//!   network namespaces), run against every driver and against the plain closes they replace;
+//! - [`fuzz`]: the checks the fuzz targets in `fuzz/` run, also replayed over the committed
+//!   corpus by `cargo test`.
+
+pub mod fuzz;
+pub mod sockets;

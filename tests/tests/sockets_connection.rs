@@ -1,0 +1,71 @@
+//! Each driver's `Connection`: writes counted, Nagle control applied, closed gracefully.
+
+use linger::{Ending, NagleMode, Policy};
+use linger_check::sockets::{self, Received};
+use mio::{Events, Poll, Token};
+use std::io::Write;
+use std::thread;
+use std::time::{Duration, Instant};
+
+const HEAD: &[u8] = b"HTTP/1.1 200 OK\r\ncontent-length: 5\r\n\r\n";
+
+fn corked() -> Policy {
+    Policy::builder()
+        .nagle(NagleMode::CorkWhileAssembling)
+        .build()
+        .expect("valid policy")
+}
+
+fn reader(client: std::net::TcpStream) -> thread::JoinHandle<Received> {
+    thread::spawn(move || sockets::read_all(client, 4096, Duration::ZERO, Duration::from_secs(5)))
+}
+
+#[test]
+fn std_connection_corks_while_assembling_and_delivers_on_close() {
+    let (client, server) = sockets::pair(None);
+    let mut connection = linger_std::Connection::new(server, &corked());
+    let cork = socket2::SockRef::from(connection.stream())
+        .tcp_cork()
+        .expect("TCP_CORK");
+    assert!(cork, "the policy corks from the start");
+    connection.write_all(HEAD).expect("head");
+    connection.write_all(b"hello").expect("body");
+    let reader = reader(client);
+    let outcome = connection.close();
+    let received = reader.join().expect("reader");
+    assert_eq!((received.bytes, received.eof), (HEAD.len() + 5, true));
+    assert_eq!(outcome.ending, Ending::Clean);
+    assert_eq!(outcome.bytes_written, (HEAD.len() + 5) as u64);
+}
+
+#[test]
+fn mio_connection_closes_on_the_applications_own_poll() {
+    let (client, server) = sockets::pair(None);
+    server.set_nonblocking(true).expect("non-blocking");
+    let mut poll = Poll::new().expect("poll");
+    let mut events = Events::with_capacity(16);
+    let stream = mio::net::TcpStream::from_std(server);
+    let mut connection = linger_mio::Connection::new(stream, &corked());
+    connection
+        .register(poll.registry(), Token(7))
+        .expect("register");
+    connection.write_all(HEAD).expect("head");
+    connection.write_all(b"hello").expect("body");
+    let reader = reader(client);
+
+    let mut outcome = connection.close(poll.registry()).expect("close");
+    let deadline = Instant::now() + Duration::from_secs(5);
+    while outcome.is_none() && Instant::now() < deadline {
+        poll.poll(&mut events, connection.timeout()).expect("poll");
+        for event in events.iter() {
+            outcome = outcome.or(connection.handle_event(poll.registry(), event));
+        }
+        outcome = outcome.or(connection.handle_timeout(poll.registry()));
+    }
+    let outcome = outcome.expect("the close ended within five seconds");
+    let received = reader.join().expect("reader");
+    assert_eq!((received.bytes, received.eof), (HEAD.len() + 5, true));
+    assert_eq!(outcome.ending, Ending::Clean);
+    assert_eq!(outcome.bytes_written, (HEAD.len() + 5) as u64);
+    assert!(connection.stream().is_none(), "released");
+}

@@ -1,0 +1,98 @@
+//! The brief's measurement, with a real HTTP client: curl uploads 20 MiB, the server answers
+//! 413 with a 3 MiB body without reading the upload, and closes. Skipped, with the reason
+//! printed, only where curl is not installed.
+//!
+//! On loopback an unthrottled curl drains 3 MiB about as fast as the server writes it, so a
+//! plain close finds little left to destroy (the loss shows in about one run of five). A
+//! client on a real network reads slower than we write: `--limit-rate` models that, keeping
+//! part of the answer in the server's send queue when it closes, as the brief measured.
+
+use linger_check::sockets::Closer;
+use linger_check::sockets::http::serve_early_reply;
+use std::io::Write;
+use std::process::Command;
+
+const BODY: usize = 3 << 20;
+/// curl's read rate: a 3 MiB body takes about a third of a second.
+const RATE: &str = "10M";
+
+struct Upload(std::path::PathBuf);
+
+impl Upload {
+    fn create() -> Upload {
+        let path = std::env::temp_dir().join(format!("linger-upload-{}.bin", std::process::id()));
+        let mut file = std::fs::File::create(&path).expect("create the upload");
+        file.write_all(&vec![b'u'; 20 << 20])
+            .expect("write the upload");
+        Upload(path)
+    }
+}
+
+impl Drop for Upload {
+    fn drop(&mut self) {
+        let _ = std::fs::remove_file(&self.0);
+    }
+}
+
+/// curl's exit code and the bytes of body it received.
+fn curl(closer: Closer, upload: &Upload) -> (i32, usize) {
+    let (address, server) = serve_early_reply(closer, BODY, 1);
+    let output = Command::new("curl")
+        .args([
+            "-s",
+            "-o",
+            "/dev/null",
+            "-w",
+            "%{size_download}",
+            "-H",
+            "Expect:",
+        ])
+        .args(["--limit-rate", RATE, "--max-time", "30", "--data-binary"])
+        .arg(format!("@{}", upload.0.display()))
+        .arg(format!("http://{address}/"))
+        .output()
+        .expect("run curl");
+    server.join().expect("server");
+    let received = String::from_utf8_lossy(&output.stdout)
+        .trim()
+        .parse()
+        .unwrap_or(0);
+    (output.status.code().unwrap_or(-1), received)
+}
+
+fn curl_installed() -> bool {
+    let installed = Command::new("curl").arg("--version").output().is_ok();
+    if !installed {
+        println!("skipped: curl is not installed (Debian: curl)");
+    }
+    installed
+}
+
+#[test]
+fn curl_gets_connection_reset_from_a_plain_close() {
+    if !curl_installed() {
+        return;
+    }
+    let upload = Upload::create();
+    let runs: Vec<(i32, usize)> = (0..5).map(|_| curl(Closer::Plain, &upload)).collect();
+    println!("plain close: curl (exit code, body bytes) over five runs: {runs:?}");
+    assert!(
+        runs.iter().any(|&(code, _)| code == 56),
+        "curl never saw the reset: {runs:?}"
+    );
+}
+
+#[test]
+fn curl_gets_the_whole_body_from_every_driver() {
+    if !curl_installed() {
+        return;
+    }
+    let upload = Upload::create();
+    for closer in Closer::DRIVERS {
+        for _ in 0..3 {
+            let (code, received) = curl(closer, &upload);
+            println!("{closer:?}: curl exit {code}, {received} of {BODY} body bytes");
+            assert_eq!((code, received), (0, BODY), "{closer:?}");
+        }
+    }
+}
