@@ -48,8 +48,3 @@ pub use state::State;
 #[cfg(feature = "std")]
 pub use time::Clock;
 pub use time::Instant;
-
-/// The README's example, compiled and run as a doctest.
-#[cfg(doctest)]
-#[doc = include_str!("../../README.md")]
-struct ReadmeDoctests;

@@ -7,3 +7,8 @@
 
 pub mod fuzz;
 pub mod sockets;
+
+/// The README's examples, compiled (and where they can, run) as doctests.
+#[cfg(doctest)]
+#[doc = include_str!("../../README.md")]
+struct ReadmeDoctests;

@@ -39,8 +39,10 @@ pub struct Lingerer {
     free: Vec<usize>,
     held: usize,
     capacity: usize,
-    /// Adoption order, oldest first; entries of closes that ended are skipped.
+    /// Closes not yet shortened, oldest first; entries of closes that ended are skipped.
     order: VecDeque<Key>,
+    /// Closes already shortened, oldest first (older than any in `order`).
+    shortened: VecDeque<Key>,
     timers: Timers,
     next_generation: u64,
     /// Slots the last poll reported ready (kept to reuse its allocation).
@@ -70,6 +72,7 @@ impl Lingerer {
             held: 0,
             capacity: capacity.max(1),
             order: VecDeque::new(),
+            shortened: VecDeque::new(),
             timers: Timers::default(),
             next_generation: 0,
             ready: Vec::new(),
@@ -209,28 +212,41 @@ impl Lingerer {
         self.timers.next(is_current(&self.slots))
     }
 
-    /// Past three quarters of the capacity, shortens the oldest close; at the capacity,
-    /// aborts it.
+    /// Past three quarters of the capacity, shortens the oldest close not yet shortened; at
+    /// the capacity, aborts the oldest close.
     fn relieve_pressure(&mut self, now: Instant) {
-        if self.held < self.capacity - self.capacity / 4 {
-            return;
-        }
-        while let Some(key) = self.order.pop_front() {
-            let Some(lingering) = self.slots.get_mut(key.slot).and_then(Option::as_mut) else {
-                continue;
-            };
-            if lingering.adopted != key.generation {
-                continue;
+        if self.held >= self.capacity {
+            if let Some(key) = self.oldest(true) {
+                if let Some(lingering) = self.live(key) {
+                    let _ = lingering.machine.abort(now);
+                }
+                self.run(key.slot, now);
             }
-            if self.held >= self.capacity {
-                let _ = lingering.machine.abort(now);
-            } else {
-                let _ = lingering.machine.shorten_budget(now, SHORT_LINGER);
-                self.order.push_back(key);
+        } else if self.held >= self.capacity - self.capacity / 4 {
+            if let Some(key) = self.oldest(false) {
+                if let Some(lingering) = self.live(key) {
+                    let _ = lingering.machine.shorten_budget(now, SHORT_LINGER);
+                }
+                self.shortened.push_back(key);
+                self.run(key.slot, now);
             }
-            self.run(key.slot, now);
-            return;
         }
+    }
+
+    /// Takes the oldest close still held: among all (`any`), or among those not shortened.
+    fn oldest(&mut self, any: bool) -> Option<Key> {
+        let shortened = any
+            .then(|| pop_held(&mut self.shortened, &self.slots))
+            .flatten();
+        shortened.or_else(|| pop_held(&mut self.order, &self.slots))
+    }
+
+    /// The close `key` names, if it is still held.
+    fn live(&mut self, key: Key) -> Option<&mut Lingering> {
+        self.slots
+            .get_mut(key.slot)
+            .and_then(Option::as_mut)
+            .filter(|lingering| lingering.adopted == key.generation)
     }
 
     /// Performs what the close in `slot` asks for; releases it, or reschedules its deadline.
@@ -272,6 +288,17 @@ impl Lingerer {
             self.finished.push((Token(slot), outcome));
         }
     }
+}
+
+/// Pops `queue` until an entry names a close still held.
+fn pop_held(queue: &mut VecDeque<Key>, slots: &[Option<Lingering>]) -> Option<Key> {
+    while let Some(key) = queue.pop_front() {
+        let held = slots.get(key.slot).and_then(Option::as_ref);
+        if held.is_some_and(|lingering| lingering.adopted == key.generation) {
+            return Some(key);
+        }
+    }
+    None
 }
 
 /// Performs every action of one close; true once it released its socket.
