@@ -47,7 +47,7 @@ impl fmt::Display for Action {
 
 /// An action as queued: one byte. [`Discard`](Action::Discard)'s allowance is filled in when
 /// it is polled, from the machine's current round.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
 pub(crate) enum Queued {
     CorkOn,
     CorkOff,
@@ -63,7 +63,7 @@ pub(crate) enum Queued {
 /// A short FIFO of actions. Six slots hold the longest run of intents a driver can make
 /// without polling that still makes sense (say, `flush` three times while corked); past that
 /// an input is refused with [`Error::ActionsNotPolled`](crate::Error::ActionsNotPolled).
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
 pub(crate) struct ActionQueue {
     slots: [Option<Queued>; ActionQueue::CAPACITY],
 }

@@ -85,7 +85,7 @@ use core::time::Duration;
 /// assert_eq!((outcome.bytes_written, outcome.bytes_discarded), (1000, 120));
 /// # Ok::<(), linger::Error>(())
 /// ```
-#[derive(Clone, Debug, PartialEq, Eq)]
+#[derive(Clone, Debug, PartialEq, Eq, Hash)]
 pub struct CloseMachine {
     policy: Policy,
     state: State,
@@ -114,7 +114,7 @@ pub struct CloseMachine {
 }
 
 /// Who owns the reads, and the clock of the close.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
 enum Phase {
     /// `close` not called yet: reads belong to the application; no linger timers.
     Active,
@@ -129,7 +129,7 @@ enum Phase {
 }
 
 /// How the machine reached `Closed`; [`CloseMachine::outcome`] adds the frozen figures.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
 enum End {
     Clean,
     AckedPeerOpen,
@@ -141,7 +141,7 @@ enum End {
 }
 
 /// What the machine knows about acknowledgements.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
 enum Acks {
     /// No send-queue figure yet.
     Unqueried,

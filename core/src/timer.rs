@@ -20,7 +20,7 @@ impl Timer {
 }
 
 /// One deadline per [`Timer`]; `u64::MAX` micros marks an unarmed timer.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
 pub(crate) struct TimerTable {
     deadlines: [u64; Timer::ALL.len()],
 }
