@@ -1,0 +1,201 @@
+//! `linger-check`: exhaustively checks a close strategy against P1-P5 over a bounded model,
+//! and prints the figures and, per property, "holds" or the shortest counterexample.
+//!
+//! Exit status: 0 when every property holds, 1 when one fails, 2 on bad arguments.
+
+use core::time::Duration;
+use linger::{OnBudgetSpent, Policy};
+use linger_check::model::reference::{FixedDelay, Naive, ShutdownClose, SoLinger};
+use linger_check::model::{self, Bound, Linger, Strategy, diagram};
+use std::net::TcpListener;
+use std::process::ExitCode;
+
+const USAGE: &str = "\
+usage: linger-check --strategy linger|naive|shutdown-close|so-linger|fixed-delay [options]
+
+policy (linger; model milliseconds, defaults scaled down from the real default):
+  --idle-ms N            idle timeout (5)
+  --budget-ms N          linger budget (30)
+  --poll-min-us N        shortest send-queue poll interval (1000)
+  --poll-max-us N        longest send-queue poll interval (8000)
+  --discard-cap N        segments discarded at most (2)
+  --reads-per-wakeup N   segments read per wake-up (1)
+  --on-budget-spent close|abort
+  --wait-for-peer-eof true|false
+other strategies:
+  --linger-ms N          so-linger: the SO_LINGER timeout (30)
+  --delay-ms N           fixed-delay: the sleep before close (30)
+bound:
+  --segments N           data segments in our response (3)
+  --peer-window N        the peer's receive buffer, in segments (1)
+  --our-window N         our receive buffer, in segments (2)
+  --peer-sends N         segments the peer may send (3)
+  --peer-moves N         sends, half-closes, closes and resets the peer may make (4)
+output:
+  --explore [ADDR]       serve stateright's explorer (default 127.0.0.1:3000) instead
+  --diagram              print CloseMachine's state diagram (Mermaid) from the model
+";
+
+fn main() -> ExitCode {
+    let arguments: Vec<String> = std::env::args().skip(1).collect();
+    match Command::parse(&arguments) {
+        Ok(command) => command.run(),
+        Err(message) => {
+            eprintln!("linger-check: {message}\n\n{USAGE}");
+            ExitCode::from(2)
+        }
+    }
+}
+
+/// What the arguments ask for.
+struct Command {
+    strategy: String,
+    policy: Policy,
+    linger: Duration,
+    delay: Duration,
+    bound: Bound,
+    explore: Option<String>,
+    diagram: bool,
+}
+
+impl Command {
+    fn parse(arguments: &[String]) -> Result<Command, String> {
+        let defaults = model::policy();
+        let mut policy = Policy::builder()
+            .idle_timeout(defaults.idle_timeout())
+            .linger_budget(defaults.linger_budget())
+            .poll_interval(defaults.poll_interval().0, defaults.poll_interval().1)
+            .discard_cap(defaults.discard_cap())
+            .reads_per_wakeup(defaults.reads_per_wakeup());
+        let (mut poll_min, mut poll_max) = defaults.poll_interval();
+        let mut command = Command {
+            strategy: String::new(),
+            policy: defaults,
+            linger: Duration::from_millis(30),
+            delay: Duration::from_millis(30),
+            bound: Bound::default(),
+            explore: None,
+            diagram: false,
+        };
+        let mut arguments = arguments.iter().peekable();
+        while let Some(flag) = arguments.next() {
+            if flag == "--diagram" {
+                command.diagram = true;
+                continue;
+            }
+            if flag == "--explore" {
+                let address = arguments.next_if(|next| !next.starts_with("--"));
+                command.explore = Some(address.map_or("127.0.0.1:3000".into(), Clone::clone));
+                continue;
+            }
+            let value = arguments
+                .next()
+                .ok_or_else(|| format!("{flag} needs a value"))?;
+            let millis = || number(flag, value, 0, u64::from(u32::MAX)).map(Duration::from_millis);
+            let micros = || number(flag, value, 1, u64::from(u32::MAX)).map(Duration::from_micros);
+            let small = |min| number(flag, value, min, 16).map(|n| n as u8);
+            match flag.as_str() {
+                "--strategy" => command.strategy = value.clone(),
+                "--idle-ms" => policy = policy.idle_timeout(millis()?),
+                "--budget-ms" => policy = policy.linger_budget(millis()?),
+                "--poll-min-us" => poll_min = micros()?,
+                "--poll-max-us" => poll_max = micros()?,
+                "--discard-cap" => {
+                    policy = policy.discard_cap(number(flag, value, 0, 64)? as u32);
+                }
+                "--reads-per-wakeup" => {
+                    policy = policy.reads_per_wakeup(number(flag, value, 1, 64)? as u32);
+                }
+                "--on-budget-spent" => {
+                    policy = policy.on_budget_spent(match value.as_str() {
+                        "close" => OnBudgetSpent::Close,
+                        "abort" => OnBudgetSpent::Abort,
+                        _ => return Err(format!("{flag} takes close or abort, not {value:?}")),
+                    });
+                }
+                "--wait-for-peer-eof" => {
+                    policy = policy.wait_for_peer_eof(match value.as_str() {
+                        "true" => true,
+                        "false" => false,
+                        _ => return Err(format!("{flag} takes true or false, not {value:?}")),
+                    });
+                }
+                "--linger-ms" => command.linger = millis()?,
+                "--delay-ms" => command.delay = millis()?,
+                "--segments" => command.bound.segments = small(1)?,
+                "--peer-window" => command.bound.peer_window = small(1)?,
+                "--our-window" => command.bound.our_window = small(1)?,
+                "--peer-sends" => command.bound.peer_sends = small(0)?,
+                "--peer-moves" => command.bound.peer_moves = small(0)?,
+                _ => return Err(format!("unknown argument {flag:?}")),
+            }
+        }
+        command.policy = policy
+            .poll_interval(poll_min, poll_max)
+            .build()
+            .map_err(|error| format!("invalid policy: {error}"))?;
+        if command.diagram {
+            return Ok(command);
+        }
+        match command.strategy.as_str() {
+            "linger" | "naive" | "shutdown-close" | "so-linger" | "fixed-delay" => Ok(command),
+            "" => Err("--strategy is required".into()),
+            other => Err(format!("unknown strategy {other:?}")),
+        }
+    }
+
+    fn run(self) -> ExitCode {
+        if self.diagram {
+            print!("{}", diagram::mermaid(&diagram::policies(), self.bound));
+            return ExitCode::SUCCESS;
+        }
+        let micros = |duration: Duration| duration.as_micros() as u64;
+        match self.strategy.as_str() {
+            "linger" => self.go(Linger {
+                policy: self.policy,
+            }),
+            "naive" => self.go(Naive),
+            "shutdown-close" => self.go(ShutdownClose),
+            "so-linger" => self.go(SoLinger {
+                timeout: micros(self.linger),
+            }),
+            _ => self.go(FixedDelay {
+                delay: micros(self.delay),
+            }),
+        }
+    }
+
+    fn go<S: Strategy>(&self, strategy: S) -> ExitCode {
+        if let Some(address) = &self.explore {
+            // Bind first, so a taken or bad address is an error message, not a panic.
+            if let Err(error) = TcpListener::bind(address.as_str()) {
+                eprintln!("linger-check: cannot serve on {address}: {error}");
+                return ExitCode::from(2);
+            }
+            println!(
+                "serving the explorer for {} on http://{address}",
+                strategy.name()
+            );
+            model::explore(strategy, self.bound, address);
+            return ExitCode::SUCCESS;
+        }
+        if self.strategy == "linger" {
+            println!("policy:   {:?}", self.policy);
+        }
+        let report = model::check(strategy, self.bound);
+        print!("{report}");
+        if report.holds() {
+            ExitCode::SUCCESS
+        } else {
+            ExitCode::from(1)
+        }
+    }
+}
+
+fn number(flag: &str, value: &str, min: u64, max: u64) -> Result<u64, String> {
+    value
+        .parse::<u64>()
+        .ok()
+        .filter(|number| (min..=max).contains(number))
+        .ok_or_else(|| format!("{flag} takes a whole number from {min} to {max}, not {value:?}"))
+}

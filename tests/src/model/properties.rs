@@ -1,0 +1,96 @@
+//! P1-P5 of the brief as stateright properties over [`World`], plus two `sometimes`
+//! properties that fail if the model explores nothing interesting.
+
+use super::CloseModel;
+use super::kernel::Dead;
+use super::strategy::Strategy;
+use super::world::World;
+use linger::{Ending, Release};
+use stateright::Property;
+
+/// Every property, in report order.
+pub fn all<S: Strategy>() -> Vec<Property<CloseModel<S>>> {
+    vec![
+        Property::always("P1 no silent loss", no_silent_loss),
+        Property::always("P2 no self-inflicted reset", no_self_inflicted_reset),
+        Property::always("P3 closed within the bound", bounded),
+        Property::always("P4 no misuse, fd closed once", no_misuse),
+        Property::always("P5 outcome matches what happened", honest_outcome),
+        Property::sometimes("sometimes: all data delivered", all_delivered),
+        Property::sometimes("sometimes: a reset", a_reset),
+    ]
+}
+
+/// P1: a strategy that believes its data delivered has lost none of it.
+fn no_silent_loss<S: Strategy>(model: &CloseModel<S>, world: &World<S::App>) -> bool {
+    !(model.strategy.claims_delivery(&world.app) && world.lost() > 0)
+}
+
+/// P2: never a plain `close` over received data nobody read.
+fn no_self_inflicted_reset<S: Strategy>(_: &CloseModel<S>, world: &World<S::App>) -> bool {
+    !world.facts.closed_on_unread
+}
+
+/// P3: released within the strategy's bound of the decision to close; until then a deadline
+/// inside the bound is armed, so a silent peer cannot hold the socket.
+fn bounded<S: Strategy>(model: &CloseModel<S>, world: &World<S::App>) -> bool {
+    let Some(asked) = world.facts.close_asked_at else {
+        return true;
+    };
+    let limit = asked + model.strategy.bound();
+    match world.facts.released_at {
+        Some(released) => released <= limit,
+        None => model
+            .strategy
+            .deadline(&world.app)
+            .is_some_and(|deadline| deadline <= limit),
+    }
+}
+
+/// P4: no socket call after release, no write or cork after shutdown, one close of the fd.
+fn no_misuse<S: Strategy>(_: &CloseModel<S>, world: &World<S::App>) -> bool {
+    world.facts.misuse.is_none() && (!world.released() || world.facts.fd_closes == 1)
+}
+
+/// P5: the reported outcome matches the kernels: bytes written and discarded, elapsed time,
+/// and an ending that the kernel state at release supports.
+fn honest_outcome<S: Strategy>(model: &CloseModel<S>, world: &World<S::App>) -> bool {
+    let Some(outcome) = model.strategy.outcome(&world.app) else {
+        return true;
+    };
+    let (Some(released), Some(unacked)) = (world.facts.released_at, world.facts.unacked_at_release)
+    else {
+        return false;
+    };
+    let asked = world.facts.close_asked_at.unwrap_or(released);
+    let figures = outcome.bytes_written == u64::from(world.ours.written)
+        && outcome.bytes_discarded == u64::from(world.facts.read_after_close)
+        && outcome.elapsed.as_micros() == u128::from(released - asked);
+    let ending = match outcome.ending {
+        Ending::Clean => unacked == 0 && world.ours.peer_fin,
+        Ending::AckedPeerOpen => unacked == 0,
+        // The figure is from the last query; the real queue can only have shrunk since.
+        Ending::TimedOut { unacked: reported } | Ending::Failed { unacked: reported } => {
+            reported.is_none_or(|reported| reported >= unacked)
+        }
+        Ending::ResetByPeer { .. } => world.ours.dead == Some(Dead::ResetByPeer),
+        Ending::Aborted { .. } => outcome.release == Release::Abort,
+        Ending::Unknown { peer_eof } => !peer_eof || world.ours.peer_fin,
+        _ => false,
+    };
+    let release = match outcome.release {
+        Release::Abort => world.ours.dead.is_some(),
+        Release::Close => !world.facts.closed_on_unread,
+    };
+    figures && ending && release
+}
+
+/// Some path delivers every byte and releases the socket.
+fn all_delivered<S: Strategy>(_: &CloseModel<S>, world: &World<S::App>) -> bool {
+    world.released() && world.lost() == 0 && world.peer.received == world.ours.written
+}
+
+/// Some path ends in a reset.
+fn a_reset<S: Strategy>(_: &CloseModel<S>, world: &World<S::App>) -> bool {
+    world.ours.dead.is_some() || world.peer.dead.is_some()
+}

@@ -1,0 +1,196 @@
+//! The application's side of the model: a close strategy, and the socket calls it may make.
+//!
+//! A [`Strategy`] decides what our application does when it wants to close: which syscalls,
+//! when, and what it then believes about the data it sent. [`Linger`](super::Linger) runs
+//! [`CloseMachine`](linger::CloseMachine); [`reference`](super::reference) holds the closes it
+//! is compared with. Every socket call goes through [`Io`], which records what the properties
+//! need to know (a close over unread data, a call after the fd was released).
+
+use super::kernel::{Kernel, Read, Wire};
+use core::fmt::Debug;
+use core::hash::Hash;
+
+/// A way of closing a connection, run inside the model.
+///
+/// The model calls [`start`](Strategy::start) once, then [`close`](Strategy::close) when the
+/// application decides to close, [`on_delivered`](Strategy::on_delivered) after each segment
+/// reaches our kernel (the event loop reacts before anything else happens), and
+/// [`on_time`](Strategy::on_time) when the clock reaches [`deadline`](Strategy::deadline).
+pub trait Strategy: Clone + Debug + Send + Sync + 'static {
+    /// The application's state: everything the strategy remembers between calls.
+    type App: Clone + Debug + Hash + Eq + Send + Sync;
+
+    /// For reports: `linger`, `naive`, ...
+    fn name(&self) -> String;
+
+    /// The application writes its `response` (in segments) and is ready to close.
+    fn start(&self, response: u8, io: &mut Io<'_>) -> Self::App;
+
+    /// The application decides to close.
+    fn close(&self, app: &mut Self::App, io: &mut Io<'_>);
+
+    /// A segment reached our kernel (data, FIN, ACK or RST).
+    fn on_delivered(&self, app: &mut Self::App, io: &mut Io<'_>);
+
+    /// When the strategy next wants [`on_time`](Strategy::on_time), in model microseconds.
+    fn deadline(&self, app: &Self::App) -> Option<u64>;
+
+    /// The clock reached [`deadline`](Strategy::deadline).
+    fn on_time(&self, app: &mut Self::App, io: &mut Io<'_>);
+
+    /// The application has its socket (and its thread) back: nothing more will be done.
+    fn released(&self, app: &Self::App) -> bool;
+
+    /// What the application now believes: that every byte reached the peer.
+    fn claims_delivery(&self, app: &Self::App) -> bool;
+
+    /// The outcome the strategy reports, for strategies that report one.
+    fn outcome(&self, app: &Self::App) -> Option<linger::Outcome>;
+
+    /// The longest a close may take, in model microseconds, from `close` to release (P3).
+    fn bound(&self) -> u64;
+
+    /// A few words on the application's state, for traces.
+    fn describe(&self, app: &Self::App) -> String;
+}
+
+/// A use of the socket that the properties forbid (P4), or an input the machine refused.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub enum Misuse {
+    /// A socket call after the fd was closed.
+    CallAfterRelease,
+    /// The fd was closed (or aborted) a second time.
+    ClosedTwice,
+    /// A write after the write side was shut down.
+    WriteAfterShutdown,
+    /// The cork was set after the write side was shut down.
+    CorkAfterShutdown,
+    /// `CloseMachine` refused a true observation or a sensible intent.
+    Rejected(linger::Error),
+    /// `CloseMachine` asked for an action this model does not know.
+    UnknownAction,
+}
+
+/// `ENOTCONN`: the connection is gone.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct NotConnected;
+
+/// What the model records about our application's socket calls, for the properties.
+#[derive(Clone, Debug, Default, PartialEq, Eq, Hash)]
+pub struct Facts {
+    /// When the application decided to close.
+    pub close_asked_at: Option<u64>,
+    /// When the strategy released the socket and returned to the application.
+    pub released_at: Option<u64>,
+    /// `SIOCOUTQ` at that moment: bytes (FIN included) really not acknowledged.
+    pub unacked_at_release: Option<u32>,
+    /// `close` and abort calls on the fd.
+    pub fd_closes: u8,
+    /// A plain `close` while received data was unread: a self-inflicted reset (P2).
+    pub closed_on_unread: bool,
+    /// Segments read after the application decided to close.
+    pub read_after_close: u8,
+    /// `shutdown(SHUT_WR)` was called.
+    pub write_shut: bool,
+    /// The first misuse, if any (P4).
+    pub misuse: Option<Misuse>,
+}
+
+/// Our application's socket: the calls a strategy can make on our kernel.
+pub struct Io<'a> {
+    pub(super) kernel: &'a mut Kernel,
+    pub(super) wire: &'a mut Wire,
+    pub(super) facts: &'a mut Facts,
+    pub(super) now: u64,
+}
+
+impl Io<'_> {
+    /// The model's clock, in microseconds.
+    pub fn now(&self) -> u64 {
+        self.now
+    }
+
+    /// Our kernel, to look at.
+    pub fn kernel(&self) -> &Kernel {
+        self.kernel
+    }
+
+    /// `SIOCOUTQ`: data and FIN not yet acknowledged.
+    pub fn unacked(&mut self) -> u32 {
+        self.check_open();
+        self.kernel.siocoutq()
+    }
+
+    /// `write`: `segments` more data.
+    pub fn write(&mut self, segments: u8) {
+        self.check_open();
+        if self.facts.write_shut {
+            self.misuse(Misuse::WriteAfterShutdown);
+            return;
+        }
+        self.kernel.write(segments, self.wire);
+    }
+
+    /// `setsockopt(TCP_CORK)`. Corking is not modelled (one segment is one byte); only its
+    /// order relative to `shutdown` is checked.
+    pub fn set_cork(&mut self, on: bool) {
+        self.check_open();
+        if on && self.facts.write_shut {
+            self.misuse(Misuse::CorkAfterShutdown);
+        }
+    }
+
+    /// `read`: one segment, or why not.
+    pub fn read(&mut self) -> Read {
+        self.check_open();
+        let read = self.kernel.app_read(self.wire);
+        if read == Read::Data && self.facts.close_asked_at.is_some() {
+            self.facts.read_after_close += 1;
+        }
+        read
+    }
+
+    /// `shutdown(SHUT_WR)`; on a connection that was reset, `ENOTCONN`.
+    pub fn shutdown_write(&mut self) -> Result<(), NotConnected> {
+        self.check_open();
+        self.facts.write_shut = true;
+        if self.kernel.dead.is_some() {
+            return Err(NotConnected);
+        }
+        self.kernel.shutdown_write(self.wire);
+        Ok(())
+    }
+
+    /// `close`: with unread data, Linux resets.
+    pub fn close(&mut self) {
+        self.count_close();
+        if self.kernel.unread() > 0 && self.kernel.dead.is_none() {
+            self.facts.closed_on_unread = true;
+        }
+        self.kernel.close(self.wire);
+    }
+
+    /// `SO_LINGER {1, 0}` + `close`: reset on purpose.
+    pub fn abort(&mut self) {
+        self.count_close();
+        self.kernel.abort(self.wire);
+    }
+
+    /// Records a misuse; the first one is kept.
+    pub fn misuse(&mut self, misuse: Misuse) {
+        self.facts.misuse.get_or_insert(misuse);
+    }
+
+    fn check_open(&mut self) {
+        if !self.kernel.fd_open {
+            self.misuse(Misuse::CallAfterRelease);
+        }
+    }
+
+    fn count_close(&mut self) {
+        self.facts.fd_closes = self.facts.fd_closes.saturating_add(1);
+        if self.facts.fd_closes > 1 {
+            self.misuse(Misuse::ClosedTwice);
+        }
+    }
+}

@@ -1,0 +1,203 @@
+//! The model's state, two kernels, the wires between them, our application and an
+//! adversarial peer, and the steps that move it.
+
+use super::Bound;
+use super::kernel::{Kernel, Wire};
+use super::strategy::{Facts, Io, Strategy};
+use core::fmt;
+
+/// Everything the model knows at one instant.
+#[derive(Clone, Debug, PartialEq, Eq, Hash)]
+pub struct World<A> {
+    /// Our application's close strategy state.
+    pub app: A,
+    /// Our kernel.
+    pub ours: Kernel,
+    /// The peer's kernel.
+    pub peer: Kernel,
+    /// Segments on their way from us to the peer.
+    pub to_peer: Wire,
+    /// Segments on their way from the peer to us.
+    pub to_us: Wire,
+    /// The clock, in microseconds. It only moves to our application's next deadline.
+    pub now: u64,
+    /// What our application did, for the properties.
+    pub facts: Facts,
+    /// Moves the peer may still make (sending, half-closing, closing, resetting).
+    pub peer_moves_left: u8,
+    /// Data segments the peer may still send.
+    pub peer_sends_left: u8,
+}
+
+/// One step of the model. Any enabled step may come next: that is the adversary.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub enum Step {
+    /// Our application decides to close.
+    AppCloses,
+    /// The next segment from us reaches the peer's kernel.
+    DeliverToPeer,
+    /// The next segment from the peer reaches our kernel; our event loop reacts.
+    DeliverToUs,
+    /// The peer's application reads one segment of our data.
+    PeerReads,
+    /// The peer's application sends one more segment.
+    PeerSends,
+    /// The peer's application shuts down its write side (its FIN).
+    PeerHalfCloses,
+    /// The peer's application closes its socket (a reset if it left our data unread).
+    PeerCloses,
+    /// The peer's application resets the connection.
+    PeerResets,
+    /// Time passes to our application's next deadline.
+    Tick,
+}
+
+impl fmt::Display for Step {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(match self {
+            Step::AppCloses => "our app closes",
+            Step::DeliverToPeer => "a segment reaches the peer",
+            Step::DeliverToUs => "a segment reaches us",
+            Step::PeerReads => "peer app reads a segment",
+            Step::PeerSends => "peer app sends a segment",
+            Step::PeerHalfCloses => "peer app shuts down writing",
+            Step::PeerCloses => "peer app closes",
+            Step::PeerResets => "peer app resets",
+            Step::Tick => "time passes to our next deadline",
+        })
+    }
+}
+
+impl<A> World<A> {
+    /// Our data that will never reach the peer's kernel: unsent when our kernel died, or
+    /// arrived after the peer's died.
+    pub fn lost(&self) -> u8 {
+        self.ours.discarded + self.peer.dropped
+    }
+
+    /// Our application called `close` (or abort) and got its socket back.
+    pub fn released(&self) -> bool {
+        self.facts.released_at.is_some()
+    }
+
+    fn io(&mut self) -> (&mut A, Io<'_>) {
+        let io = Io {
+            kernel: &mut self.ours,
+            wire: &mut self.to_peer,
+            facts: &mut self.facts,
+            now: self.now,
+        };
+        (&mut self.app, io)
+    }
+}
+
+impl<A: Clone> World<A> {
+    /// The connection right after our application wrote its response.
+    pub fn start<S: Strategy<App = A>>(strategy: &S, bound: &Bound) -> World<A> {
+        let mut ours = Kernel::new(bound.our_window, bound.peer_window);
+        let mut to_peer = Wire::default();
+        let mut facts = Facts::default();
+        let app = strategy.start(
+            bound.segments,
+            &mut Io {
+                kernel: &mut ours,
+                wire: &mut to_peer,
+                facts: &mut facts,
+                now: 0,
+            },
+        );
+        World {
+            app,
+            ours,
+            peer: Kernel::new(bound.peer_window, bound.our_window),
+            to_peer,
+            to_us: Wire::default(),
+            now: 0,
+            facts,
+            peer_moves_left: bound.peer_moves,
+            peer_sends_left: bound.peer_sends,
+        }
+    }
+
+    /// The steps enabled here, in a fixed order (BFS then finds the same shortest
+    /// counterexample every run).
+    pub fn steps<S: Strategy<App = A>>(&self, strategy: &S, steps: &mut Vec<Step>) {
+        if self.facts.close_asked_at.is_none() {
+            steps.push(Step::AppCloses);
+        }
+        if !self.to_peer.is_empty() {
+            steps.push(Step::DeliverToPeer);
+        }
+        if !self.to_us.is_empty() {
+            steps.push(Step::DeliverToUs);
+        }
+        let peer_alive = self.peer.fd_open && self.peer.dead.is_none();
+        if peer_alive && self.peer.unread() > 0 {
+            steps.push(Step::PeerReads);
+        }
+        if peer_alive && self.peer_moves_left > 0 {
+            if self.peer.fin == super::kernel::Fin::None {
+                if self.peer_sends_left > 0 {
+                    steps.push(Step::PeerSends);
+                }
+                steps.push(Step::PeerHalfCloses);
+            }
+            steps.push(Step::PeerCloses);
+            steps.push(Step::PeerResets);
+        }
+        if strategy.deadline(&self.app).is_some() {
+            steps.push(Step::Tick);
+        }
+    }
+
+    /// The world after `step`.
+    pub fn after<S: Strategy<App = A>>(&self, strategy: &S, step: Step) -> World<A> {
+        let mut next = self.clone();
+        match step {
+            Step::AppCloses => {
+                next.facts.close_asked_at = Some(next.now);
+                let (app, mut io) = next.io();
+                strategy.close(app, &mut io);
+            }
+            Step::DeliverToPeer => {
+                if let Some(segment) = next.to_peer.pop() {
+                    next.peer.receive(segment, &mut next.to_us);
+                }
+            }
+            Step::DeliverToUs => {
+                if let Some(segment) = next.to_us.pop() {
+                    next.ours.receive(segment, &mut next.to_peer);
+                    let (app, mut io) = next.io();
+                    strategy.on_delivered(app, &mut io);
+                }
+            }
+            Step::PeerReads => {
+                next.peer.app_read(&mut next.to_us);
+            }
+            Step::PeerSends => next.peer_move(|peer, wire| peer.write(1, wire)),
+            Step::PeerHalfCloses => next.peer_move(|peer, wire| peer.shutdown_write(wire)),
+            Step::PeerCloses => next.peer_move(|peer, wire| peer.close(wire)),
+            Step::PeerResets => next.peer_move(|peer, wire| peer.abort(wire)),
+            Step::Tick => {
+                if let Some(deadline) = strategy.deadline(&next.app) {
+                    next.now = next.now.max(deadline);
+                    let (app, mut io) = next.io();
+                    strategy.on_time(app, &mut io);
+                }
+            }
+        }
+        if step == Step::PeerSends {
+            next.peer_sends_left = next.peer_sends_left.saturating_sub(1);
+        }
+        if next.facts.released_at.is_none() && strategy.released(&next.app) {
+            next.facts.released_at = Some(next.now);
+            next.facts.unacked_at_release = Some(next.ours.siocoutq());
+        }
+        next
+    }
+
+    fn peer_move(&mut self, action: impl FnOnce(&mut Kernel, &mut Wire)) {
+        self.peer_moves_left = self.peer_moves_left.saturating_sub(1);
+        action(&mut self.peer, &mut self.to_us);
+    }
+}

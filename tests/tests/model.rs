@@ -1,0 +1,149 @@
+//! Exhaustive model checking: `linger` holds P1-P5 under the model policy and a table of
+//! others; the closes it replaces lose data, and their shortest counterexamples are pinned as
+//! snapshots; a deliberately broken strategy is caught.
+
+use core::time::Duration;
+use linger::{NagleMode, OnBudgetSpent, Policy};
+use linger_check::model::reference::{EagerClose, FixedDelay, Naive, ShutdownClose, SoLinger};
+use linger_check::model::{Bound, Linger, Report, check, diagram, policy};
+
+const P1: &str = "P1 no silent loss";
+const P2: &str = "P2 no self-inflicted reset";
+
+/// The bound of the policy table: smaller than the default so the table stays quick.
+fn table_bound() -> Bound {
+    Bound {
+        peer_sends: 3,
+        peer_moves: 3,
+        ..Bound::default()
+    }
+}
+
+fn fails(report: &Report, property: &str) -> bool {
+    report
+        .verdict(property)
+        .is_some_and(|verdict| !verdict.holds && verdict.counterexample.is_some())
+}
+
+fn counterexample(report: &Report, property: &str) -> String {
+    report
+        .verdict(property)
+        .and_then(|verdict| verdict.counterexample.clone())
+        .unwrap_or_else(|| panic!("{property} has no counterexample:\n{report}"))
+}
+
+#[test]
+fn linger_holds_every_property_under_the_model_policy() {
+    let report = check(Linger { policy: policy() }, Bound::default());
+    assert!(report.holds(), "{report}");
+    assert!(
+        report.unique_states > 100_000,
+        "explored too little:\n{report}"
+    );
+}
+
+#[test]
+fn linger_holds_every_property_under_a_table_of_policies() {
+    let model = policy();
+    let (poll_min, poll_max) = model.poll_interval();
+    let base = || {
+        Policy::builder()
+            .idle_timeout(model.idle_timeout())
+            .linger_budget(model.linger_budget())
+            .poll_interval(poll_min, poll_max)
+            .discard_cap(model.discard_cap())
+            .reads_per_wakeup(model.reads_per_wakeup())
+    };
+    let ms = Duration::from_millis;
+    let table = [
+        ("never discards", base().discard_cap(0)),
+        (
+            "discards more than the peer sends",
+            base().discard_cap(8).reads_per_wakeup(3),
+        ),
+        (
+            "aborts when the budget is spent",
+            base().on_budget_spent(OnBudgetSpent::Abort),
+        ),
+        (
+            "does not wait for the peer's EOF",
+            base().wait_for_peer_eof(false),
+        ),
+        (
+            "idle timeout longer than the budget",
+            base().idle_timeout(ms(40)),
+        ),
+        (
+            "budget shorter than one poll",
+            base().linger_budget(ms(1)).idle_timeout(ms(1)),
+        ),
+        ("fixed poll interval", base().poll_interval(ms(8), ms(8))),
+        (
+            "fine, widely adaptive polling",
+            base().poll_interval(Duration::from_micros(500), ms(16)),
+        ),
+        (
+            "corked while assembling",
+            base().nagle(NagleMode::CorkWhileAssembling),
+        ),
+        ("no delay", base().nagle(NagleMode::NoDelay)),
+    ];
+    for (name, builder) in table {
+        let policy = builder.build().expect("the table's policies are valid");
+        let report = check(Linger { policy }, table_bound());
+        assert!(report.holds(), "policy that {name}:\n{report}");
+    }
+}
+
+#[test]
+fn naive_close_loses_data_and_resets() {
+    let report = check(Naive, Bound::default());
+    assert!(!report.holds());
+    insta::assert_snapshot!("naive_loses_data", counterexample(&report, P1));
+    insta::assert_snapshot!("naive_resets_over_unread_data", counterexample(&report, P2));
+}
+
+#[test]
+fn shutdown_then_close_loses_data_and_resets() {
+    let report = check(ShutdownClose, Bound::default());
+    assert!(!report.holds());
+    insta::assert_snapshot!("shutdown_close_loses_data", counterexample(&report, P1));
+    insta::assert_snapshot!(
+        "shutdown_close_resets_over_unread_data",
+        counterexample(&report, P2)
+    );
+}
+
+#[test]
+fn so_linger_and_fixed_delay_lose_data_to_a_peer_that_sends() {
+    let so_linger = check(SoLinger { timeout: 30_000 }, Bound::default());
+    assert!(
+        fails(&so_linger, P1) && fails(&so_linger, P2),
+        "{so_linger}"
+    );
+    let fixed_delay = check(FixedDelay { delay: 30_000 }, Bound::default());
+    assert!(
+        fails(&fixed_delay, P1) && fails(&fixed_delay, P2),
+        "{fixed_delay}"
+    );
+}
+
+#[test]
+fn a_close_that_trusts_its_fin_on_the_wire_is_caught() {
+    let report = check(EagerClose { budget: 30_000 }, Bound::default());
+    assert!(fails(&report, P1), "{report}");
+    assert!(counterexample(&report, P1).contains("LOST"));
+}
+
+#[test]
+fn the_committed_state_diagram_matches_the_model() {
+    let generated = diagram::mermaid(&diagram::policies(), table_bound());
+    let path = concat!(env!("CARGO_MANIFEST_DIR"), "/../docs/state-diagram.mmd");
+    let committed = std::fs::read_to_string(path).unwrap_or_default();
+    assert!(
+        committed == generated,
+        "docs/state-diagram.mmd drifted from the model; regenerate it with\n  \
+         cargo run --release -p linger-check -- --diagram --peer-moves 3 > docs/state-diagram.mmd\n\
+         generated:\n{generated}"
+    );
+}
