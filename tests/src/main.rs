@@ -38,6 +38,13 @@ output:
 
 fn main() -> ExitCode {
     let arguments: Vec<String> = std::env::args().skip(1).collect();
+    if arguments
+        .iter()
+        .any(|argument| argument == "--help" || argument == "-h")
+    {
+        print!("{USAGE}");
+        return ExitCode::SUCCESS;
+    }
     match Command::parse(&arguments) {
         Ok(command) => command.run(),
         Err(message) => {

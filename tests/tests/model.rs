@@ -147,3 +147,39 @@ fn the_committed_state_diagram_matches_the_model() {
          generated:\n{generated}"
     );
 }
+
+#[test]
+fn the_command_exits_0_when_all_hold_1_on_a_counterexample_and_2_on_bad_arguments() {
+    let run = |arguments: &[&str]| {
+        std::process::Command::new(env!("CARGO_BIN_EXE_linger-check"))
+            .args(arguments)
+            .output()
+            .expect("linger-check runs")
+    };
+    let small = ["--segments", "1", "--peer-sends", "1", "--peer-moves", "1"];
+
+    let holds = run(&[&["--strategy", "linger"][..], &small].concat());
+    let stdout = String::from_utf8_lossy(&holds.stdout);
+    assert_eq!(holds.status.code(), Some(0), "{stdout}");
+    assert!(stdout.contains("explored:") && stdout.contains("holds  P1 no silent loss"));
+
+    let fails = run(&["--strategy", "naive"]);
+    let stdout = String::from_utf8_lossy(&fails.stdout);
+    assert_eq!(fails.status.code(), Some(1), "{stdout}");
+    assert!(stdout.contains("shortest counterexample to P1 no silent loss"));
+    assert!(stdout.contains("LOST"));
+
+    for bad in [
+        &["--strategy", "sometimes"][..],
+        &["--segments", "0", "--strategy", "linger"],
+        &["--strategy", "linger", "--budget-ms"],
+        &["--strategy", "linger", "--poll-min-us", "9000"],
+        &["--strategy", "linger", "--on-budget-spent", "later"],
+        &["--colour"],
+    ] {
+        let refused = run(bad);
+        let stderr = String::from_utf8_lossy(&refused.stderr);
+        assert_eq!(refused.status.code(), Some(2), "{bad:?}: {stderr}");
+        assert!(stderr.starts_with("linger-check: "), "{bad:?}: {stderr}");
+    }
+}

@@ -1,0 +1,390 @@
+//! `CloseMachine` against its documented contract, by proptest:
+//!
+//! - arbitrary policies and arbitrary (often contradictory) sequences of intents, events and
+//!   time never panic, every refusal is a typed error that changes nothing, and the
+//!   invariants hold after every step (the same checks as the `machine` fuzz target);
+//! - `proptest-state-machine` runs the machine beside [`Contract`], a reference model written
+//!   from the documentation alone, and shrinks any disagreement to a minimal sequence.
+
+use core::time::Duration;
+use linger::{
+    Action, CloseMachine, Ending, Error, Event, Instant, Intent, NagleMode, OnBudgetSpent, Policy,
+    Release, State,
+};
+use linger_check::fuzz::machine::{Step, run};
+use proptest::prelude::*;
+use proptest_state_machine::{ReferenceStateMachine, StateMachineTest, prop_state_machine};
+
+fn policies() -> impl Strategy<Value = Policy> {
+    (
+        (0u64..100, 0u64..200, 1u64..50_000, 0u64..100_000),
+        (
+            0u32..100_000,
+            1u32..100_000,
+            any::<bool>(),
+            any::<bool>(),
+            0u8..3,
+        ),
+    )
+        .prop_map(|((idle, budget, poll_min, poll_extra), rest)| {
+            let (discard_cap, reads, abort, wait, nagle) = rest;
+            Policy::builder()
+                .idle_timeout(Duration::from_millis(idle))
+                .linger_budget(Duration::from_millis(budget))
+                .poll_interval(
+                    Duration::from_micros(poll_min),
+                    Duration::from_micros(poll_min + poll_extra),
+                )
+                .discard_cap(discard_cap)
+                .reads_per_wakeup(reads)
+                .on_budget_spent(if abort {
+                    OnBudgetSpent::Abort
+                } else {
+                    OnBudgetSpent::Close
+                })
+                .wait_for_peer_eof(wait)
+                .nagle(nagle_mode(nagle))
+                .build()
+                .expect("every generated knob is in range")
+        })
+}
+
+fn nagle_mode(choice: u8) -> NagleMode {
+    match choice {
+        0 => NagleMode::KernelDefault,
+        1 => NagleMode::NoDelay,
+        _ => NagleMode::CorkWhileAssembling,
+    }
+}
+
+fn intents() -> impl Strategy<Value = Intent> {
+    prop_oneof![
+        Just(Intent::Cork),
+        Just(Intent::Uncork),
+        Just(Intent::Flush),
+        Just(Intent::ShutdownWrite),
+        Just(Intent::Close),
+        Just(Intent::Abort),
+        (0u64..100).prop_map(|ms| Intent::ShortenBudget(Duration::from_millis(ms))),
+    ]
+}
+
+fn events() -> impl Strategy<Value = Event> {
+    prop_oneof![
+        any::<u64>().prop_map(Event::Wrote),
+        Just(Event::Readable),
+        any::<u32>().prop_map(Event::Read),
+        (0u32..4).prop_map(Event::Read),
+        Just(Event::ReadBlocked),
+        Just(Event::PeerEof),
+        any::<u32>().prop_map(|unacked| Event::SendQueue { unacked }),
+        (0u32..4).prop_map(|unacked| Event::SendQueue { unacked }),
+        Just(Event::AcksUnobservable),
+        Just(Event::Reset),
+        Just(Event::Failed),
+    ]
+}
+
+fn steps() -> impl Strategy<Value = Step> {
+    prop_oneof![
+        intents().prop_map(Step::Intent),
+        events().prop_map(Step::Event),
+        any::<u16>().prop_map(|millis| Step::Advance { millis }),
+        Just(Step::FireDeadline),
+        Just(Step::PollActions),
+    ]
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig::with_cases(2_000))]
+
+    #[test]
+    fn arbitrary_inputs_never_break_the_contract(
+        policy in policies(),
+        steps in prop::collection::vec(steps(), 0..60),
+    ) {
+        if let Err(violation) = run(policy, &steps) {
+            return Err(TestCaseError::fail(violation.to_string()));
+        }
+    }
+}
+
+/// How a close ended, without the figures the reference does not track.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum End {
+    Clean,
+    AckedPeerOpen,
+    TimedOut,
+    ResetByPeer,
+    Aborted,
+    Failed,
+}
+
+/// What the harness does to the machine: the application's intents, writes, and the things a
+/// truthful driver reports (acks arriving, the peer's EOF, errors, time passing).
+#[derive(Clone, Copy, Debug)]
+enum Input {
+    Intent(Intent),
+    Wrote(u64),
+    /// Everything written so far (and the FIN, once sent) is acknowledged; the socket
+    /// becomes readable (an ACK carrying a window update).
+    AcksArrive,
+    PeerEof,
+    Reset,
+    Failed,
+    /// The driver fires every deadline until none is left.
+    TimePasses,
+}
+
+/// The documented contract of `CloseMachine`, as a reference model: the state table of
+/// `docs/transitions.md`, the refusals of [`Error`], and the endings of [`Ending`].
+#[derive(Clone, Debug)]
+struct Contract {
+    policy: Policy,
+    state: State,
+    /// `close` was accepted: the machine owns the reads and its timers run.
+    lingering: bool,
+    written: u64,
+    /// The harness reports an empty send queue.
+    acked: bool,
+    peer_eof: bool,
+    end: Option<(End, Release)>,
+    /// What the last input should have returned.
+    expected: Result<(), Error>,
+}
+
+impl Contract {
+    fn not_allowed(&mut self, intent: Intent) {
+        self.expected = Err(Error::NotAllowed {
+            intent,
+            state: self.state,
+        });
+    }
+
+    fn finish(&mut self, end: End, release: Release) {
+        self.state = State::Closed;
+        self.end = Some((end, release));
+    }
+
+    /// What follows from what the machine knows: all acked → `Draining`; lingering in
+    /// `Draining` → closed once the peer closed, or at once if the policy does not wait.
+    fn settle(&mut self) {
+        // The harness answers every query at once, and the machine queries on entering
+        // `WriteShut` and on readability there, so it always knows what the harness knows.
+        if self.state == State::WriteShut && self.acked {
+            self.state = State::Draining;
+        }
+        if self.state == State::Draining && self.lingering {
+            if self.peer_eof {
+                self.finish(End::Clean, Release::Close);
+            } else if !self.policy.wait_for_peer_eof() {
+                self.finish(End::AckedPeerOpen, Release::Close);
+            }
+        }
+    }
+}
+
+impl ReferenceStateMachine for Contract {
+    type State = Contract;
+    type Transition = Input;
+
+    fn init_state() -> BoxedStrategy<Contract> {
+        policies()
+            .prop_map(|policy| Contract {
+                policy,
+                state: if policy.nagle() == NagleMode::CorkWhileAssembling {
+                    State::Corked
+                } else {
+                    State::Open
+                },
+                lingering: false,
+                written: 0,
+                acked: false,
+                peer_eof: false,
+                end: None,
+                expected: Ok(()),
+            })
+            .boxed()
+    }
+
+    fn transitions(_: &Contract) -> BoxedStrategy<Input> {
+        prop_oneof![
+            3 => intents().prop_map(Input::Intent),
+            2 => (1u64..100_000).prop_map(Input::Wrote),
+            2 => Just(Input::AcksArrive),
+            1 => Just(Input::PeerEof),
+            1 => Just(Input::Reset),
+            1 => Just(Input::Failed),
+            2 => Just(Input::TimePasses),
+        ]
+        .boxed()
+    }
+
+    fn apply(mut contract: Contract, input: &Input) -> Contract {
+        use State::*;
+        contract.expected = Ok(());
+        if let Input::Wrote(_) = input {
+            contract.acked = false;
+        }
+        if let Input::AcksArrive = input {
+            contract.acked = true;
+        }
+        if contract.state == Closed {
+            if !matches!(input, Input::TimePasses) {
+                contract.expected = Err(Error::Closed);
+            }
+            return contract;
+        }
+        match *input {
+            Input::Intent(intent) => match (contract.state, intent) {
+                (_, Intent::Abort) => contract.finish(End::Aborted, Release::Abort),
+                (Open, Intent::Cork) => contract.state = Corked,
+                (Corked, Intent::Uncork) => contract.state = Open,
+                (Open | Corked, Intent::Flush) => {}
+                (Open | Corked, Intent::ShutdownWrite) => contract.state = WriteShut,
+                (Open | Corked, Intent::Close) => {
+                    contract.state = WriteShut;
+                    contract.lingering = true;
+                }
+                (WriteShut | Draining, Intent::Close) if !contract.lingering => {
+                    contract.lingering = true;
+                }
+                (WriteShut | Draining, Intent::ShortenBudget(_)) if contract.lingering => {}
+                _ => contract.not_allowed(intent),
+            },
+            Input::Wrote(bytes) => match contract.state {
+                Open | Corked => contract.written += bytes,
+                _ => contract.expected = Err(Error::WriteAfterShutdown),
+            },
+            Input::AcksArrive => {}
+            Input::PeerEof => contract.peer_eof = true,
+            Input::Reset => contract.finish(End::ResetByPeer, Release::Close),
+            Input::Failed => contract.finish(End::Failed, Release::Close),
+            Input::TimePasses => {
+                if contract.lingering {
+                    let end = if contract.state == Draining {
+                        End::AckedPeerOpen
+                    } else {
+                        End::TimedOut
+                    };
+                    let release = match contract.policy.on_budget_spent() {
+                        OnBudgetSpent::Abort => Release::Abort,
+                        _ => Release::Close,
+                    };
+                    contract.finish(end, release);
+                }
+            }
+        }
+        if contract.state != Closed {
+            contract.settle();
+        }
+        contract
+    }
+}
+
+/// The machine under test, driven truthfully: every action polled and answered at once.
+struct Harness {
+    machine: CloseMachine,
+    now: Instant,
+}
+
+impl Harness {
+    fn answer_actions(&mut self, contract: &Contract) {
+        while let Some(action) = self.machine.poll_action() {
+            let event = match action {
+                Action::QuerySendQueue => Event::SendQueue {
+                    unacked: if contract.acked {
+                        0
+                    } else {
+                        u32::try_from(contract.written + 1).unwrap_or(u32::MAX)
+                    },
+                },
+                Action::Discard { .. } if contract.peer_eof => Event::PeerEof,
+                Action::Discard { .. } => Event::ReadBlocked,
+                _ => continue,
+            };
+            let answer = self.machine.handle(event, self.now);
+            assert_eq!(answer, Ok(()), "a truthful answer to {action} was refused");
+        }
+    }
+}
+
+impl StateMachineTest for Harness {
+    type SystemUnderTest = Harness;
+    type Reference = Contract;
+
+    fn init_test(contract: &Contract) -> Harness {
+        let mut harness = Harness {
+            machine: CloseMachine::new(contract.policy),
+            now: Instant::ZERO,
+        };
+        harness.answer_actions(contract);
+        harness
+    }
+
+    fn apply(mut harness: Harness, contract: &Contract, input: Input) -> Harness {
+        let now = harness.now;
+        let machine = &mut harness.machine;
+        let result = match input {
+            Input::Intent(Intent::Cork) => machine.cork(),
+            Input::Intent(Intent::Uncork) => machine.uncork(),
+            Input::Intent(Intent::Flush) => machine.flush(),
+            Input::Intent(Intent::ShutdownWrite) => machine.shutdown_write(now),
+            Input::Intent(Intent::Close) => machine.close(now),
+            Input::Intent(Intent::Abort) => machine.abort(now),
+            Input::Intent(Intent::ShortenBudget(budget)) => machine.shorten_budget(now, budget),
+            Input::Wrote(bytes) => machine.handle(Event::Wrote(bytes), now),
+            Input::AcksArrive => machine.handle(Event::Readable, now),
+            Input::PeerEof => machine.handle(Event::PeerEof, now),
+            Input::Reset => machine.handle(Event::Reset, now),
+            Input::Failed => machine.handle(Event::Failed, now),
+            Input::TimePasses => Ok(()),
+        };
+        assert_eq!(result, contract.expected, "the machine answered {input:?}");
+        harness.answer_actions(contract);
+        if let Input::TimePasses = input {
+            for _ in 0..10_000 {
+                let Some(deadline) = harness.machine.poll_timeout() else {
+                    break;
+                };
+                harness.now = harness.now.max(deadline);
+                harness.machine.handle_timeout(harness.now);
+                harness.answer_actions(contract);
+            }
+        }
+        harness
+    }
+
+    fn check_invariants(harness: &Harness, contract: &Contract) {
+        let machine = &harness.machine;
+        assert_eq!(machine.state(), contract.state, "state");
+        assert_eq!(
+            machine.stats().bytes_written,
+            contract.written,
+            "bytes written"
+        );
+        assert_eq!(
+            machine.is_lingering(),
+            contract.lingering && contract.state != State::Closed
+        );
+        let end = machine.outcome().map(|outcome| {
+            let end = match outcome.ending {
+                Ending::Clean => End::Clean,
+                Ending::AckedPeerOpen => End::AckedPeerOpen,
+                Ending::TimedOut { .. } => End::TimedOut,
+                Ending::ResetByPeer { .. } => End::ResetByPeer,
+                Ending::Aborted { .. } => End::Aborted,
+                _ => End::Failed,
+            };
+            (end, outcome.release)
+        });
+        assert_eq!(end, contract.end, "ending");
+    }
+}
+
+prop_state_machine! {
+    #![proptest_config(ProptestConfig::with_cases(1_000))]
+
+    #[test]
+    fn the_machine_follows_its_documented_contract(sequential 1..40 => Harness);
+}
