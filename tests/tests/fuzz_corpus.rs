@@ -32,3 +32,20 @@ fn machine_corpus_holds_the_contract() {
     }
     println!("replayed {} machine inputs", files.len());
 }
+
+#[test]
+fn model_corpus_holds_every_property() {
+    let files = corpus("model");
+    assert!(
+        files.len() >= 8,
+        "the model corpus has only {} inputs",
+        files.len()
+    );
+    for file in &files {
+        let data = std::fs::read(file).expect("read a corpus file");
+        if let Err(failure) = linger_check::fuzz::model::check(&data) {
+            panic!("{}: {failure}", file.display());
+        }
+    }
+    println!("replayed {} model inputs", files.len());
+}

@@ -8,6 +8,9 @@
 //! - [`Connection`]: a stream of your own loop whose writes, Nagle control (`TCP_CORK`,
 //!   `TCP_NODELAY`) and close go through a [`CloseMachine`](linger::CloseMachine).
 //!
+//! - [`CloseHandle`] and [`ShutdownHandle`]: ask, from any thread, for one connection or all
+//!   of them to be closed or aborted; the loop is woken through a `mio::Waker`.
+//!
 //! The syscalls themselves (`shutdown`, `SIOCOUTQ`, reads into a fixed buffer, `SO_LINGER
 //! {1, 0}` for an abort) live in `linger-io`, shared with the other drivers.
 //!
@@ -61,9 +64,11 @@
 //! ```
 #![cfg(unix)]
 
+pub mod close_handle;
 mod connection;
 mod lingerer;
 mod timers;
 
+pub use close_handle::{CloseHandle, ShutdownHandle};
 pub use connection::Connection;
 pub use lingerer::{AdoptError, Lingerer, SHORT_LINGER};

@@ -1,6 +1,7 @@
 //! Many lingering closes on one `mio::Poll`.
 
 use crate::Connection;
+use crate::close_handle::{Arc, CloseHandle, Mailbox, Request, Requests, ShutdownHandle};
 use crate::timers::{Key, Timers};
 use linger::{Clock, CloseMachine, Event, Instant, Outcome, Policy};
 use mio::net::TcpStream;
@@ -9,6 +10,9 @@ use std::collections::VecDeque;
 use std::io::{self, ErrorKind, Read};
 use std::os::fd::{AsRawFd, RawFd};
 use std::time::Duration;
+
+/// The token of the waker through which close and shutdown handles wake the lingerer.
+const WAKER: Token = Token(usize::MAX);
 
 /// Apache's short linger (`SECONDS_TO_LINGER`), given to the oldest closes under pressure.
 pub const SHORT_LINGER: Duration = Duration::from_secs(2);
@@ -30,6 +34,14 @@ pub const SHORT_LINGER: Duration = Duration::from_secs(2);
 /// cap, the oldest close is aborted to make room (its outcome says `Aborted`), as nginx
 /// reclaims lingering connections first. A socket handed over is never refused: refusing
 /// would leave the caller with nothing but a plain close, the very loss this avoids.
+///
+/// # From other threads
+///
+/// [`close_handle`](Self::close_handle) gives a [`CloseHandle`] on one close and
+/// [`shutdown_handle`](Self::shutdown_handle) a [`ShutdownHandle`] on all of them, present and
+/// future; both wake the lingerer's poll. Asking a close held here to *close* gives it at most
+/// [`SHORT_LINGER`] more (it is closing already; the server wants it done); asking it to
+/// *abort* resets it at the next poll, even after a close was asked for.
 #[derive(Debug)]
 pub struct Lingerer {
     poll: Poll,
@@ -48,6 +60,7 @@ pub struct Lingerer {
     /// Slots the last poll reported ready (kept to reuse its allocation).
     ready: Vec<usize>,
     finished: Vec<(Token, Outcome)>,
+    requests: Requests,
 }
 
 /// One socket being closed.
@@ -58,13 +71,17 @@ struct Lingering {
     /// Identifies this close in `order` and its current deadline in `timers`.
     adopted: u64,
     deadline: Option<(Instant, u64)>,
+    /// What other threads asked of this close.
+    mailbox: Arc<Mailbox>,
 }
 
 impl Lingerer {
     /// A lingerer holding at most `capacity` sockets at once (at least one).
     pub fn new(capacity: usize) -> io::Result<Lingerer> {
+        let poll = Poll::new()?;
+        let requests = Requests::new(mio::Waker::new(poll.registry(), WAKER)?);
         Ok(Lingerer {
-            poll: Poll::new()?,
+            poll,
             events: Events::with_capacity(1024),
             clock: Clock::new(),
             slots: Vec::new(),
@@ -77,7 +94,23 @@ impl Lingerer {
             next_generation: 0,
             ready: Vec::new(),
             finished: Vec::new(),
+            requests,
         })
+    }
+
+    /// A handle with which any thread can ask for the close `token` names to be cut short
+    /// or aborted; `None` if no close is held under `token`. A handle outliving its close
+    /// does nothing, even once the token is reused.
+    pub fn close_handle(&self, token: Token) -> Option<CloseHandle> {
+        let lingering = self.slots.get(token.0).and_then(Option::as_ref)?;
+        Some(CloseHandle::new(&lingering.mailbox))
+    }
+
+    /// A handle with which any thread can cut short ([`close_all`](ShutdownHandle::close_all))
+    /// or abort ([`abort_all`](ShutdownHandle::abort_all)) every close held, and every one
+    /// adopted afterwards: for server shutdown.
+    pub fn shutdown_handle(&self) -> ShutdownHandle {
+        self.requests.shutdown_handle()
     }
 
     /// Takes over `stream` and starts its lingering close under `policy`. Returns the token
@@ -136,6 +169,7 @@ impl Lingerer {
             machine,
             adopted,
             deadline: None,
+            mailbox: self.requests.mailbox(slot),
         };
         if slot == self.slots.len() {
             self.slots.push(Some(lingering));
@@ -147,6 +181,8 @@ impl Lingerer {
             slot,
             generation: adopted,
         });
+        // A server shutdown asked for before this adoption applies to it too.
+        self.answer_request(slot, now);
         self.run(slot, now);
         Ok(token)
     }
@@ -172,7 +208,16 @@ impl Lingerer {
         }
         let now = self.clock.now();
         let mut ready = std::mem::take(&mut self.ready);
-        ready.extend(self.events.iter().map(|event| event.token().0));
+        let mut woken = false;
+        for event in self.events.iter() {
+            match event.token() {
+                WAKER => woken = true,
+                Token(slot) => ready.push(slot),
+            }
+        }
+        if woken {
+            self.answer_requests(now);
+        }
         for slot in ready.drain(..) {
             if let Some(lingering) = self.slots.get_mut(slot).and_then(Option::as_mut) {
                 let _ = lingering.machine.handle(Event::Readable, now);
@@ -206,6 +251,34 @@ impl Lingerer {
     /// Whether no socket is held.
     pub fn is_empty(&self) -> bool {
         self.held == 0
+    }
+
+    /// After a wake-up: acts on what other threads asked.
+    fn answer_requests(&mut self, now: Instant) {
+        let raised = self.requests.drain();
+        if raised.everyone {
+            for slot in 0..self.slots.len() {
+                self.answer_request(slot, now);
+            }
+        } else {
+            for slot in raised.tokens {
+                self.answer_request(slot, now);
+            }
+        }
+    }
+
+    /// Acts on a new request for the close in `slot`, if there is one.
+    fn answer_request(&mut self, slot: usize, now: Instant) {
+        let Some(lingering) = self.slots.get_mut(slot).and_then(Option::as_mut) else {
+            return;
+        };
+        // Refused only once the close has ended, when there is nothing left to do.
+        let _ = match lingering.mailbox.take() {
+            Some(Request::Close) => lingering.machine.shorten_budget(now, SHORT_LINGER),
+            Some(Request::Abort) => lingering.machine.abort(now),
+            None => return,
+        };
+        self.run(slot, now);
     }
 
     fn next_deadline(&mut self) -> Option<Instant> {

@@ -1,3 +1,4 @@
 //! The checks behind the fuzz targets in `fuzz/fuzz_targets`, one module per target.
 
 pub mod machine;
+pub mod model;
