@@ -4,49 +4,10 @@
 //! `cargo test -p linger-check --test sockets_slow_link -- --nocapture` prints the figures.
 
 use linger::Ending;
-use linger_check::sockets::netns::SlowLink;
-use linger_check::sockets::{self, Closer, Received};
-use std::io::Write;
-use std::net::TcpListener;
-use std::thread;
-use std::time::{Duration, Instant};
+use linger_check::sockets::Closer;
+use linger_check::sockets::netns::{SlowLink, early_reply_across};
 
 const ANSWER: usize = 2_000_000;
-
-struct Transfer {
-    received: Received,
-    /// Bytes still unacknowledged when the server called close.
-    queued_at_close: u32,
-    close_took: Duration,
-    outcome: Option<linger::Outcome>,
-}
-
-fn transfer(link: &SlowLink, closer: Closer) -> Transfer {
-    let listener = link
-        .in_server(|| TcpListener::bind(link.server_socket(0)))
-        .expect("bind in the server namespace");
-    let address = listener.local_addr().expect("address");
-    thread::scope(|scope| {
-        let client = link.spawn_client(scope, move || {
-            let mut stream = sockets::connect(address, None);
-            stream.write_all(&[b'u'; 64 << 10]).expect("upload");
-            sockets::read_all(stream, 64 << 10, Duration::ZERO, Duration::from_secs(30))
-        });
-        let (mut server, _) = listener.accept().expect("accept");
-        server.write_all(&vec![b'a'; ANSWER]).expect("answer");
-        let queued_at_close = linger_io::sys::unacked(&server).ok().flatten().unwrap_or(0);
-        let started = Instant::now();
-        let outcome = closer.close(server, &linger::Policy::default());
-        let close_took = started.elapsed();
-        let received = client.join().expect("client");
-        Transfer {
-            received,
-            queued_at_close,
-            close_took,
-            outcome,
-        }
-    })
-}
 
 #[test]
 fn linger_waits_for_the_slow_link_to_drain_while_plain_close_loses_data() {
@@ -58,10 +19,8 @@ fn linger_waits_for_the_slow_link_to_drain_while_plain_close_loses_data() {
         }
     };
     for closer in [Closer::Plain, Closer::Std, Closer::Mio] {
-        let run = transfer(&link, closer);
-        let limit = Duration::from_secs_f64(
-            f64::from(run.queued_at_close) * 8.0 / link.rate_bits_per_second as f64,
-        );
+        let run = early_reply_across(&link, closer, ANSWER);
+        let limit = run.limit(&link);
         let outcome = run
             .outcome
             .map_or("no outcome".into(), |outcome| outcome.to_string());

@@ -11,13 +11,19 @@ use std::net::{Shutdown, SocketAddr, TcpListener, TcpStream};
 use std::thread;
 use std::time::{Duration, Instant};
 
-/// How the server closes: the two ways the seed loses data, and linger's drivers.
+/// How the server closes: the two ways the seed loses data, the two usual workarounds, and
+/// linger's drivers.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Closer {
     /// `close()` at once.
     Plain,
     /// `shutdown(SHUT_WR)`, then `close()` at once.
     ShutdownThenClose,
+    /// `SO_LINGER {1, timeout}`, then a `close()` that blocks the thread until the send
+    /// queue is acknowledged or the timeout runs out.
+    SoLinger(Duration),
+    /// Go's `closeWriteAndWait`: `shutdown(SHUT_WR)`, sleep without reading, `close()`.
+    FixedDelay(Duration),
     /// `linger_std::close`.
     Std,
     /// A `linger_mio::Lingerer`.
@@ -37,6 +43,17 @@ impl Closer {
             }
             Closer::ShutdownThenClose => {
                 let _ = stream.shutdown(Shutdown::Write);
+                drop(stream);
+                None
+            }
+            Closer::SoLinger(timeout) => {
+                let _ = socket2::SockRef::from(&stream).set_linger(Some(timeout));
+                drop(stream);
+                None
+            }
+            Closer::FixedDelay(delay) => {
+                let _ = stream.shutdown(Shutdown::Write);
+                thread::sleep(delay);
                 drop(stream);
                 None
             }
@@ -231,6 +248,34 @@ pub fn early_reply(closer: Closer) -> Run {
                 Duration::from_micros(200),
                 Duration::from_secs(10),
             )
+        },
+    )
+}
+
+/// A peer that sends after our close: it reads the 1 MiB answer slowly through a 64 KiB
+/// receive buffer and, 20 ms in, sends its next (pipelined) request, which reaches a server
+/// that has already called close.
+pub fn late_sender(closer: Closer) -> Run {
+    serve(
+        closer,
+        Policy::default(),
+        Response::Bytes(1 << 20),
+        Some(64 << 10),
+        |_| {},
+        |client| {
+            let writer = client.try_clone().expect("clone the client");
+            let late = thread::spawn(move || {
+                thread::sleep(Duration::from_millis(20));
+                let _ = (&writer).write_all(b"GET /next HTTP/1.1\r\nhost: demo\r\n\r\n");
+            });
+            let received = read_all(
+                client,
+                16 << 10,
+                Duration::from_millis(1),
+                Duration::from_secs(10),
+            );
+            let _ = late.join();
+            received
         },
     )
 }

@@ -5,6 +5,7 @@
 //! Addresses come from 198.18.0.0/15, the range RFC 2544 sets aside for benchmark tests;
 //! they exist only inside the two namespaces, which are deleted when the link is dropped.
 
+use super::{Closer, Received};
 use std::fs::File;
 use std::io;
 use std::net::{Ipv4Addr, SocketAddr};
@@ -177,4 +178,61 @@ fn enter(namespace: &str) -> io::Result<()> {
 fn is_root() -> bool {
     // SAFETY: geteuid has no preconditions and cannot fail.
     unsafe { libc::geteuid() == 0 }
+}
+
+/// One early reply across a [`SlowLink`].
+#[derive(Clone, Copy, Debug)]
+pub struct LinkRun {
+    /// What the client received.
+    pub received: Received,
+    /// Bytes still unacknowledged when the server called close.
+    pub queued_at_close: u32,
+    /// Wall-clock time of the server's close (for `Mio`, until the outcome).
+    pub close_took: std::time::Duration,
+    /// How linger said the close ended (`None` for the other closes).
+    pub outcome: Option<linger::Outcome>,
+}
+
+impl LinkRun {
+    /// The physical limit of the close: the bytes queued at close through the link's rate.
+    pub fn limit(&self, link: &SlowLink) -> std::time::Duration {
+        std::time::Duration::from_secs_f64(
+            f64::from(self.queued_at_close) * 8.0 / link.rate_bits_per_second as f64,
+        )
+    }
+}
+
+/// The seed's scenario across `link`: the client uploads 64 KiB the server never reads and
+/// then reads; the server answers `answer` bytes and closes with `closer`.
+pub fn early_reply_across(link: &SlowLink, closer: Closer, answer: usize) -> LinkRun {
+    use std::io::Write;
+    let listener = link
+        .in_server(|| std::net::TcpListener::bind(link.server_socket(0)))
+        .expect("bind in the server namespace");
+    let address = listener.local_addr().expect("address");
+    thread::scope(|scope| {
+        let client = link.spawn_client(scope, move || {
+            let mut stream = super::connect(address, None);
+            stream.write_all(&[b'u'; 64 << 10]).expect("upload");
+            super::read_all(
+                stream,
+                64 << 10,
+                std::time::Duration::ZERO,
+                std::time::Duration::from_secs(30),
+            )
+        });
+        let (mut server, _) = listener.accept().expect("accept");
+        server.write_all(&vec![b'a'; answer]).expect("answer");
+        let queued_at_close = linger_io::sys::unacked(&server).ok().flatten().unwrap_or(0);
+        let started = std::time::Instant::now();
+        let outcome = closer.close(server, &linger::Policy::default());
+        let close_took = started.elapsed();
+        let received = client.join().expect("client");
+        LinkRun {
+            received,
+            queued_at_close,
+            close_took,
+            outcome,
+        }
+    })
 }

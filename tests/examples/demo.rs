@@ -1,0 +1,147 @@
+//! The loss and the cure, side by side, measured on this machine:
+//!
+//! ```sh
+//! cargo run --release --example demo                # loopback, about 10 s
+//! cargo run --release --example demo -- --slow-link # also across a tbf-limited veth (root)
+//! ```
+//!
+//! A server writes a response and closes it with each strategy while its peer behaves as
+//! real clients do: one uploaded data the server never read (an early `413`), one sends its
+//! next request after the server's close. Every figure in the table is measured in this run.
+
+use linger_check::sockets::netns::{SlowLink, early_reply_across};
+use linger_check::sockets::{self, Closer, Received, Run};
+use std::process::ExitCode;
+use std::time::Duration;
+
+const STRATEGIES: [(&str, Closer); 6] = [
+    ("plain close", Closer::Plain),
+    ("shutdown + close", Closer::ShutdownThenClose),
+    ("SO_LINGER 5 s", Closer::SoLinger(Duration::from_secs(5))),
+    (
+        "fixed 500 ms delay",
+        Closer::FixedDelay(Duration::from_millis(500)),
+    ),
+    ("linger (linger-std)", Closer::Std),
+    ("linger (linger-mio)", Closer::Mio),
+];
+
+/// The slow link's rate, and the answer sent across it.
+const LINK_MBIT: u32 = 8;
+const LINK_ANSWER: usize = 2_000_000;
+
+fn main() -> ExitCode {
+    let mut slow_link = false;
+    for argument in std::env::args().skip(1) {
+        match argument.as_str() {
+            "--slow-link" => slow_link = true,
+            "--help" | "-h" => {
+                println!("usage: demo [--slow-link]   (--slow-link needs root, ip and tc)");
+                return ExitCode::SUCCESS;
+            }
+            other => {
+                eprintln!("demo: unknown argument {other:?}; usage: demo [--slow-link]");
+                return ExitCode::from(2);
+            }
+        }
+    }
+
+    println!("Loopback, 1 MiB response to a client reading through a 64 KiB buffer.\n");
+    let mut rows = Vec::new();
+    for (peer, scenario) in [
+        (
+            "uploaded 64 KiB first",
+            sockets::early_reply as fn(Closer) -> Run,
+        ),
+        ("sends after our close", sockets::late_sender),
+    ] {
+        for (name, closer) in STRATEGIES {
+            let run = scenario(closer);
+            rows.push(Row {
+                peer: peer.into(),
+                strategy: name,
+                written: run.sent,
+                received: run.received,
+                released_after: run.close_took,
+                outcome: run.outcome,
+            });
+        }
+    }
+    print_table(&rows);
+
+    if slow_link {
+        println!(
+            "\nAcross a veth pair limited to {LINK_MBIT} Mbit/s by tbf, {LINK_ANSWER} byte \
+             answer after a 64 KiB upload; the physical limit is the bytes queued at close \
+             through the link's rate.\n"
+        );
+        let link = match SlowLink::create(LINK_MBIT) {
+            Ok(link) => link,
+            Err(reason) => {
+                eprintln!("demo: cannot build the slow link: {reason}");
+                return ExitCode::FAILURE;
+            }
+        };
+        let mut rows = Vec::new();
+        for (name, closer) in STRATEGIES {
+            let run = early_reply_across(&link, closer, LINK_ANSWER);
+            let limit = run.limit(&link);
+            rows.push(Row {
+                peer: format!("{} B queued, limit {}", run.queued_at_close, millis(limit)),
+                strategy: name,
+                written: LINK_ANSWER,
+                received: run.received,
+                released_after: run.close_took,
+                outcome: run.outcome,
+            });
+        }
+        print_table(&rows);
+    }
+    ExitCode::SUCCESS
+}
+
+/// One strategy against one peer.
+struct Row {
+    peer: String,
+    strategy: &'static str,
+    written: usize,
+    received: Received,
+    released_after: Duration,
+    outcome: Option<linger::Outcome>,
+}
+
+fn print_table(rows: &[Row]) {
+    println!(
+        "{:<32} {:<20} {:>9} {:>18} {:<11} {:>11}  linger's outcome",
+        "peer", "strategy", "written", "peer received", "peer saw", "fd released"
+    );
+    for row in rows {
+        let saw = match (row.received.eof, row.received.reset) {
+            (true, _) => "EOF",
+            (_, true) => "ECONNRESET",
+            _ => "no end",
+        };
+        let lost = row.written.saturating_sub(row.received.bytes);
+        let received = if lost == 0 {
+            format!("{}", row.received.bytes)
+        } else {
+            format!("{} (-{lost})", row.received.bytes)
+        };
+        let outcome = row
+            .outcome
+            .map_or_else(|| "-".into(), |outcome| outcome.ending.to_string());
+        println!(
+            "{:<32} {:<20} {:>9} {:>18} {:<11} {:>11}  {outcome}",
+            row.peer,
+            row.strategy,
+            row.written,
+            received,
+            saw,
+            millis(row.released_after),
+        );
+    }
+}
+
+fn millis(duration: Duration) -> String {
+    format!("{:.1} ms", duration.as_secs_f64() * 1000.0)
+}
