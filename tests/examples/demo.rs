@@ -3,6 +3,7 @@
 //! ```sh
 //! cargo run --release --example demo                # loopback, about 10 s
 //! cargo run --release --example demo -- --slow-link # also across a tbf-limited veth (root)
+//! cargo run --release --example demo -- --csv demo.csv   # also the rows as CSV, for plots
 //! ```
 //!
 //! A server writes a response and closes it with each strategy while its peer behaves as
@@ -31,20 +32,30 @@ const LINK_MBIT: u32 = 8;
 const LINK_ANSWER: usize = 2_000_000;
 
 fn main() -> ExitCode {
-    let mut slow_link = false;
-    for argument in std::env::args().skip(1) {
+    const USAGE: &str = "usage: demo [--slow-link] [--csv FILE]   (--slow-link needs root, ip, tc)";
+    let (mut slow_link, mut csv) = (false, None);
+    let mut arguments = std::env::args().skip(1);
+    while let Some(argument) = arguments.next() {
         match argument.as_str() {
             "--slow-link" => slow_link = true,
+            "--csv" => match arguments.next() {
+                Some(path) => csv = Some(path),
+                None => {
+                    eprintln!("demo: --csv needs a file name\n{USAGE}");
+                    return ExitCode::from(2);
+                }
+            },
             "--help" | "-h" => {
-                println!("usage: demo [--slow-link]   (--slow-link needs root, ip and tc)");
+                println!("{USAGE}");
                 return ExitCode::SUCCESS;
             }
             other => {
-                eprintln!("demo: unknown argument {other:?}; usage: demo [--slow-link]");
+                eprintln!("demo: unknown argument {other:?}\n{USAGE}");
                 return ExitCode::from(2);
             }
         }
     }
+    let mut all_rows = Vec::new();
 
     println!("Loopback, 1 MiB response to a client reading through a 64 KiB buffer.\n");
     let mut rows = Vec::new();
@@ -58,6 +69,7 @@ fn main() -> ExitCode {
         for (name, closer) in STRATEGIES {
             let run = scenario(closer);
             rows.push(Row {
+                table: "loopback",
                 peer: peer.into(),
                 strategy: name,
                 written: run.sent,
@@ -68,6 +80,7 @@ fn main() -> ExitCode {
         }
     }
     print_table(&rows);
+    all_rows.extend(rows);
 
     if slow_link {
         println!(
@@ -87,6 +100,7 @@ fn main() -> ExitCode {
             let run = early_reply_across(&link, closer, LINK_ANSWER);
             let limit = run.limit(&link);
             rows.push(Row {
+                table: "slow link",
                 peer: format!("{} B queued, limit {}", run.queued_at_close, millis(limit)),
                 strategy: name,
                 written: LINK_ANSWER,
@@ -96,12 +110,49 @@ fn main() -> ExitCode {
             });
         }
         print_table(&rows);
+        all_rows.extend(rows);
+    }
+    if let Some(path) = csv {
+        if let Err(error) = std::fs::write(&path, to_csv(&all_rows)) {
+            eprintln!("demo: cannot write {path}: {error}");
+            return ExitCode::FAILURE;
+        }
     }
     ExitCode::SUCCESS
 }
 
+fn to_csv(rows: &[Row]) -> String {
+    let mut csv =
+        String::from("table,peer,strategy,written,received,peer_saw,released_ms,outcome\n");
+    for row in rows {
+        csv.push_str(&format!(
+            "{},{},{},{},{},{},{:.3},{}\n",
+            row.table,
+            row.peer.replace(',', ";"),
+            row.strategy,
+            row.written,
+            row.received.bytes,
+            saw(row.received),
+            row.released_after.as_secs_f64() * 1000.0,
+            row.outcome
+                .map_or_else(|| "-".into(), |outcome| outcome.ending.to_string())
+                .replace(',', ";"),
+        ));
+    }
+    csv
+}
+
+fn saw(received: Received) -> &'static str {
+    match (received.eof, received.reset) {
+        (true, _) => "EOF",
+        (_, true) => "ECONNRESET",
+        _ => "no end",
+    }
+}
+
 /// One strategy against one peer.
 struct Row {
+    table: &'static str,
     peer: String,
     strategy: &'static str,
     written: usize,
@@ -116,11 +167,7 @@ fn print_table(rows: &[Row]) {
         "peer", "strategy", "written", "peer received", "peer saw", "fd released"
     );
     for row in rows {
-        let saw = match (row.received.eof, row.received.reset) {
-            (true, _) => "EOF",
-            (_, true) => "ECONNRESET",
-            _ => "no end",
-        };
+        let saw = saw(row.received);
         let lost = row.written.saturating_sub(row.received.bytes);
         let received = if lost == 0 {
             format!("{}", row.received.bytes)

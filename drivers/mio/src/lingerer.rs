@@ -189,7 +189,8 @@ impl Lingerer {
 
     /// Waits at most `timeout` (or until the next deadline) for readiness, drives every
     /// close it concerns and every expired deadline, and returns the closes that ended, with
-    /// the tokens [`adopt`](Self::adopt) gave them. `Some(Duration::ZERO)` never blocks.
+    /// the tokens [`adopt`](Self::adopt) gave them. `Some(Duration::ZERO)` never blocks, and
+    /// neither does a poll with closes already ended (say, during `adopt`) to report.
     pub fn poll(
         &mut self,
         timeout: Option<Duration>,
@@ -199,6 +200,8 @@ impl Lingerer {
             .next_deadline()
             .map(|at| at.saturating_duration_since(now));
         let timeout = match (timeout, until_deadline) {
+            // Closes that ended during `adopt` are reported without waiting.
+            _ if !self.finished.is_empty() => Some(Duration::ZERO),
             (Some(given), Some(deadline)) => Some(given.min(deadline)),
             (given, deadline) => given.or(deadline),
         };
