@@ -1,4 +1,5 @@
-//! Closes through each driver versus a plain close, on loopback, in one run:
+//! Closes through each driver versus a plain close (for tokio: versus dropping the tokio
+//! stream), on loopback, in one run:
 //! `cargo bench -p linger-check --bench closes`.
 //!
 //! Every close is of a connection whose server wrote a 4 KiB response and whose peer has
@@ -77,6 +78,52 @@ fn linger_std_close(bencher: Bencher<'_, '_>) {
         .with_inputs(|| prompt_pair(&listener))
         .bench_local_values(|(client, server)| {
             black_box(Closer::Std.close(server, &Policy::default()));
+            client
+        });
+}
+
+/// A tokio stream, registered with `runtime`'s reactor, of a prompt pair.
+fn tokio_pair(
+    listener: &TcpListener,
+    runtime: &tokio::runtime::Runtime,
+) -> (TcpStream, tokio::net::TcpStream) {
+    let (client, server) = prompt_pair(listener);
+    server.set_nonblocking(true).expect("non-blocking");
+    let _context = runtime.enter();
+    (
+        client,
+        tokio::net::TcpStream::from_std(server).expect("register"),
+    )
+}
+
+fn current_thread_runtime() -> tokio::runtime::Runtime {
+    tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .expect("a tokio runtime")
+}
+
+#[divan::bench(sample_count = 40, sample_size = 25)]
+fn tokio_plain_drop(bencher: Bencher<'_, '_>) {
+    let listener = sockets::listener(1024);
+    let runtime = current_thread_runtime();
+    bencher
+        .with_inputs(|| tokio_pair(&listener, &runtime))
+        .bench_local_values(|(client, server)| {
+            let _context = runtime.enter();
+            drop(server);
+            client
+        });
+}
+
+#[divan::bench(sample_count = 40, sample_size = 25)]
+fn linger_tokio_close(bencher: Bencher<'_, '_>) {
+    let listener = sockets::listener(1024);
+    let runtime = current_thread_runtime();
+    bencher
+        .with_inputs(|| tokio_pair(&listener, &runtime))
+        .bench_local_values(|(client, server)| {
+            black_box(runtime.block_on(linger_tokio::close(server, &Policy::default())));
             client
         });
 }

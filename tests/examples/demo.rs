@@ -15,7 +15,7 @@ use linger_check::sockets::{self, Closer, Received, Run};
 use std::process::ExitCode;
 use std::time::Duration;
 
-const STRATEGIES: [(&str, Closer); 6] = [
+const STRATEGIES: [(&str, Closer); 7] = [
     ("plain close", Closer::Plain),
     ("shutdown + close", Closer::ShutdownThenClose),
     ("SO_LINGER 5 s", Closer::SoLinger(Duration::from_secs(5))),
@@ -25,6 +25,7 @@ const STRATEGIES: [(&str, Closer); 6] = [
     ),
     ("linger (linger-std)", Closer::Std),
     ("linger (linger-mio)", Closer::Mio),
+    ("linger (linger-tokio)", Closer::Tokio),
 ];
 
 /// The slow link's rate, and the answer sent across it.
@@ -163,7 +164,7 @@ struct Row {
 
 fn print_table(rows: &[Row]) {
     println!(
-        "{:<32} {:<20} {:>9} {:>18} {:<11} {:>11}  linger's outcome",
+        "{:<32} {:<22} {:>9} {:>18} {:<11} {:>11}  linger's outcome",
         "peer", "strategy", "written", "peer received", "peer saw", "fd released"
     );
     for row in rows {
@@ -178,7 +179,7 @@ fn print_table(rows: &[Row]) {
             .outcome
             .map_or_else(|| "-".into(), |outcome| outcome.ending.to_string());
         println!(
-            "{:<32} {:<20} {:>9} {:>18} {:<11} {:>11}  {outcome}",
+            "{:<32} {:<22} {:>9} {:>18} {:<11} {:>11}  {outcome}",
             row.peer,
             row.strategy,
             row.written,

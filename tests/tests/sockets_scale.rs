@@ -1,4 +1,4 @@
-//! 1,000 concurrent lingering closes through one `Lingerer`.
+//! 1,000 concurrent lingering closes through one `Lingerer`, and through tokio tasks.
 //! `cargo test -p linger-check --test sockets_scale -- --nocapture` prints the figures.
 
 use linger::Ending;
@@ -10,6 +10,9 @@ use std::thread;
 use std::time::{Duration, Instant};
 
 const CONNECTIONS: usize = 1_000;
+
+/// The tests here count the process's file descriptors: one at a time.
+static ONE_AT_A_TIME: std::sync::Mutex<()> = std::sync::Mutex::new(());
 const ANSWER: usize = 16 << 10;
 const UPLOAD: usize = 1 << 10;
 
@@ -50,6 +53,9 @@ fn clients(address: std::net::SocketAddr) -> Vec<usize> {
 
 #[test]
 fn one_lingerer_closes_a_thousand_connections_and_delivers_every_byte() {
+    let _alone = ONE_AT_A_TIME
+        .lock()
+        .unwrap_or_else(|poison| poison.into_inner());
     let limit = sockets::raise_fd_limit();
     assert!(
         limit >= 2 * CONNECTIONS as u64 + 64,
@@ -113,4 +119,60 @@ fn one_lingerer_closes_a_thousand_connections_and_delivers_every_byte() {
         "some client was short"
     );
     assert_eq!(fds_after, fds_before, "file descriptors leaked");
+}
+
+#[test]
+fn tokio_tasks_close_a_thousand_connections_and_deliver_every_byte() {
+    let _alone = ONE_AT_A_TIME
+        .lock()
+        .unwrap_or_else(|poison| poison.into_inner());
+    let limit = sockets::raise_fd_limit();
+    assert!(
+        limit >= 2 * CONNECTIONS as u64 + 64,
+        "open-file limit {limit} is too low"
+    );
+    let listener = sockets::listener(CONNECTIONS as i32);
+    let address = listener.local_addr().expect("address");
+    let clients = thread::spawn(move || clients(address));
+
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .enable_all()
+        .build()
+        .expect("a tokio runtime");
+    let started = Instant::now();
+    let endings = runtime.block_on(async {
+        let mut tasks = Vec::with_capacity(CONNECTIONS);
+        for _ in 0..CONNECTIONS {
+            let (mut stream, _) = listener.accept().expect("accept");
+            stream.write_all(&[b'a'; ANSWER]).expect("answer");
+            stream.set_nonblocking(true).expect("non-blocking");
+            let stream = tokio::net::TcpStream::from_std(stream).expect("register");
+            tasks.push(linger_tokio::spawn_close(
+                stream,
+                &linger::Policy::default(),
+            ));
+        }
+        let mut endings: BTreeMap<String, usize> = BTreeMap::new();
+        for task in tasks {
+            let ending = match tokio::time::timeout(Duration::from_secs(60), task).await {
+                Ok(Ok(outcome)) => format!("{:?}", outcome.ending),
+                other => format!("not ended: {other:?}"),
+            };
+            *endings.entry(ending).or_default() += 1;
+        }
+        endings
+    });
+    let closed_all = started.elapsed();
+    let received = clients.join().expect("clients");
+    println!("{CONNECTIONS} tokio closes: all ended after {closed_all:?}; endings {endings:?}");
+    assert_eq!(
+        endings.get(&format!("{:?}", Ending::Clean)),
+        Some(&CONNECTIONS),
+        "{endings:?}"
+    );
+    assert!(
+        received.iter().all(|&bytes| bytes == ANSWER),
+        "some client was short"
+    );
 }

@@ -11,3 +11,23 @@ mod perform;
 pub mod sys;
 
 pub use perform::{DISCARD_CHUNK, drive, event_for, perform, read_event, write_event};
+
+use linger::{CloseMachine, Ending, Outcome, Release};
+
+/// The outcome of a machine the driver has released. `drive` reports a release only once the
+/// machine is `Closed`, which always has an outcome; should that ever not hold, this answers
+/// honestly (`Failed`, with the figures known) instead of panicking.
+pub fn released_outcome(machine: &CloseMachine) -> Outcome {
+    machine.outcome().unwrap_or_else(|| {
+        let stats = machine.stats();
+        Outcome {
+            ending: Ending::Failed {
+                unacked: stats.unacked,
+            },
+            release: Release::Close,
+            bytes_written: stats.bytes_written,
+            bytes_discarded: stats.bytes_discarded,
+            elapsed: std::time::Duration::ZERO,
+        }
+    })
+}

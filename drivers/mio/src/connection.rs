@@ -141,15 +141,7 @@ impl Connection {
     }
 
     fn ended(&self) -> Outcome {
-        self.machine.outcome().unwrap_or(Outcome {
-            ending: linger::Ending::Failed {
-                unacked: self.machine.stats().unacked,
-            },
-            release: linger::Release::Close,
-            bytes_written: self.machine.stats().bytes_written,
-            bytes_discarded: self.machine.stats().bytes_discarded,
-            elapsed: Duration::ZERO,
-        })
+        linger_io::released_outcome(&self.machine)
     }
 
     /// Performs what the machine asks; deregisters and closes the socket when it releases

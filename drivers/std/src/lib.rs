@@ -74,22 +74,5 @@ fn linger(stream: TcpStream, mut machine: CloseMachine, clock: Clock) -> Outcome
         machine.handle_timeout(now);
     }
     drop(stream);
-    machine
-        .outcome()
-        .unwrap_or_else(|| unreachable_outcome(&machine))
-}
-
-/// `drive` reports a release only once the machine is `Closed`, which always has an
-/// outcome; this answers honestly should that ever not hold.
-fn unreachable_outcome(machine: &CloseMachine) -> Outcome {
-    let stats = machine.stats();
-    Outcome {
-        ending: linger::Ending::Failed {
-            unacked: stats.unacked,
-        },
-        release: linger::Release::Close,
-        bytes_written: stats.bytes_written,
-        bytes_discarded: stats.bytes_discarded,
-        elapsed: std::time::Duration::ZERO,
-    }
+    linger_io::released_outcome(&machine)
 }

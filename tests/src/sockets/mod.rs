@@ -28,11 +28,13 @@ pub enum Closer {
     Std,
     /// A `linger_mio::Lingerer`.
     Mio,
+    /// `linger_tokio::close`, on a current-thread runtime.
+    Tokio,
 }
 
 impl Closer {
     /// linger's drivers.
-    pub const DRIVERS: [Closer; 2] = [Closer::Std, Closer::Mio];
+    pub const DRIVERS: [Closer; 3] = [Closer::Std, Closer::Mio, Closer::Tokio];
 
     /// Closes `stream`; linger's drivers report how it ended.
     pub fn close(self, stream: TcpStream, policy: &Policy) -> Option<Outcome> {
@@ -59,8 +61,22 @@ impl Closer {
             }
             Closer::Std => Some(linger_std::close(stream, policy)),
             Closer::Mio => Some(close_with_lingerer(stream, policy)),
+            Closer::Tokio => Some(close_with_tokio(stream, policy)),
         }
     }
+}
+
+/// Closes `stream` with `linger_tokio::close` on a runtime of its own.
+fn close_with_tokio(stream: TcpStream, policy: &Policy) -> Outcome {
+    let runtime = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .expect("a tokio runtime");
+    stream.set_nonblocking(true).expect("non-blocking");
+    runtime.block_on(async {
+        let stream = tokio::net::TcpStream::from_std(stream).expect("register with tokio");
+        linger_tokio::close(stream, policy).await
+    })
 }
 
 /// Hands `stream` to a fresh `Lingerer` and polls it until the close ends.
