@@ -29,6 +29,18 @@ pub fn set_cork(socket: &impl AsFd, cork: bool) -> io::Result<()> {
     platform::set_cork(socket, cork)
 }
 
+/// Reads into `buf` without blocking, whatever the socket's mode (`recv` with
+/// `MSG_DONTWAIT`): a blocking std stream can be drained without a `fcntl`/`ioctl` call to
+/// switch it to non-blocking first. `WouldBlock` when nothing is waiting.
+#[allow(unsafe_code)]
+pub fn read_nonblocking(socket: &impl AsFd, buf: &mut [u8]) -> io::Result<usize> {
+    let fd = socket.as_fd().as_raw_fd();
+    // SAFETY: `buf` is live and writable for `buf.len()` bytes, which is all `recv` writes;
+    // an invalid `fd` makes the call fail with EBADF, nothing worse.
+    let read = unsafe { libc::recv(fd, buf.as_mut_ptr().cast(), buf.len(), libc::MSG_DONTWAIT) };
+    usize::try_from(read).map_err(|_| io::Error::last_os_error())
+}
+
 fn figure(value: libc::c_int) -> io::Result<Option<u32>> {
     u32::try_from(value).map(Some).map_err(|_| {
         io::Error::new(
@@ -223,6 +235,37 @@ mod tests {
         assert!(unsent_bytes <= unacked_bytes);
         let mut sink = Vec::new();
         let _ = (&client).take(0).read_to_end(&mut sink);
+    }
+
+    #[test]
+    fn read_nonblocking_never_blocks_a_blocking_stream() {
+        let (mut client, server) = pair();
+        let mut buf = [0u8; 16];
+        let empty = read_nonblocking(&server, &mut buf).expect_err("nothing was sent");
+        assert_eq!(empty.kind(), io::ErrorKind::WouldBlock);
+        client.write_all(b"hello").expect("write");
+        let deadline = Instant::now() + Duration::from_secs(2);
+        let read = loop {
+            match read_nonblocking(&server, &mut buf) {
+                Err(error) if error.kind() == io::ErrorKind::WouldBlock => {
+                    assert!(Instant::now() < deadline, "the bytes never arrived");
+                    std::thread::sleep(Duration::from_millis(1));
+                }
+                result => break result.expect("read"),
+            }
+        };
+        assert_eq!(&buf[..read], b"hello");
+        client.shutdown(Shutdown::Write).expect("shutdown");
+        let eof = loop {
+            match read_nonblocking(&server, &mut buf) {
+                Err(error) if error.kind() == io::ErrorKind::WouldBlock => {
+                    assert!(Instant::now() < deadline, "the FIN never arrived");
+                    std::thread::sleep(Duration::from_millis(1));
+                }
+                result => break result.expect("read"),
+            }
+        };
+        assert_eq!(eof, 0, "the peer's FIN reads as EOF");
     }
 
     #[test]

@@ -73,6 +73,8 @@ struct Lingering {
     deadline: Option<(Instant, u64)>,
     /// What other threads asked of this close.
     mailbox: Arc<Mailbox>,
+    /// Registered with the poller (only once the close has to wait).
+    registered: bool,
 }
 
 impl Lingerer {
@@ -114,11 +116,15 @@ impl Lingerer {
     }
 
     /// Takes over `stream` and starts its lingering close under `policy`. Returns the token
-    /// its outcome will come back with from [`poll`](Self::poll). Writes made before are not
+    /// its outcome will come back with from [`poll`](Self::poll); no other close gets that
+    /// token until the outcome has been reported. Writes made before are not
     /// counted in the outcome's `bytes_written` (hand over a [`Connection`] to count them).
     ///
-    /// Fails only if the socket cannot be registered with the poller; the stream comes back
-    /// untouched inside the error, so the caller can still close it some other way.
+    /// The close starts at once, and most end right here (the peer had already closed):
+    /// the socket is registered with the poller only if its close has to wait. Fails only if
+    /// that registration fails; the stream comes back inside the error, its write side
+    /// possibly shut down already, so the caller can finish the close some other way
+    /// (`linger_std::close`, say).
     pub fn adopt(&mut self, stream: TcpStream, policy: Policy) -> Result<Token, AdoptError> {
         self.take_over(stream, CloseMachine::adopt(policy))
     }
@@ -146,19 +152,6 @@ impl Lingerer {
         let now = self.clock.now();
         self.relieve_pressure(now);
         let slot = self.free.pop().unwrap_or(self.slots.len());
-        let token = Token(slot);
-        let mut stream = stream;
-        if let Err(error) = self
-            .poll
-            .registry()
-            .register(&mut stream, token, Interest::READABLE)
-        {
-            self.free.push(slot);
-            return Err(AdoptError {
-                stream: Some(stream),
-                error,
-            });
-        }
         let mut machine = machine;
         // Refused only if it is closing already, which is as good.
         let _ = machine.close(now);
@@ -170,6 +163,7 @@ impl Lingerer {
             adopted,
             deadline: None,
             mailbox: self.requests.mailbox(slot),
+            registered: false,
         };
         if slot == self.slots.len() {
             self.slots.push(Some(lingering));
@@ -184,7 +178,27 @@ impl Lingerer {
         // A server shutdown asked for before this adoption applies to it too.
         self.answer_request(slot, now);
         self.run(slot, now);
-        Ok(token)
+        self.register(slot)?;
+        Ok(Token(slot))
+    }
+
+    /// Registers the close in `slot` for readiness if it is still held: one that ended while
+    /// being adopted costs the poller nothing. On failure the close is forgotten, its stream
+    /// handed back.
+    fn register(&mut self, slot: usize) -> Result<(), AdoptError> {
+        let Some(lingering) = self.slots.get_mut(slot).and_then(Option::as_mut) else {
+            return Ok(());
+        };
+        let registry = self.poll.registry();
+        let Err(error) = registry.register(&mut lingering.stream, Token(slot), Interest::READABLE)
+        else {
+            lingering.registered = true;
+            return Ok(());
+        };
+        let stream = self.slots[slot].take().map(|lingering| lingering.stream);
+        self.held -= 1;
+        self.free.push(slot);
+        Err(AdoptError { stream, error })
     }
 
     /// Waits at most `timeout` (or until the next deadline) for readiness, drives every
@@ -236,6 +250,9 @@ impl Lingerer {
             }
         }
         self.timers.compact(self.held, is_current(&self.slots));
+        // A token is reused only once its outcome was reported, so no report is ambiguous.
+        self.free
+            .extend(self.finished.iter().map(|(Token(slot), _)| *slot));
         Ok(self.finished.drain(..))
     }
 
@@ -346,22 +363,27 @@ impl Lingerer {
         }
     }
 
-    /// Deregisters and closes the socket in `slot` and records its outcome.
+    /// Closes the socket in `slot` (deregistered first, if it was registered) and records its
+    /// outcome.
     fn release(&mut self, slot: usize) {
         let Some(Lingering {
             mut stream,
             machine,
+            registered,
             ..
         }) = self.slots.get_mut(slot).and_then(Option::take)
         else {
             return;
         };
-        let _ = self.poll.registry().deregister(&mut stream);
+        if registered {
+            let _ = self.poll.registry().deregister(&mut stream);
+        }
         drop(stream);
         self.held -= 1;
-        self.free.push(slot);
-        if let Some(outcome) = machine.outcome() {
-            self.finished.push((Token(slot), outcome));
+        match machine.outcome() {
+            // The slot is freed once `poll` reports the outcome.
+            Some(outcome) => self.finished.push((Token(slot), outcome)),
+            None => self.free.push(slot),
         }
     }
 }
@@ -414,7 +436,8 @@ impl AsRawFd for Lingerer {
 #[derive(Debug, thiserror::Error)]
 #[error("the lingerer could not take the socket: {error}")]
 pub struct AdoptError {
-    /// The socket, untouched (`None` if the connection handed over was already released).
+    /// The socket (`None` if the connection handed over was already released). Its write
+    /// side may be shut down: adoption starts the close before it registers the socket.
     pub stream: Option<TcpStream>,
     /// Why registration failed.
     #[source]

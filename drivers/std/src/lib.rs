@@ -23,7 +23,6 @@ mod wait;
 pub use connection::Connection;
 
 use linger::{Clock, CloseMachine, Event, Outcome, Policy};
-use std::io::Read;
 use std::net::TcpStream;
 
 /// Closes `stream` gracefully: shuts down writing, discards what the peer sends, waits until
@@ -41,12 +40,11 @@ pub fn close(stream: TcpStream, policy: &Policy) -> Outcome {
 
 /// Runs `machine`, already closing, to its release.
 fn linger(stream: TcpStream, mut machine: CloseMachine, clock: Clock) -> Outcome {
-    if stream.set_nonblocking(true).is_err() {
-        let _ = machine.handle(Event::Failed, clock.now());
-    }
     loop {
         let now = clock.now();
-        match linger_io::drive(&stream, &mut machine, now, |buf| (&stream).read(buf)) {
+        // The stream may be blocking; each read says not to block, saving a mode switch.
+        let read = |buf: &mut [u8]| linger_io::sys::read_nonblocking(&stream, buf);
+        match linger_io::drive(&stream, &mut machine, now, read) {
             Ok(Some(_release)) => break,
             Ok(None) => {}
             // The kernel reported something the machine cannot believe: stop trusting it.
