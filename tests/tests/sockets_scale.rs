@@ -6,13 +6,14 @@ use linger_check::sockets;
 use std::collections::BTreeMap;
 use std::io::{ErrorKind, Read, Write};
 use std::net::TcpStream;
+use std::sync::{Mutex, MutexGuard};
 use std::thread;
 use std::time::{Duration, Instant};
 
 const CONNECTIONS: usize = 1_000;
 
 /// The tests here count the process's file descriptors: one at a time.
-static ONE_AT_A_TIME: std::sync::Mutex<()> = std::sync::Mutex::new(());
+static ONE_AT_A_TIME: Mutex<()> = Mutex::new(());
 const ANSWER: usize = 16 << 10;
 const UPLOAD: usize = 1 << 10;
 
@@ -51,9 +52,10 @@ fn clients(address: std::net::SocketAddr) -> Vec<usize> {
     received
 }
 
-#[test]
-fn one_lingerer_closes_a_thousand_connections_and_delivers_every_byte() {
-    let _alone = ONE_AT_A_TIME
+/// Runs the tests of this file one at a time (each opens 2,000 sockets) once the open-file
+/// limit is raised high enough for one of them.
+fn alone_with_enough_fds() -> MutexGuard<'static, ()> {
+    let alone = ONE_AT_A_TIME
         .lock()
         .unwrap_or_else(|poison| poison.into_inner());
     let limit = sockets::raise_fd_limit();
@@ -61,6 +63,12 @@ fn one_lingerer_closes_a_thousand_connections_and_delivers_every_byte() {
         limit >= 2 * CONNECTIONS as u64 + 64,
         "open-file limit {limit} is too low"
     );
+    alone
+}
+
+#[test]
+fn one_lingerer_closes_a_thousand_connections_and_delivers_every_byte() {
+    let _alone = alone_with_enough_fds();
     let fds_before = sockets::open_fds();
 
     let listener = sockets::listener(CONNECTIONS as i32);
@@ -123,14 +131,7 @@ fn one_lingerer_closes_a_thousand_connections_and_delivers_every_byte() {
 
 #[test]
 fn tokio_tasks_close_a_thousand_connections_and_deliver_every_byte() {
-    let _alone = ONE_AT_A_TIME
-        .lock()
-        .unwrap_or_else(|poison| poison.into_inner());
-    let limit = sockets::raise_fd_limit();
-    assert!(
-        limit >= 2 * CONNECTIONS as u64 + 64,
-        "open-file limit {limit} is too low"
-    );
+    let _alone = alone_with_enough_fds();
     let listener = sockets::listener(CONNECTIONS as i32);
     let address = listener.local_addr().expect("address");
     let clients = thread::spawn(move || clients(address));

@@ -237,6 +237,20 @@ mod tests {
         let _ = (&client).take(0).read_to_end(&mut sink);
     }
 
+    /// Retries `read_nonblocking` while it would block, for at most two seconds.
+    fn read_once_ready(socket: &TcpStream, buf: &mut [u8]) -> usize {
+        let deadline = Instant::now() + Duration::from_secs(2);
+        loop {
+            match read_nonblocking(socket, buf) {
+                Err(error) if error.kind() == io::ErrorKind::WouldBlock => {
+                    assert!(Instant::now() < deadline, "nothing arrived");
+                    std::thread::sleep(Duration::from_millis(1));
+                }
+                result => return result.expect("read"),
+            }
+        }
+    }
+
     #[test]
     fn read_nonblocking_never_blocks_a_blocking_stream() {
         let (mut client, server) = pair();
@@ -244,28 +258,14 @@ mod tests {
         let empty = read_nonblocking(&server, &mut buf).expect_err("nothing was sent");
         assert_eq!(empty.kind(), io::ErrorKind::WouldBlock);
         client.write_all(b"hello").expect("write");
-        let deadline = Instant::now() + Duration::from_secs(2);
-        let read = loop {
-            match read_nonblocking(&server, &mut buf) {
-                Err(error) if error.kind() == io::ErrorKind::WouldBlock => {
-                    assert!(Instant::now() < deadline, "the bytes never arrived");
-                    std::thread::sleep(Duration::from_millis(1));
-                }
-                result => break result.expect("read"),
-            }
-        };
+        let read = read_once_ready(&server, &mut buf);
         assert_eq!(&buf[..read], b"hello");
         client.shutdown(Shutdown::Write).expect("shutdown");
-        let eof = loop {
-            match read_nonblocking(&server, &mut buf) {
-                Err(error) if error.kind() == io::ErrorKind::WouldBlock => {
-                    assert!(Instant::now() < deadline, "the FIN never arrived");
-                    std::thread::sleep(Duration::from_millis(1));
-                }
-                result => break result.expect("read"),
-            }
-        };
-        assert_eq!(eof, 0, "the peer's FIN reads as EOF");
+        assert_eq!(
+            read_once_ready(&server, &mut buf),
+            0,
+            "the peer's FIN reads as EOF"
+        );
     }
 
     #[test]
