@@ -67,7 +67,8 @@
 pub mod close_handle;
 mod connection;
 mod lingerer;
-mod timers;
+#[doc(hidden)]
+pub mod timers;
 
 pub use close_handle::{CloseHandle, ShutdownHandle};
 pub use connection::Connection;

@@ -4,6 +4,8 @@
 //! generation changes whenever the deadline moves. Moving it pushes a new entry and leaves
 //! the old one behind, recognised as stale when it surfaces; the heap is rebuilt once stale
 //! entries outnumber live ones. Each operation costs O(log n) in the connections held.
+//!
+//! Public only for the `timers` benchmark (`cargo bench -p linger-mio`); not part of the API.
 
 use linger::Instant;
 use std::cmp::Reverse;
@@ -11,23 +13,27 @@ use std::collections::BinaryHeap;
 
 /// One deadline of one connection.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord)]
-pub(crate) struct Key {
-    pub(crate) slot: usize,
-    pub(crate) generation: u64,
+pub struct Key {
+    /// The connection's slot.
+    pub slot: usize,
+    /// Which of that slot's deadlines: it changes whenever the deadline moves.
+    pub generation: u64,
 }
 
+/// Every connection's current deadline, and stale ones not yet dropped.
 #[derive(Debug, Default)]
-pub(crate) struct Timers {
+pub struct Timers {
     heap: BinaryHeap<Reverse<(Instant, Key)>>,
 }
 
 impl Timers {
-    pub(crate) fn schedule(&mut self, key: Key, at: Instant) {
+    /// Sets `key`'s deadline to `at`; an earlier deadline of the same slot goes stale.
+    pub fn schedule(&mut self, key: Key, at: Instant) {
         self.heap.push(Reverse((at, key)));
     }
 
     /// The earliest deadline that `is_current` accepts, dropping stale ones on the way.
-    pub(crate) fn next(&mut self, is_current: impl Fn(Key, Instant) -> bool) -> Option<Instant> {
+    pub fn next(&mut self, is_current: impl Fn(Key, Instant) -> bool) -> Option<Instant> {
         while let Some(&Reverse((at, key))) = self.heap.peek() {
             if is_current(key, at) {
                 return Some(at);
@@ -38,7 +44,7 @@ impl Timers {
     }
 
     /// Removes and returns a current deadline due at or before `now`.
-    pub(crate) fn pop_due(
+    pub fn pop_due(
         &mut self,
         now: Instant,
         is_current: impl Fn(Key, Instant) -> bool,
@@ -50,7 +56,7 @@ impl Timers {
     }
 
     /// Rebuilds the heap without stale entries once they outnumber the `live` ones.
-    pub(crate) fn compact(&mut self, live: usize, is_current: impl Fn(Key, Instant) -> bool) {
+    pub fn compact(&mut self, live: usize, is_current: impl Fn(Key, Instant) -> bool) {
         if self.heap.len() > 2 * live + 64 {
             self.heap.retain(|Reverse((at, key))| is_current(*key, *at));
         }
