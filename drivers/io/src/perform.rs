@@ -14,11 +14,10 @@ pub const DISCARD_CHUNK: usize = 16 << 10;
 /// before polling the next, until no action is left.
 ///
 /// `read` reads without blocking (a non-blocking `read`, [`sys::read_nonblocking`], or
-/// tokio's `try_read`). Returns
-/// `Some(release)` when the machine released the socket: close it now and do nothing else
-/// with it (for [`Release::Abort`], `SO_LINGER {1, 0}` is already set, so the close sends
-/// RST). An `Err` means the machine refused what the socket reported, which a correct
-/// kernel never causes; the driver should abort.
+/// tokio's `try_read`). Returns `Some(release)` when the machine released the socket: close
+/// it now and do nothing else with it (for [`Release::Abort`], `SO_LINGER {1, 0}` is already
+/// set, so the close sends RST). An `Err` means the machine refused what the socket reported,
+/// which a correct kernel never causes; the driver should abort.
 pub fn drive(
     socket: &impl AsFd,
     machine: &mut CloseMachine,
