@@ -11,6 +11,7 @@ use linger_check::sockets::Closer;
 use linger_check::sockets::http::serve_early_reply;
 use std::io::Write;
 use std::process::Command;
+use std::sync::atomic::{AtomicUsize, Ordering};
 
 const BODY: usize = 3 << 20;
 /// curl's read rate: a 3 MiB body takes about a third of a second.
@@ -19,8 +20,13 @@ const RATE: &str = "10M";
 struct Upload(std::path::PathBuf);
 
 impl Upload {
+    /// A file of its own: the tests run side by side, and one must not truncate or delete
+    /// the other's upload.
     fn create() -> Upload {
-        let path = std::env::temp_dir().join(format!("linger-upload-{}.bin", std::process::id()));
+        static CREATED: AtomicUsize = AtomicUsize::new(0);
+        let number = CREATED.fetch_add(1, Ordering::Relaxed);
+        let name = format!("linger-upload-{}-{number}.bin", std::process::id());
+        let path = std::env::temp_dir().join(name);
         let mut file = std::fs::File::create(&path).expect("create the upload");
         file.write_all(&vec![b'u'; 20 << 20])
             .expect("write the upload");

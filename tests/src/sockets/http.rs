@@ -32,6 +32,7 @@ fn answer(mut stream: TcpStream, closer: Closer, body_bytes: usize) -> Option<Ou
         .set_read_timeout(Some(Duration::from_secs(10)))
         .expect("read timeout");
     read_head(&mut stream);
+    wait_for_upload(&stream);
     let head = format!(
         "HTTP/1.1 413 Payload Too Large\r\ncontent-length: {body_bytes}\r\n\
          content-type: application/octet-stream\r\nconnection: close\r\n\r\n"
@@ -44,6 +45,14 @@ fn answer(mut stream: TcpStream, closer: Closer, body_bytes: usize) -> Option<Ou
         // The client gave up first; nothing left to deliver.
         Err(_) => None,
     }
+}
+
+/// Waits (at most the read timeout) until the first bytes of the upload have arrived, so
+/// the answer always meets a client that is sending, as in the brief's measurement. Answered
+/// sooner, on a busy machine, curl can see the `413` before it sends any of the body; it
+/// then stops, sends its FIN, and a plain close finds nothing unread and does not reset.
+fn wait_for_upload(stream: &TcpStream) {
+    let _ = stream.peek(&mut [0u8; 1]);
 }
 
 /// Reads up to the blank line that ends the head; stops early on EOF or error.
