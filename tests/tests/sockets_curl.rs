@@ -1,6 +1,7 @@
 //! The brief's measurement, with a real HTTP client: curl uploads 20 MiB, the server answers
-//! 413 with a 3 MiB body without reading the upload, and closes. Skipped, with the reason
-//! printed, only where curl is not installed.
+//! 413 with a 3 MiB body without reading the upload, and closes. The server answers once the
+//! upload has begun (`serve_early_reply`), so curl is always caught sending. Skipped, with
+//! the reason printed, only where curl is not installed.
 //!
 //! On loopback an unthrottled curl drains 3 MiB about as fast as the server writes it, so a
 //! plain close finds little left to destroy (the loss shows in about one run of five). A
