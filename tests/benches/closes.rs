@@ -88,25 +88,14 @@ fn tokio_pair(
     runtime: &tokio::runtime::Runtime,
 ) -> (TcpStream, tokio::net::TcpStream) {
     let (client, server) = prompt_pair(listener);
-    server.set_nonblocking(true).expect("non-blocking");
     let _context = runtime.enter();
-    (
-        client,
-        tokio::net::TcpStream::from_std(server).expect("register"),
-    )
-}
-
-fn current_thread_runtime() -> tokio::runtime::Runtime {
-    tokio::runtime::Builder::new_current_thread()
-        .enable_all()
-        .build()
-        .expect("a tokio runtime")
+    (client, sockets::into_tokio(server))
 }
 
 #[divan::bench(sample_count = 40, sample_size = 25)]
 fn tokio_plain_drop(bencher: Bencher<'_, '_>) {
     let listener = sockets::listener(1024);
-    let runtime = current_thread_runtime();
+    let runtime = sockets::current_thread_runtime();
     bencher
         .with_inputs(|| tokio_pair(&listener, &runtime))
         .bench_local_values(|(client, server)| {
@@ -119,7 +108,7 @@ fn tokio_plain_drop(bencher: Bencher<'_, '_>) {
 #[divan::bench(sample_count = 40, sample_size = 25)]
 fn linger_tokio_close(bencher: Bencher<'_, '_>) {
     let listener = sockets::listener(1024);
-    let runtime = current_thread_runtime();
+    let runtime = sockets::current_thread_runtime();
     bencher
         .with_inputs(|| tokio_pair(&listener, &runtime))
         .bench_local_values(|(client, server)| {

@@ -11,11 +11,11 @@ use std::thread;
 use std::time::{Duration, Instant};
 
 const CONNECTIONS: usize = 1_000;
+const ANSWER: usize = 16 << 10;
+const UPLOAD: usize = 1 << 10;
 
 /// The tests here count the process's file descriptors: one at a time.
 static ONE_AT_A_TIME: Mutex<()> = Mutex::new(());
-const ANSWER: usize = 16 << 10;
-const UPLOAD: usize = 1 << 10;
 
 /// Connects every client, uploads to each, then reads each to EOF, round-robin without
 /// blocking; returns the bytes each received.
@@ -147,10 +147,8 @@ fn tokio_tasks_close_a_thousand_connections_and_deliver_every_byte() {
         for _ in 0..CONNECTIONS {
             let (mut stream, _) = listener.accept().expect("accept");
             stream.write_all(&[b'a'; ANSWER]).expect("answer");
-            stream.set_nonblocking(true).expect("non-blocking");
-            let stream = tokio::net::TcpStream::from_std(stream).expect("register");
             tasks.push(linger_tokio::spawn_close(
-                stream,
+                sockets::into_tokio(stream),
                 &linger::Policy::default(),
             ));
         }

@@ -117,7 +117,6 @@ impl Lingering {
             }
             self.machine.handle_timeout(self.clock.now());
         }
-        self.stream = None;
         linger_io::released_outcome(&self.machine)
     }
 

@@ -68,15 +68,22 @@ impl Closer {
 
 /// Closes `stream` with `linger_tokio::close` on a runtime of its own.
 fn close_with_tokio(stream: TcpStream, policy: &Policy) -> Outcome {
-    let runtime = tokio::runtime::Builder::new_current_thread()
+    let runtime = current_thread_runtime();
+    runtime.block_on(async { linger_tokio::close(into_tokio(stream), policy).await })
+}
+
+/// A single-threaded tokio runtime with I/O and timers.
+pub fn current_thread_runtime() -> tokio::runtime::Runtime {
+    tokio::runtime::Builder::new_current_thread()
         .enable_all()
         .build()
-        .expect("a tokio runtime");
+        .expect("a tokio runtime")
+}
+
+/// `stream` as a tokio stream, registered with the reactor of the runtime this is called in.
+pub fn into_tokio(stream: TcpStream) -> tokio::net::TcpStream {
     stream.set_nonblocking(true).expect("non-blocking");
-    runtime.block_on(async {
-        let stream = tokio::net::TcpStream::from_std(stream).expect("register with tokio");
-        linger_tokio::close(stream, policy).await
-    })
+    tokio::net::TcpStream::from_std(stream).expect("register with tokio")
 }
 
 /// Hands `stream` to a fresh `Lingerer` and polls it until the close ends.
