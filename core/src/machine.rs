@@ -82,7 +82,7 @@ use core::time::Duration;
 /// let outcome = machine.outcome().expect("closed");
 /// assert_eq!(outcome.ending, Ending::Clean);
 /// assert!(outcome.claims_delivery());
-/// assert_eq!((outcome.bytes_written, outcome.bytes_discarded), (1000, 120));
+/// assert_eq!((outcome.bytes_written, outcome.bytes_discarded), (Some(1000), 120));
 /// # Ok::<(), linger::Error>(())
 /// ```
 #[derive(Clone, Debug, PartialEq, Eq, Hash)]
@@ -97,14 +97,17 @@ pub struct CloseMachine {
     rx_pending: bool,
     /// A `QuerySendQueue` was issued and not yet answered.
     query_outstanding: bool,
-    /// Every write since the connection opened was reported, so `bytes_written + 1` bounds
-    /// the send queue.
+    /// Every write since the connection opened was reported to this machine, so
+    /// `bytes_written + 1` bounds the send queue.
     history_known: bool,
     acks: Acks,
     /// Bytes the current `Discard` round may still read; zero when no round is under way.
     discard_allowance: u32,
     /// The current send-queue polling interval, in microseconds.
     poll_interval_us: u32,
+    /// `bytes_written` counts every byte written on the connection (false: the socket was
+    /// written before the machine saw it, by an amount nobody could tell).
+    writes_counted: bool,
     bytes_written: u64,
     /// At most the discard cap, a `u32`.
     bytes_discarded: u32,
@@ -176,6 +179,7 @@ impl CloseMachine {
             acks: Acks::Unqueried,
             discard_allowance: 0,
             poll_interval_us: 0,
+            writes_counted: true,
             bytes_written: 0,
             bytes_discarded: 0,
             last_query: Instant::ZERO,
@@ -195,11 +199,34 @@ impl CloseMachine {
 
     /// A machine for a socket that was written to before the machine saw it, such as one
     /// handed over just to be closed. Send-queue figures can then only be checked for
-    /// shrinking, and [`Stats::bytes_written`] counts only the writes reported from now on.
+    /// shrinking, and the outcome's [`bytes_written`](Outcome::bytes_written) is `None`:
+    /// nobody counted the earlier writes. Prefer [`adopt_written`](Self::adopt_written)
+    /// where the kernel can tell.
     pub fn adopt(policy: Policy) -> CloseMachine {
         CloseMachine {
             history_known: false,
+            writes_counted: false,
             ..CloseMachine::new(policy)
+        }
+    }
+
+    /// As [`adopt`](Self::adopt), for a socket on which the kernel reports that
+    /// `bytes_written` bytes were written before the handover (Linux: `tcp_info`'s bytes
+    /// sent, less retransmissions, plus those not sent yet). Later writes add to it.
+    ///
+    /// ```
+    /// use linger::{CloseMachine, Instant, Policy};
+    ///
+    /// let mut machine = CloseMachine::adopt_written(Policy::default(), 3 << 20);
+    /// machine.abort(Instant::ZERO)?;
+    /// assert_eq!(machine.outcome().and_then(|o| o.bytes_written), Some(3 << 20));
+    /// # Ok::<(), linger::Error>(())
+    /// ```
+    pub fn adopt_written(policy: Policy, bytes_written: u64) -> CloseMachine {
+        CloseMachine {
+            writes_counted: true,
+            bytes_written,
+            ..CloseMachine::adopt(policy)
         }
     }
 
@@ -231,11 +258,16 @@ impl CloseMachine {
     /// The running figures.
     pub fn stats(&self) -> Stats {
         Stats {
-            bytes_written: self.bytes_written,
+            bytes_written: self.written(),
             bytes_discarded: self.bytes_discarded.into(),
             unacked: self.acks.figure(),
             peer_eof: self.peer_eof,
         }
+    }
+
+    /// [`Outcome::bytes_written`]: the count, if it covers every write.
+    fn written(&self) -> Option<u64> {
+        self.writes_counted.then_some(self.bytes_written)
     }
 
     /// How the close ended, once the machine is [`State::Closed`].
@@ -263,7 +295,7 @@ impl CloseMachine {
         Some(Outcome {
             ending,
             release,
-            bytes_written: self.bytes_written,
+            bytes_written: self.written(),
             bytes_discarded: self.bytes_discarded.into(),
             elapsed: Duration::from_micros(elapsed_us),
         })
@@ -307,8 +339,9 @@ impl CloseMachine {
         self.transaction(|machine| machine.on_intent(Intent::Flush, None))
     }
 
-    /// Half-closes: uncorks, sends our FIN and tracks its acknowledgement, while reads keep
-    /// going to the application. Call [`close`](Self::close) when done reading.
+    /// Half-closes: uncorks and sends our FIN, while reads keep going to the application.
+    /// Call [`close`](Self::close) when done reading; the acknowledgements are watched from
+    /// then on, so a half-close costs the driver only the `shutdown` itself.
     pub fn shutdown_write(&mut self, now: Instant) -> Result<(), Error> {
         self.transaction(|machine| machine.on_intent(Intent::ShutdownWrite, Some(now)))
     }

@@ -81,8 +81,11 @@ pub struct Outcome {
     pub ending: Ending,
     /// How the socket was released.
     pub release: Release,
-    /// Bytes the application wrote.
-    pub bytes_written: u64,
+    /// Bytes the application wrote on the connection, counted by the machine or, for a socket
+    /// handed over after it was written, as the kernel reported them at the handover
+    /// ([`CloseMachine::adopt_written`](crate::CloseMachine::adopt_written)). `None` when
+    /// the socket was written before the machine saw it and nobody could tell how much.
+    pub bytes_written: Option<u64>,
     /// Bytes read and thrown away while closing.
     pub bytes_discarded: u64,
     /// From `close` to release; zero if the connection ended before `close` was called.
@@ -100,8 +103,8 @@ impl Outcome {
 /// The running figures of a connection, from [`CloseMachine::stats`](crate::CloseMachine::stats).
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Hash)]
 pub struct Stats {
-    /// Bytes the application wrote.
-    pub bytes_written: u64,
+    /// Bytes the application wrote, as in [`Outcome::bytes_written`].
+    pub bytes_written: Option<u64>,
     /// Bytes read and thrown away while closing.
     pub bytes_discarded: u64,
     /// The last send-queue figure, if one was reported.
@@ -140,10 +143,11 @@ impl fmt::Display for Outcome {
             Release::Close => "close",
             Release::Abort => "abort",
         };
-        write!(
-            f,
-            "{} by {release} after {:?}: {} bytes written, {} discarded",
-            self.ending, self.elapsed, self.bytes_written, self.bytes_discarded
-        )
+        write!(f, "{} by {release} after {:?}: ", self.ending, self.elapsed)?;
+        match self.bytes_written {
+            Some(bytes) => write!(f, "{bytes} bytes written")?,
+            None => f.write_str("bytes written before the handover not counted")?,
+        }
+        write!(f, ", {} discarded", self.bytes_discarded)
     }
 }

@@ -107,9 +107,12 @@ impl Policy {
     pub const DEFAULT_IDLE_TIMEOUT: Duration = Duration::from_secs(5);
     /// nginx `lingering_time` and Apache httpd's `MAX_SECS_TO_LINGER`: 30 s in all.
     pub const DEFAULT_LINGER_BUDGET: Duration = Duration::from_secs(30);
-    /// Discard at most 16 MiB: enough for a request body sent before the peer read our
-    /// answer, little enough that a flooding peer costs milliseconds of CPU.
-    pub const DEFAULT_DISCARD_CAP: u32 = 16 << 20;
+    /// Discard at most 1 GiB. An HTTP client that uploads its whole body before it reads
+    /// the early answer (Python `requests`) must have every byte discarded, or the close
+    /// resets it; nginx and Apache bound a lingering close by time alone. The cap bounds
+    /// what one flooding peer can cost within the budget (about 0.3 s of CPU per GiB here,
+    /// docs/performance.md).
+    pub const DEFAULT_DISCARD_CAP: u32 = 1 << 30;
     /// Read at most 64 KiB per wake-up (16 of nginx's 4 KiB lingering reads), so one
     /// flooding peer cannot starve the event loop.
     pub const DEFAULT_READS_PER_WAKEUP: u32 = 64 << 10;
@@ -119,12 +122,17 @@ impl Policy {
     /// a queue that has not moved for that long waits for a retransmission anyway.
     pub const DEFAULT_POLL_MAX: Duration = Duration::from_millis(200);
 
-    /// Apache httpd's short linger (`SECONDS_TO_LINGER`, 2 s), used under overload or while
+    /// Apache httpd's short linger (`SECONDS_TO_LINGER`, 2 s): what a driver under overload
+    /// or stopping gives a close, with [`Policy::short`] or
+    /// [`CloseMachine::shorten_budget`](crate::CloseMachine::shorten_budget).
+    pub const SHORT_LINGER: Duration = Duration::from_secs(2);
+
+    /// Apache httpd's short linger ([`Policy::SHORT_LINGER`]), used under overload or while
     /// stopping: everything else as [`Policy::default`].
     pub const fn short() -> Policy {
         let mut policy = Policy::DEFAULT;
-        policy.idle_timeout_ms = 2_000;
-        policy.linger_budget_ms = 2_000;
+        policy.idle_timeout_ms = Policy::SHORT_LINGER.as_millis() as u32;
+        policy.linger_budget_ms = Policy::SHORT_LINGER.as_millis() as u32;
         policy
     }
 

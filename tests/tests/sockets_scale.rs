@@ -149,7 +149,7 @@ fn tokio_tasks_close_a_thousand_connections_and_deliver_every_byte() {
             stream.write_all(&[b'a'; ANSWER]).expect("answer");
             tasks.push(linger_tokio::spawn_close(
                 sockets::into_tokio(stream),
-                &linger::Policy::default(),
+                linger::Policy::default(),
             ));
         }
         let mut endings: BTreeMap<String, usize> = BTreeMap::new();

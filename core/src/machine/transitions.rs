@@ -56,23 +56,23 @@ impl CloseMachine {
             }
             (Open, Flush) => {}
 
-            // Shutting the write side: uncork first so the FIN follows the last segment.
+            // Shutting the write side: uncork first so the FIN follows the last segment. The
+            // acks are watched from `close` on: a half-close costs only the shutdown.
             (Open | Corked, ShutdownWrite | Close) => {
                 if self.state == Corked {
                     self.emit(Queued::CorkOff)?;
                 }
                 self.emit(Queued::ShutdownWrite)?;
                 self.state = WriteShut;
-                self.query_send_queue()?;
                 if let (Close, Some(now)) = (intent, now) {
+                    self.query_send_queue()?;
                     self.start_lingering(now)?;
                 }
             }
-            // After a half-close, `close` hands the reads to the machine and starts the clock.
-            (WriteShut | Draining, Close) if !self.is_lingering() => {
-                if self.state == WriteShut {
-                    self.query_send_queue()?;
-                }
+            // After a half-close, `close` hands the reads to the machine, starts the clock and
+            // asks for the acks. (`Draining` is reached only while lingering.)
+            (WriteShut, Close) if !self.is_lingering() => {
+                self.query_send_queue()?;
                 if let Some(now) = now {
                     self.start_lingering(now)?;
                 }
@@ -138,11 +138,13 @@ impl CloseMachine {
             }
 
             (Open | Corked, Event::Readable) => {}
+            // Half-closed: the application reads; acks are watched from `close` on.
+            (WriteShut, Event::Readable) if !self.is_lingering() => {}
             (WriteShut | Draining, Event::Readable) => {
                 if self.state == WriteShut {
                     self.query_send_queue()?;
                 }
-                if self.is_lingering() && !self.peer_eof {
+                if !self.peer_eof {
                     self.rx_pending = true;
                     self.start_discard_round()?;
                 }

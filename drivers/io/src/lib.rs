@@ -7,12 +7,26 @@
 //! option. A driver adds only how it waits (epoll, `poll(2)`, tokio) and how it closes.
 #![cfg(unix)]
 
+pub mod errors;
 mod perform;
 pub mod sys;
 
-pub use perform::{DISCARD_CHUNK, drive, event_for, perform, read_event, write_event};
+pub use errors::{event_for, read_event, write_event};
+pub use perform::{DISCARD_CHUNK, drive, perform};
 
-use linger::{CloseMachine, Ending, Outcome, Release};
+use linger::{CloseMachine, Ending, Outcome, Policy, Release};
+use std::os::fd::AsFd;
+
+/// The machine for `socket`, handed over after it was written: it starts from the kernel's
+/// count of the bytes written ([`sys::bytes_written`]) where the platform keeps one, so the
+/// outcome reports the real figure; elsewhere the outcome says earlier writes were not
+/// counted.
+pub fn adopt(socket: &impl AsFd, policy: Policy) -> CloseMachine {
+    match sys::bytes_written(socket) {
+        Ok(Some(written)) => CloseMachine::adopt_written(policy, written),
+        Ok(None) | Err(_) => CloseMachine::adopt(policy),
+    }
+}
 
 /// The outcome of a machine the driver has released. `drive` reports a release only once the
 /// machine is `Closed`, which always has an outcome; should that ever not hold, this answers

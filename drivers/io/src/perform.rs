@@ -1,6 +1,7 @@
 //! Performs the machine's actions on a socket and reports what happened, the same way for
 //! every driver. The driver keeps what differs: how it waits, and how it closes.
 
+use crate::errors::{event_for, shutdown_refused};
 use crate::sys;
 use linger::{Action, CloseMachine, Error, Event, Instant, Release};
 use std::io::{self, ErrorKind};
@@ -44,7 +45,17 @@ pub fn perform(
     let result = match action {
         Action::SetCork(cork) => sys::set_cork(socket, cork),
         Action::SetNodelay(nodelay) => socket_ref.set_tcp_nodelay(nodelay),
-        Action::ShutdownWrite => socket_ref.shutdown(std::net::Shutdown::Write),
+        Action::ShutdownWrite => match socket_ref.shutdown(std::net::Shutdown::Write) {
+            Err(error) if error.kind() == ErrorKind::NotConnected => {
+                let pending = socket_ref.take_error().ok().flatten();
+                let unacked = sys::unacked(socket).ok().flatten();
+                if let Some(event) = shutdown_refused(pending.as_ref(), unacked) {
+                    machine.handle(event, now)?;
+                }
+                Ok(())
+            }
+            result => result,
+        },
         Action::QuerySendQueue => {
             let event = match sys::unacked(socket) {
                 Ok(Some(unacked)) => Event::SendQueue { unacked },
@@ -99,41 +110,4 @@ fn discard(
         return machine.handle(event, now);
     }
     Ok(())
-}
-
-/// What the application's own `read` into a buffer of `asked` bytes tells the machine.
-pub fn read_event(result: &io::Result<usize>, asked: usize) -> Option<Event> {
-    match result {
-        Ok(0) if asked > 0 => Some(Event::PeerEof),
-        Ok(0) => None,
-        Ok(bytes) => Some(Event::Read(u32::try_from(*bytes).unwrap_or(u32::MAX))),
-        Err(error) => failure_event(error),
-    }
-}
-
-/// What the application's own `write` tells the machine.
-pub fn write_event(result: &io::Result<usize>) -> Option<Event> {
-    match result {
-        Ok(bytes) => Some(Event::Wrote(*bytes as u64)),
-        Err(error) => failure_event(error),
-    }
-}
-
-/// Errors that end the connection; a would-block or an interrupted call ends nothing.
-fn failure_event(error: &io::Error) -> Option<Event> {
-    match error.kind() {
-        ErrorKind::WouldBlock | ErrorKind::Interrupted => None,
-        _ => Some(event_for(error)),
-    }
-}
-
-/// The observation a socket error stands for: the peer's reset, or another failure.
-pub fn event_for(error: &io::Error) -> Event {
-    match error.kind() {
-        ErrorKind::ConnectionReset
-        | ErrorKind::ConnectionAborted
-        | ErrorKind::BrokenPipe
-        | ErrorKind::NotConnected => Event::Reset,
-        _ => Event::Failed,
-    }
 }

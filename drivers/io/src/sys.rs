@@ -23,6 +23,16 @@ pub fn unsent(socket: &impl AsFd) -> io::Result<Option<u32>> {
     platform::unsent(socket.as_fd().as_raw_fd())
 }
 
+/// Bytes the application wrote to `socket` since it was connected, as the kernel counts
+/// them, or `None` where it cannot tell: what a socket handed over after it was written
+/// reports as [`Outcome::bytes_written`](linger::Outcome::bytes_written).
+///
+/// Linux (4.19 and later): `tcp_info`'s bytes sent less those retransmitted, plus those
+/// not sent yet (`tcpi_notsent_bytes`), less our FIN when it is queued among the unsent.
+pub fn bytes_written(socket: &impl AsFd) -> io::Result<Option<u64>> {
+    platform::bytes_written(socket.as_fd().as_raw_fd())
+}
+
 /// Holds (`true`) or releases partial segments: `TCP_CORK` on Linux, `TCP_NOPUSH` on the
 /// BSDs. Elsewhere there is no such option and this does nothing.
 pub fn set_cork(socket: &impl AsFd, cork: bool) -> io::Result<()> {
@@ -83,6 +93,78 @@ mod platform {
     pub(super) fn set_cork(socket: &impl AsFd, cork: bool) -> io::Result<()> {
         socket2::SockRef::from(socket).set_tcp_cork(cork)
     }
+
+    /// `struct tcp_info` through `tcpi_bytes_retrans` (Linux 4.19), and the offsets read.
+    const TCP_INFO_LEN: usize = 216;
+    const STATE: usize = 0;
+    const NOTSENT_BYTES: usize = 144;
+    const BYTES_SENT: usize = 200;
+    const BYTES_RETRANS: usize = 208;
+
+    /// `tcpi_state` values (`include/net/tcp_states.h`; libc does not export them).
+    pub(super) mod tcp_state {
+        pub(crate) const FIN_WAIT1: u8 = 4;
+        pub(crate) const FIN_WAIT2: u8 = 5;
+        pub(crate) const TIME_WAIT: u8 = 6;
+        pub(crate) const CLOSE: u8 = 7;
+        pub(crate) const LAST_ACK: u8 = 9;
+        pub(crate) const CLOSING: u8 = 11;
+    }
+    use tcp_state::*;
+
+    /// States in which our FIN is queued: it sits among the unsent bytes while
+    /// `tcpi_notsent_bytes` is not zero. In `CLOSE` nothing tells whether it is.
+    const FIN_QUEUED: [u8; 5] = [FIN_WAIT1, FIN_WAIT2, CLOSING, TIME_WAIT, LAST_ACK];
+
+    #[allow(unsafe_code)]
+    pub(super) fn bytes_written(fd: RawFd) -> io::Result<Option<u64>> {
+        let mut info = [0u8; TCP_INFO_LEN];
+        let mut len = TCP_INFO_LEN as libc::socklen_t;
+        // SAFETY: TCP_INFO writes at most `len` bytes into `info`, a live buffer of that
+        // size, and stores the length written in `len`.
+        let result = unsafe {
+            libc::getsockopt(
+                fd,
+                libc::IPPROTO_TCP,
+                libc::TCP_INFO,
+                info.as_mut_ptr().cast(),
+                &mut len,
+            )
+        };
+        if result == -1 {
+            return Err(io::Error::last_os_error());
+        }
+        if (len as usize) < TCP_INFO_LEN {
+            return Ok(None);
+        }
+        let u32_at =
+            |at: usize| u32::from_ne_bytes([info[at], info[at + 1], info[at + 2], info[at + 3]]);
+        let u64_at = |at: usize| u64::from(u32_at(at)) | (u64::from(u32_at(at + 4)) << 32);
+        Ok(written_from_tcp_info(
+            info[STATE],
+            u64_at(BYTES_SENT),
+            u64_at(BYTES_RETRANS),
+            u32_at(NOTSENT_BYTES),
+        ))
+    }
+
+    /// The arithmetic of [`bytes_written`], apart so it can be tested on any figures.
+    pub(super) fn written_from_tcp_info(
+        state: u8,
+        bytes_sent: u64,
+        bytes_retrans: u64,
+        notsent: u32,
+    ) -> Option<u64> {
+        let unsent = u64::from(notsent);
+        let sent_once = bytes_sent.checked_sub(bytes_retrans)?;
+        let unsent_data = match state {
+            _ if unsent == 0 => 0,
+            CLOSE => return None,
+            state if FIN_QUEUED.contains(&state) => unsent - 1,
+            _ => unsent,
+        };
+        sent_once.checked_add(unsent_data)
+    }
 }
 
 #[cfg(any(target_os = "macos", target_os = "ios", target_os = "freebsd"))]
@@ -130,6 +212,10 @@ mod platform {
         Ok(None)
     }
 
+    pub(super) fn bytes_written(_fd: RawFd) -> io::Result<Option<u64>> {
+        Ok(None)
+    }
+
     #[allow(unsafe_code)]
     pub(super) fn set_cork(socket: &impl AsFd, cork: bool) -> io::Result<()> {
         let value = libc::c_int::from(cork);
@@ -166,6 +252,10 @@ mod platform {
     }
 
     pub(super) fn unsent(_fd: RawFd) -> io::Result<Option<u32>> {
+        Ok(None)
+    }
+
+    pub(super) fn bytes_written(_fd: RawFd) -> io::Result<Option<u64>> {
         Ok(None)
     }
 
@@ -265,6 +355,73 @@ mod tests {
             read_once_ready(&server, &mut buf),
             0,
             "the peer's FIN reads as EOF"
+        );
+    }
+
+    /// Writes `total` bytes in uneven pieces to a peer that does not read, so part of them
+    /// stays unsent.
+    fn write_without_reading(server: &mut TcpStream, total: usize) -> usize {
+        server.set_nonblocking(true).expect("non-blocking");
+        let mut written = 0;
+        for piece in [1, 7_777, 65_536, 123].iter().cycle() {
+            let want = (*piece).min(total - written);
+            match server.write(&vec![b'w'; want]) {
+                Ok(bytes) => written += bytes,
+                Err(_) => break,
+            }
+            if written == total {
+                break;
+            }
+        }
+        written
+    }
+
+    #[test]
+    fn bytes_written_counts_sent_and_unsent_bytes_on_both_sides() {
+        let (mut client, mut server) = pair();
+        let written = write_without_reading(&mut server, 5 << 20);
+        assert_eq!(
+            bytes_written(&server).expect("TCP_INFO"),
+            Some(written as u64)
+        );
+        // A connecting socket's count does not include its SYN.
+        client.write_all(b"request").expect("write");
+        assert_eq!(bytes_written(&client).expect("TCP_INFO"), Some(7));
+    }
+
+    #[test]
+    fn bytes_written_leaves_out_a_queued_fin() {
+        let (_client, mut server) = pair();
+        let written = write_without_reading(&mut server, 5 << 20);
+        server.shutdown(Shutdown::Write).expect("shutdown");
+        assert_eq!(
+            bytes_written(&server).expect("TCP_INFO"),
+            Some(written as u64)
+        );
+    }
+
+    #[test]
+    fn bytes_written_arithmetic() {
+        use platform::tcp_state::{CLOSE as close, FIN_WAIT1 as fin_wait1};
+        use platform::written_from_tcp_info as written;
+        let established = 1;
+        assert_eq!(written(established, 1500, 500, 20), Some(1020));
+        assert_eq!(
+            written(fin_wait1, 1000, 0, 21),
+            Some(1020),
+            "the FIN is unsent"
+        );
+        assert_eq!(
+            written(fin_wait1, 1000, 0, 0),
+            Some(1000),
+            "the FIN is sent"
+        );
+        assert_eq!(written(close, 1000, 0, 0), Some(1000));
+        assert_eq!(written(close, 1000, 0, 5), None, "a FIN may be among them");
+        assert_eq!(
+            written(established, 10, 20, 0),
+            None,
+            "inconsistent figures"
         );
     }
 

@@ -4,6 +4,7 @@ use linger::{Clock, CloseMachine, Event, Outcome, Policy, State, Stats};
 use mio::event::Source;
 use mio::net::TcpStream;
 use mio::{Interest, Registry, Token};
+use std::borrow::Borrow;
 use std::io::{self, ErrorKind, Read, Write};
 use std::time::Duration;
 
@@ -24,10 +25,10 @@ pub struct Connection {
 impl Connection {
     /// Takes over `stream`, fresh from `connect` or `accept`, and applies the policy's Nagle
     /// mode. Every later write must go through the connection.
-    pub fn new(stream: TcpStream, policy: &Policy) -> Connection {
+    pub fn new(stream: TcpStream, policy: impl Borrow<Policy>) -> Connection {
         let mut connection = Connection {
             stream: Some(stream),
-            machine: CloseMachine::new(*policy),
+            machine: CloseMachine::new(*policy.borrow()),
             clock: Clock::new(),
         };
         connection.run(None);
@@ -183,7 +184,7 @@ impl Write for Connection {
             ));
         }
         let written = self.stream_mut()?.write(buf);
-        if let Some(event) = linger_io::write_event(&written) {
+        if let Some(event) = linger_io::write_event(written.as_ref().copied()) {
             self.observe(event);
         }
         written
@@ -205,7 +206,7 @@ impl Read for Connection {
             ));
         }
         let read = self.stream_mut()?.read(buf);
-        if let Some(event) = linger_io::read_event(&read, buf.len()) {
+        if let Some(event) = linger_io::read_event(read.as_ref().copied(), buf.len()) {
             self.observe(event);
         }
         read

@@ -11,6 +11,9 @@
 //! - [`CloseHandle`] and [`ShutdownHandle`]: ask, from any thread, for one connection or all
 //!   of them to be closed or aborted; the loop is woken through a `mio::Waker`.
 //!
+//! Every function that takes a policy takes `Policy` or `&Policy`; the types of the core
+//! crate a caller needs (`Policy`, `Outcome`, ...) are re-exported here.
+//!
 //! The syscalls themselves (`shutdown`, `SIOCOUTQ`, reads into a fixed buffer, `SO_LINGER
 //! {1, 0}` for an abort) live in `linger-io`, shared with the other drivers.
 //!
@@ -20,8 +23,7 @@
 //! poller is registered in the server's own so both wake the same loop:
 //!
 //! ```no_run
-//! use linger::Policy;
-//! use linger_mio::{Connection, Lingerer};
+//! use linger_mio::{Connection, Lingerer, Policy};
 //! use mio::net::TcpListener;
 //! use mio::unix::SourceFd;
 //! use mio::{Events, Interest, Poll, Token};
@@ -45,7 +47,7 @@
 //!     for event in events.iter() {
 //!         if event.token() == LISTENER {
 //!             while let Ok((stream, _)) = listener.accept() {
-//!                 let mut connection = Connection::new(stream, &Policy::default());
+//!                 let mut connection = Connection::new(stream, Policy::default());
 //!                 connection.write_all(b"HTTP/1.1 413 Payload Too Large\r\n")?;
 //!                 connection.write_all(b"connection: close\r\ncontent-length: 0\r\n\r\n")?;
 //!                 // Not `drop`: the client may still be uploading; dropping would reset.
@@ -72,4 +74,8 @@ pub mod timers;
 
 pub use close_handle::{CloseHandle, ShutdownHandle};
 pub use connection::Connection;
+pub use linger::{
+    Ending, Error, NagleMode, OnBudgetSpent, Outcome, Policy, PolicyBuilder, PolicyError, Release,
+    State, Stats,
+};
 pub use lingerer::{AdoptError, Lingerer, SHORT_LINGER};

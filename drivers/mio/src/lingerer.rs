@@ -6,6 +6,7 @@ use crate::timers::{Key, Timers};
 use linger::{Clock, CloseMachine, Event, Instant, Outcome, Policy};
 use mio::net::TcpStream;
 use mio::{Events, Interest, Poll, Registry, Token};
+use std::borrow::Borrow;
 use std::collections::VecDeque;
 use std::io::{self, ErrorKind, Read};
 use std::os::fd::{AsRawFd, RawFd};
@@ -15,7 +16,7 @@ use std::time::Duration;
 const WAKER: Token = Token(usize::MAX);
 
 /// Apache's short linger (`SECONDS_TO_LINGER`), given to the oldest closes under pressure.
-pub const SHORT_LINGER: Duration = Duration::from_secs(2);
+pub const SHORT_LINGER: Duration = Policy::SHORT_LINGER;
 
 /// Closes sockets in the background: hand one over with [`adopt`](Self::adopt) when done
 /// with it, and call [`poll`](Self::poll) from the event loop to drive every close and
@@ -117,16 +118,22 @@ impl Lingerer {
 
     /// Takes over `stream` and starts its lingering close under `policy`. Returns the token
     /// its outcome will come back with from [`poll`](Self::poll); no other close gets that
-    /// token until the outcome has been reported. Writes made before are not
-    /// counted in the outcome's `bytes_written` (hand over a [`Connection`] to count them).
+    /// token until the outcome has been reported. The outcome's `bytes_written` is the
+    /// kernel's count of the writes made before (Linux), or `None` where the platform cannot
+    /// tell (hand over a [`Connection`] to count them everywhere).
     ///
     /// The close starts at once, and most end right here (the peer had already closed):
     /// the socket is registered with the poller only if its close has to wait. Fails only if
     /// that registration fails; the stream comes back inside the error, its write side
     /// possibly shut down already, so the caller can finish the close some other way
     /// (`linger_std::close`, say).
-    pub fn adopt(&mut self, stream: TcpStream, policy: Policy) -> Result<Token, AdoptError> {
-        self.take_over(stream, CloseMachine::adopt(policy))
+    pub fn adopt(
+        &mut self,
+        stream: TcpStream,
+        policy: impl Borrow<Policy>,
+    ) -> Result<Token, AdoptError> {
+        let machine = linger_io::adopt(&stream, *policy.borrow());
+        self.take_over(stream, machine)
     }
 
     /// Takes over `connection`, deregistering it from the application's `registry`, and

@@ -1,6 +1,7 @@
 //! A blocking stream whose writes, Nagle control and close go through a `CloseMachine`.
 
 use linger::{Clock, CloseMachine, Event, Outcome, Policy, State, Stats};
+use std::borrow::Borrow;
 use std::io::{self, ErrorKind, Read, Write};
 use std::net::TcpStream;
 
@@ -9,11 +10,11 @@ use std::net::TcpStream;
 ///
 /// ```no_run
 /// use std::io::Write;
-/// use linger::{NagleMode, Policy};
+/// use linger_std::{NagleMode, Policy};
 ///
 /// let stream = std::net::TcpStream::connect("127.0.0.1:8080")?;
 /// let policy = Policy::builder().nagle(NagleMode::CorkWhileAssembling).build().expect("valid");
-/// let mut connection = linger_std::Connection::new(stream, &policy);
+/// let mut connection = linger_std::Connection::new(stream, policy);
 /// connection.write_all(b"HTTP/1.1 200 OK\r\nContent-Length: 5\r\n\r\n")?;
 /// connection.write_all(b"hello")?; // held by TCP_CORK: headers and body leave together
 /// let outcome = connection.close(); // uncorks, shuts down writing, lingers
@@ -30,10 +31,10 @@ pub struct Connection {
 impl Connection {
     /// Takes over `stream`, fresh from `connect` or `accept`, and applies the policy's Nagle
     /// mode. Every later write must go through the connection.
-    pub fn new(stream: TcpStream, policy: &Policy) -> Connection {
+    pub fn new(stream: TcpStream, policy: impl Borrow<Policy>) -> Connection {
         let mut connection = Connection {
             stream,
-            machine: CloseMachine::new(*policy),
+            machine: CloseMachine::new(*policy.borrow()),
             clock: Clock::new(),
         };
         connection.run_actions();
@@ -117,7 +118,7 @@ impl Write for Connection {
             ));
         }
         let written = self.stream.write(buf);
-        if let Some(event) = linger_io::write_event(&written) {
+        if let Some(event) = linger_io::write_event(written.as_ref().copied()) {
             self.observe(event);
         }
         written
@@ -133,7 +134,7 @@ impl Write for Connection {
 impl Read for Connection {
     fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
         let read = self.stream.read(buf);
-        if let Some(event) = linger_io::read_event(&read, buf.len()) {
+        if let Some(event) = linger_io::read_event(read.as_ref().copied(), buf.len()) {
             self.observe(event);
         }
         read

@@ -7,7 +7,7 @@
 //! let (mut stream, _) = listener.accept()?;
 //! stream.write_all(b"HTTP/1.1 413 Payload Too Large\r\nContent-Length: 0\r\n\r\n")?;
 //! // Not `drop(stream)`: that resets the connection if the client is still uploading.
-//! let outcome = linger_std::close(stream, &linger::Policy::default());
+//! let outcome = linger_std::close(stream, linger_std::Policy::default());
 //! println!("{outcome}");
 //! # Ok::<(), std::io::Error>(())
 //! ```
@@ -15,25 +15,33 @@
 //! [`close`] blocks the calling thread for as long as the close lingers (at most the policy's
 //! budget), waiting in `poll(2)`; it never uses `SO_LINGER` with a timeout. [`Connection`]
 //! wraps a stream for code that also wants Nagle control before closing.
+//!
+//! Every function that takes a policy takes `Policy` or `&Policy`; the types of the core
+//! crate a caller needs (`Policy`, `Outcome`, ...) are re-exported here.
 #![cfg(unix)]
 
 mod connection;
 mod wait;
 
 pub use connection::Connection;
+pub use linger::{
+    Ending, Error, NagleMode, OnBudgetSpent, Outcome, Policy, PolicyBuilder, PolicyError, Release,
+    State, Stats,
+};
 
-use linger::{Clock, CloseMachine, Event, Outcome, Policy};
+use linger::{Clock, CloseMachine, Event};
+use std::borrow::Borrow;
 use std::net::TcpStream;
 
 /// Closes `stream` gracefully: shuts down writing, discards what the peer sends, waits until
 /// the kernel reports every byte and the FIN acknowledged and (per policy) for the peer's
 /// EOF, then closes. Blocks until then, at most the policy's budget; returns how it ended.
 ///
-/// Bytes written before the call are not counted in the outcome's `bytes_written`: the
-/// machine did not see them (use [`Connection`] to count them).
-pub fn close(stream: TcpStream, policy: &Policy) -> Outcome {
+/// The outcome's `bytes_written` is the kernel's count of what was written before the call
+/// (Linux), or `None` where the platform cannot tell.
+pub fn close(stream: TcpStream, policy: impl Borrow<Policy>) -> Outcome {
     let clock = Clock::new();
-    let mut machine = CloseMachine::adopt(*policy);
+    let mut machine = linger_io::adopt(&stream, *policy.borrow());
     let _refused_only_when_closed = machine.close(clock.now());
     linger(stream, machine, clock)
 }

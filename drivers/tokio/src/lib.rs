@@ -1,8 +1,51 @@
-//! Lingering TCP close for tokio.
+//! Lingering TCP close for tokio, and for the axum and hyper servers built on it.
+//!
+//! A server that answers early (a `413` to an upload it will not read) and closes resets a
+//! client that is still sending, and the reset destroys the answer. hyper does exactly that:
+//! it shuts down writing and drops the socket 0.1 ms later, over the unread upload. This
+//! crate closes instead: shut down writing, discard what the peer sends, wait until the
+//! kernel reports every byte and the FIN acknowledged and for the peer's EOF, within a
+//! bounded time, then release, and report how it ended.
+//!
+//! # axum (feature `axum`)
+//!
+//! One change: the listener.
 //!
 //! ```no_run
-//! use linger::Policy;
-//! use linger_tokio::LingerClose;
+//! # #[cfg(feature = "axum")]
+//! # async fn serve(app: axum::Router) -> std::io::Result<()> {
+//! use linger_tokio::{LingerListener, Policy};
+//!
+//! let listener = tokio::net::TcpListener::bind("0.0.0.0:3000").await?;
+//! axum::serve(LingerListener::new(listener, Policy::default()), app).await
+//! # }
+//! ```
+//!
+//! [`LingerListener`] documents `ConnectInfo<SocketAddr>` and graceful shutdown.
+//!
+//! # hyper
+//!
+//! Accept through a [`Lingerer`] and serve the [`LingerStream`] it gives:
+//!
+//! ```ignore
+//! let lingerer = linger_tokio::Lingerer::new(Policy::default());
+//! loop {
+//!     let (stream, _peer) = lingerer.accept(&listener).await?;
+//!     tokio::spawn(http1::Builder::new().serve_connection(TokioIo::new(stream), service));
+//! }
+//! ```
+//!
+//! (`examples/hyper_early_reply.rs` is the whole server.)
+//!
+//! # A plain `TcpStream`
+//!
+//! - [`close`] (or [`LingerClose::linger_close`]): await the close and get its [`Outcome`];
+//! - [`spawn_close`]: hand the stream to a task of its own; the
+//!   [`JoinHandle`](tokio::task::JoinHandle) yields the outcome;
+//! - [`Lingerer::close`]: hand it to a server's lingerer, which reports it with the rest.
+//!
+//! ```no_run
+//! use linger_tokio::{LingerClose, Policy};
 //! use tokio::io::AsyncWriteExt;
 //!
 //! # async fn serve() -> std::io::Result<()> {
@@ -10,153 +53,54 @@
 //! let (mut stream, _) = listener.accept().await?;
 //! stream.write_all(b"HTTP/1.1 413 Payload Too Large\r\nContent-Length: 0\r\n\r\n").await?;
 //! // Not `drop(stream)`: that resets the connection if the client is still uploading.
-//! let outcome = stream.linger_close(&Policy::default()).await;
+//! let outcome = stream.linger_close(Policy::default()).await;
 //! println!("{outcome}");
 //! # Ok(())
 //! # }
 //! ```
 //!
-//! Three ways in:
+//! Every close waits with tokio's readiness and timers, never blocking a worker thread and
+//! never using `SO_LINGER` with a timeout. Every function that takes a policy takes
+//! `Policy` or `&Policy`; the core's types a caller needs are re-exported here.
 //!
-//! - [`close`] (or [`LingerClose::linger_close`]): await the close and get its [`Outcome`];
-//! - [`spawn_close`]: hand the stream to a task of its own and go on; the [`JoinHandle`]
-//!   yields the outcome for whoever wants it;
-//! - both wait with tokio's readiness and timers, never blocking a worker thread and never
-//!   using `SO_LINGER` with a timeout.
+//! # Managing a server's closes
+//!
+//! A [`Lingerer`] is shared by all streams of a server: it counts the closes in flight,
+//! bounds them under pressure (short linger for the oldest past three quarters of its
+//! capacity, abort of the oldest at the capacity, never a refusal), shortens them all at
+//! shutdown and lets the server await the last one, and reports every outcome to a hook
+//! of the application's choosing, to running [`Counts`] by ending, and (feature
+//! `tracing`) as a `tracing` event with target `linger`.
 //!
 //! # Cancellation
 //!
-//! The close starts when [`close`] is called, and the returned future drives it. Dropping
-//! the future (a `select!` that took another branch, a `timeout`, a task aborted at
-//! shutdown) ends the close at once as if its budget had run out: a plain close if nothing
-//! unread is pending and the policy's [`OnBudgetSpent`](linger::OnBudgetSpent) is `Close`,
-//! otherwise a reset. It never leaves the socket open, and never closes plainly over data it
-//! knows to be unread.
+//! A close that must wait runs in a future. Dropping it (a `select!` that took another
+//! branch, a `timeout`, a task aborted, a runtime shutting down) ends the close at once as
+//! if its budget had run out: a plain close if nothing unread is pending and the policy's
+//! [`OnBudgetSpent`] is `Close`, otherwise a reset. It never leaves the socket open, never
+//! closes plainly over data it knows to be unread, and its outcome says what happened.
 #![cfg(unix)]
 
-use core::future::Future;
-use linger::{Clock, CloseMachine, Event, Outcome, Policy, State};
+#[cfg(feature = "axum")]
+mod axum;
+mod close;
+mod lingerer;
+mod lingering;
+mod report;
+mod stream;
+
+#[cfg(feature = "axum")]
+pub use crate::axum::LingerListener;
+pub use close::{LingerClose, close, spawn_close};
+pub use linger::{
+    Ending, Error, NagleMode, OnBudgetSpent, Outcome, Policy, PolicyBuilder, PolicyError, Release,
+    State, Stats,
+};
+pub use lingerer::{Lingerer, LingererBuilder};
+pub use report::{CloseReport, Counts};
+pub use stream::LingerStream;
+
 use std::time::Duration;
-use tokio::net::TcpStream;
-use tokio::task::JoinHandle;
 
-/// Closes `stream` gracefully: shuts down writing, discards what the peer sends, waits until
-/// the kernel reports every byte and the FIN acknowledged and (per policy) for the peer's
-/// EOF, then closes; at most the policy's budget. The future yields how it ended.
-///
-/// The close starts now; the future must be polled to drive it (see the crate docs on
-/// cancellation). It is `Send + 'static`, so it can be spawned. Bytes written before the call
-/// are not counted in the outcome's `bytes_written`.
-pub fn close(stream: TcpStream, policy: &Policy) -> impl Future<Output = Outcome> + Send + 'static {
-    Lingering::start(stream, *policy).run()
-}
-
-/// Hands `stream` to a task of its own that closes it gracefully; the handle yields the
-/// outcome. Must be called within a tokio runtime.
-pub fn spawn_close(stream: TcpStream, policy: &Policy) -> JoinHandle<Outcome> {
-    tokio::spawn(close(stream, policy))
-}
-
-/// `stream.linger_close(&policy).await`: [`close`] as a method.
-pub trait LingerClose {
-    /// See [`close`].
-    fn linger_close(self, policy: &Policy) -> impl Future<Output = Outcome> + Send + 'static;
-}
-
-impl LingerClose for TcpStream {
-    fn linger_close(self, policy: &Policy) -> impl Future<Output = Outcome> + Send + 'static {
-        close(self, policy)
-    }
-}
-
-/// A close under way. Dropping it before the end ends the close at once.
-struct Lingering {
-    /// `None` once released.
-    stream: Option<TcpStream>,
-    machine: CloseMachine,
-    clock: Clock,
-}
-
-impl Lingering {
-    fn start(stream: TcpStream, policy: Policy) -> Lingering {
-        let clock = Clock::new();
-        let mut machine = CloseMachine::adopt(policy);
-        let _refused_only_when_closed = machine.close(clock.now());
-        Lingering {
-            stream: Some(stream),
-            machine,
-            clock,
-        }
-    }
-
-    async fn run(mut self) -> Outcome {
-        while !self.perform() {
-            let now = self.clock.now();
-            let Some(stream) = &self.stream else {
-                break;
-            };
-            let Some(deadline) = self.machine.poll_timeout() else {
-                // A lingering machine always has a deadline; without one, nothing would end it.
-                let _ = self.machine.abort(now);
-                continue;
-            };
-            let sleep = match self.clock.to_std(deadline) {
-                Some(at) => tokio::time::sleep_until(at.into()),
-                None => tokio::time::sleep(Duration::from_secs(u32::MAX.into())),
-            };
-            if self.machine.wants_read() {
-                tokio::select! {
-                    ready = stream.readable() => {
-                        let event = if ready.is_ok() { Event::Readable } else { Event::Failed };
-                        let _ = self.machine.handle(event, self.clock.now());
-                    }
-                    () = sleep => {}
-                }
-            } else {
-                sleep.await;
-            }
-            self.machine.handle_timeout(self.clock.now());
-        }
-        linger_io::released_outcome(&self.machine)
-    }
-
-    /// Performs every action; true once the socket was released (and dropped).
-    fn perform(&mut self) -> bool {
-        let Some(stream) = &self.stream else {
-            return true;
-        };
-        let now = self.clock.now();
-        loop {
-            match linger_io::drive(stream, &mut self.machine, now, |buf| stream.try_read(buf)) {
-                Ok(Some(_release)) => {
-                    // For an abort, `SO_LINGER {1, 0}` is set: this close sends RST.
-                    self.stream = None;
-                    return true;
-                }
-                Ok(None) => return false,
-                // The kernel reported what the machine cannot believe: stop trusting it.
-                Err(_) => {
-                    let _ = self.machine.abort(now);
-                }
-            }
-        }
-    }
-}
-
-impl Drop for Lingering {
-    /// The future was dropped mid-close: end it as if the budget ran out.
-    fn drop(&mut self) {
-        if self.stream.is_none() {
-            return;
-        }
-        let now = self.clock.now();
-        if self.machine.state() != State::Closed {
-            let _ = self.machine.shorten_budget(now, Duration::ZERO);
-            self.machine.handle_timeout(now);
-        }
-        if self.machine.state() != State::Closed {
-            let _ = self.machine.abort(now);
-        }
-        self.perform();
-    }
-}
+/// Apache's short linger (`SECONDS_TO_LINGER`): what pressure and shutdown leave a close.
+pub const SHORT_LINGER: Duration = Policy::SHORT_LINGER;

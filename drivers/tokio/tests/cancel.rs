@@ -85,7 +85,7 @@ async fn a_spawned_close_delivers_and_reports_clean() {
         drop(client);
         got
     });
-    let outcome = linger_tokio::spawn_close(server, &Policy::default())
+    let outcome = linger_tokio::spawn_close(server, Policy::default())
         .await
         .expect("the close task");
     assert_eq!(outcome.ending, linger::Ending::Clean, "{outcome}");

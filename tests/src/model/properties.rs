@@ -63,7 +63,8 @@ fn honest_outcome<S: Strategy>(model: &CloseModel<S>, world: &World<S::App>) -> 
         return false;
     };
     let asked = world.facts.close_asked_at.unwrap_or(released);
-    let figures = outcome.bytes_written == u64::from(world.ours.written)
+    // The model's machine sees every write, so it must report the count.
+    let figures = outcome.bytes_written == Some(u64::from(world.ours.written))
         && outcome.bytes_discarded == u64::from(world.facts.read_after_close)
         && outcome.elapsed.as_micros() == u128::from(released - asked);
     let ending = match outcome.ending {

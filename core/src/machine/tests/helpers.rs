@@ -58,7 +58,8 @@ pub(super) fn corked() -> CloseMachine {
     corked_with(Policy::default())
 }
 
-/// `WriteShut` after `shutdown_write` at 0 ms: the query polled, not answered yet.
+/// `WriteShut` after `shutdown_write` at 0 ms, the shutdown polled; reads still the
+/// application's.
 pub(super) fn half_closed() -> CloseMachine {
     let mut machine = open();
     machine
@@ -68,10 +69,11 @@ pub(super) fn half_closed() -> CloseMachine {
     machine
 }
 
-/// `Draining` after `shutdown_write`: everything acknowledged; reads still the application's.
-pub(super) fn half_closed_acked() -> CloseMachine {
+/// `WriteShut`, half-closed after the application read the peer's EOF: a keep-alive
+/// connection the client closed first.
+pub(super) fn half_closed_after_eof() -> CloseMachine {
     let mut machine = half_closed();
-    feed(&mut machine, Event::SendQueue { unacked: 0 }, ms(0));
+    feed(&mut machine, Event::PeerEof, ms(0));
     machine
 }
 

@@ -13,7 +13,7 @@ fn situations() -> [(&'static str, &'static str, CloseMachine); 8] {
         ("Corked", "1000 bytes written", corked()),
         (
             "WriteShut, half-closed",
-            "after `shutdown_write`, query unanswered",
+            "after `shutdown_write`; the application reads",
             half_closed(),
         ),
         (
@@ -27,9 +27,9 @@ fn situations() -> [(&'static str, &'static str, CloseMachine); 8] {
             awaiting_acks(),
         ),
         (
-            "Draining, half-closed",
-            "acked; the application still reads",
-            half_closed_acked(),
+            "WriteShut, half-closed after EOF",
+            "the application read the peer's EOF, then shut its side",
+            half_closed_after_eof(),
         ),
         (
             "Draining, closing",

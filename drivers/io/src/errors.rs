@@ -1,0 +1,150 @@
+//! What a socket error means for a close, per syscall: every errno the drivers can meet,
+//! mapped in one place.
+//!
+//! | errno | from | means | event |
+//! |---|---|---|---|
+//! | `ECONNRESET` | `read`, `write`, `SO_ERROR` | the peer sent RST | `Reset` |
+//! | `EPIPE` | `write`, `SO_ERROR` | the peer's RST was already reported, or (Linux `SO_ERROR`) arrived after its FIN | `Reset` |
+//! | `ENOTCONN` | `shutdown` | the connection is over; `SO_ERROR` and the send queue say how ([`shutdown_refused`]) | depends |
+//! | `ENOTCONN` | `read`, `write` | never connected | `Failed` |
+//! | `ETIMEDOUT` | `read`, `write`, `SO_ERROR` | retransmissions or `TCP_USER_TIMEOUT` gave up | `Failed` |
+//! | `ECONNABORTED` | any | aborted by our own host | `Failed` |
+//! | `EHOSTUNREACH`, `ENETUNREACH`, others | any | the path or the socket failed | `Failed` |
+//! | `EWOULDBLOCK` | `read` | nothing to read now | `ReadBlocked` (discarding) or nothing |
+//! | `EINTR` | any | retry | nothing |
+
+use linger::Event;
+use std::io::{self, ErrorKind};
+
+/// The observation a socket error stands for: the peer's reset, or another failure.
+pub fn event_for(error: &io::Error) -> Event {
+    match error.kind() {
+        ErrorKind::ConnectionReset | ErrorKind::BrokenPipe => Event::Reset,
+        _ => Event::Failed,
+    }
+}
+
+/// What a `shutdown(SHUT_WR)` that failed with `ENOTCONN` means, from the socket's pending
+/// error (`SO_ERROR`) and its send queue, both read right after.
+///
+/// Linux answers `ENOTCONN` once the connection is over, however it ended: a pending error
+/// says it was reset (or timed out); without one, bytes still unacknowledged say it ended
+/// abnormally and the error was already consumed; with none unacknowledged, both sides
+/// closed gracefully (or everything was delivered before the end) and `None` lets the
+/// send-queue query and the EOF read that follow report it. Where the send queue cannot be
+/// read (`unacked` is `None`) nothing is claimed either way: the close ends `Unknown`.
+pub fn shutdown_refused(pending: Option<&io::Error>, unacked: Option<u32>) -> Option<Event> {
+    match (pending, unacked) {
+        (Some(error), _) => Some(event_for(error)),
+        (None, Some(0) | None) => None,
+        (None, Some(_)) => Some(Event::Failed),
+    }
+}
+
+/// What the application's own `read` into a buffer of `asked` bytes tells the machine
+/// (pass `result.as_ref().copied()`).
+pub fn read_event(result: Result<usize, &io::Error>, asked: usize) -> Option<Event> {
+    match result {
+        Ok(0) if asked > 0 => Some(Event::PeerEof),
+        Ok(0) => None,
+        Ok(bytes) => Some(Event::Read(u32::try_from(bytes).unwrap_or(u32::MAX))),
+        Err(error) => failure_event(error),
+    }
+}
+
+/// What the application's own `write` tells the machine (pass `result.as_ref().copied()`).
+pub fn write_event(result: Result<usize, &io::Error>) -> Option<Event> {
+    match result {
+        Ok(bytes) => Some(Event::Wrote(bytes as u64)),
+        Err(error) => failure_event(error),
+    }
+}
+
+/// Errors that end the connection; a would-block or an interrupted call ends nothing.
+fn failure_event(error: &io::Error) -> Option<Event> {
+    match error.kind() {
+        ErrorKind::WouldBlock | ErrorKind::Interrupted => None,
+        _ => Some(event_for(error)),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn os(errno: i32) -> io::Error {
+        io::Error::from_raw_os_error(errno)
+    }
+
+    #[test]
+    fn resets_are_the_peers() {
+        assert_eq!(event_for(&os(libc::ECONNRESET)), Event::Reset);
+        assert_eq!(event_for(&os(libc::EPIPE)), Event::Reset);
+    }
+
+    #[test]
+    fn every_other_error_is_a_failure_not_a_reset() {
+        for errno in [
+            libc::ENOTCONN,
+            libc::ETIMEDOUT,
+            libc::ECONNABORTED,
+            libc::EHOSTUNREACH,
+            libc::ENETUNREACH,
+            libc::EBADF,
+        ] {
+            assert_eq!(event_for(&os(errno)), Event::Failed, "errno {errno}");
+        }
+    }
+
+    #[test]
+    fn shutdown_on_a_connection_closed_both_ways_is_no_failure() {
+        assert_eq!(shutdown_refused(None, Some(0)), None);
+    }
+
+    #[test]
+    fn shutdown_after_a_reset_reports_the_pending_error() {
+        let reset = os(libc::ECONNRESET);
+        assert_eq!(shutdown_refused(Some(&reset), Some(70)), Some(Event::Reset));
+        let timed_out = os(libc::ETIMEDOUT);
+        assert_eq!(
+            shutdown_refused(Some(&timed_out), None),
+            Some(Event::Failed)
+        );
+    }
+
+    #[test]
+    fn shutdown_over_unacked_bytes_without_an_error_is_a_failure() {
+        assert_eq!(shutdown_refused(None, Some(70)), Some(Event::Failed));
+    }
+
+    #[test]
+    fn shutdown_without_ack_visibility_claims_nothing() {
+        assert_eq!(shutdown_refused(None, None), None);
+    }
+
+    #[test]
+    fn would_block_and_interrupted_end_nothing() {
+        let would_block = io::Error::from(ErrorKind::WouldBlock);
+        assert_eq!(read_event(Err(&would_block), 10), None);
+        let interrupted = io::Error::from(ErrorKind::Interrupted);
+        assert_eq!(write_event(Err(&interrupted)), None);
+    }
+
+    #[test]
+    fn errors_of_the_applications_own_calls_end_the_connection() {
+        assert_eq!(
+            read_event(Err(&os(libc::ECONNRESET)), 10),
+            Some(Event::Reset)
+        );
+        assert_eq!(write_event(Err(&os(libc::EPIPE))), Some(Event::Reset));
+        assert_eq!(write_event(Err(&os(libc::ETIMEDOUT))), Some(Event::Failed));
+    }
+
+    #[test]
+    fn a_read_of_nothing_is_eof_only_if_something_was_asked() {
+        assert_eq!(read_event(Ok(0), 10), Some(Event::PeerEof));
+        assert_eq!(read_event(Ok(0), 0), None);
+        assert_eq!(read_event(Ok(7), 10), Some(Event::Read(7)));
+        assert_eq!(write_event(Ok(7)), Some(Event::Wrote(7)));
+    }
+}

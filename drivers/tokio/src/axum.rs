@@ -1,0 +1,120 @@
+//! axum: [`LingerListener`], whose connections close with a lingering close.
+
+use crate::{LingerStream, Lingerer, SHORT_LINGER};
+use axum::serve::{Listener, ListenerExt, TapIo};
+use linger::Policy;
+use std::borrow::Borrow;
+use std::io;
+use std::net::SocketAddr;
+use std::time::Duration;
+use tokio::net::TcpListener;
+
+/// An [`axum::serve::Listener`] whose connections are [`LingerStream`]s: when hyper is done
+/// with a connection, it closes with a lingering close instead of resetting a client that
+/// is still sending (an early `413`, a `DefaultBodyLimit` rejection).
+///
+/// ```no_run
+/// use axum::Router;
+/// use axum::routing::post;
+/// use linger_tokio::{LingerListener, Policy};
+///
+/// # async fn serve() -> std::io::Result<()> {
+/// let app = Router::new().route("/upload", post(|| async { "too large" }));
+/// let listener = tokio::net::TcpListener::bind("127.0.0.1:3000").await?;
+/// axum::serve(LingerListener::new(listener, Policy::default()), app).await
+/// # }
+/// ```
+///
+/// # `ConnectInfo<SocketAddr>`
+///
+/// axum implements `Connected` for the address of its own `TcpListener` and of any listener
+/// wrapped by its [`ListenerExt::tap_io`], not for other listeners. Wrap this one with
+/// [`with_connect_info`](Self::with_connect_info) (a tap that does nothing) and
+/// `into_make_service_with_connect_info::<SocketAddr>()` works as before.
+///
+/// # Graceful shutdown
+///
+/// axum drops the listener when graceful shutdown begins (`with_graceful_shutdown`) or the
+/// server stops. Dropping it gives every close of its [`Lingerer`] still waiting, and every
+/// one that starts while hyper finishes its connections, at most [`SHORT_LINGER`] more.
+/// Keep a clone of the [`lingerer`](Self::lingerer) and await
+/// [`finished`](Lingerer::finished) (or [`shutdown`](Lingerer::shutdown)) after `serve`
+/// returns, before the runtime goes away: a close still waiting when its runtime shuts down
+/// is ended at once.
+#[derive(Debug)]
+pub struct LingerListener {
+    listener: TcpListener,
+    lingerer: Lingerer,
+}
+
+impl LingerListener {
+    /// Wraps `listener`; its connections close under `policy`, managed by a [`Lingerer`] of
+    /// their own (default capacity, no hook).
+    pub fn new(listener: TcpListener, policy: impl Borrow<Policy>) -> LingerListener {
+        LingerListener::with_lingerer(listener, Lingerer::new(policy))
+    }
+
+    /// Wraps `listener`; its connections close under `lingerer`, with its policy, capacity
+    /// and hook.
+    pub fn with_lingerer(listener: TcpListener, lingerer: Lingerer) -> LingerListener {
+        LingerListener { listener, lingerer }
+    }
+
+    /// The lingerer of this listener's closes: clone it to read its counts or to await the
+    /// last close at shutdown.
+    pub fn lingerer(&self) -> &Lingerer {
+        &self.lingerer
+    }
+
+    /// The address this listener is bound to.
+    pub fn local_addr(&self) -> io::Result<SocketAddr> {
+        self.listener.local_addr()
+    }
+
+    /// This listener, tapped with a function that does nothing, so that axum's
+    /// `ConnectInfo<SocketAddr>` works (see the type's docs).
+    pub fn with_connect_info(self) -> TapIo<LingerListener, fn(&mut LingerStream)> {
+        let untouched: fn(&mut LingerStream) = |_| {};
+        self.tap_io(untouched)
+    }
+}
+
+impl Listener for LingerListener {
+    type Io = LingerStream;
+    type Addr = SocketAddr;
+
+    async fn accept(&mut self) -> (LingerStream, SocketAddr) {
+        loop {
+            match self.lingerer.accept(&self.listener).await {
+                Ok(accepted) => return accepted,
+                Err(error) => wait_after_accept_error(&error).await,
+            }
+        }
+    }
+
+    fn local_addr(&self) -> io::Result<SocketAddr> {
+        self.listener.local_addr()
+    }
+}
+
+impl Drop for LingerListener {
+    /// The server stops accepting: shorten every close, present and to come.
+    fn drop(&mut self) {
+        self.lingerer.close_all(SHORT_LINGER);
+    }
+}
+
+/// As axum's own listener: a connection that failed before it was accepted is skipped at
+/// once; anything else (`EMFILE`: out of descriptors) waits a second for closes to free some.
+async fn wait_after_accept_error(error: &io::Error) {
+    use io::ErrorKind::{ConnectionAborted, ConnectionRefused, ConnectionReset};
+    if matches!(
+        error.kind(),
+        ConnectionAborted | ConnectionRefused | ConnectionReset
+    ) {
+        return;
+    }
+    #[cfg(feature = "tracing")]
+    tracing::error!(target: "linger", "accept error: {error}");
+    tokio::time::sleep(Duration::from_secs(1)).await;
+}

@@ -1,0 +1,219 @@
+//! One close under way on tokio: it starts at once, performing what needs no waiting; if it
+//! must wait, its loop serves readiness, the machine's deadlines and the server's requests;
+//! dropped before the end, it is cut short; and its outcome is reported exactly once.
+
+use crate::lingerer::{Lingerer, Request, Ticket};
+use crate::report::{self, CloseReport};
+use linger::{Clock, CloseMachine, Event, Outcome, State};
+use std::net::SocketAddr;
+use std::time::Duration;
+use tokio::net::TcpStream;
+use tokio::runtime::Handle;
+
+/// A close under way. Dropping it before the end ends it at once, as if its budget ran out:
+/// a plain close unless data is unread or the policy says abort, then a reset.
+pub(crate) struct Lingering {
+    /// `None` once released.
+    stream: Option<TcpStream>,
+    machine: CloseMachine,
+    clock: Clock,
+    /// The lingerer whose hook and counts get the outcome, if any.
+    owner: Option<Lingerer>,
+    /// Set while the close waits in the background, counted in flight.
+    ticket: Option<Ticket>,
+    peer: Option<SocketAddr>,
+    reported: bool,
+}
+
+/// How a discard round reads.
+#[derive(Clone, Copy)]
+enum Reads {
+    /// Through tokio (`try_read`), which clears its readiness on `EWOULDBLOCK`: for the loop
+    /// that waits on that readiness.
+    Tokio,
+    /// Straight from the socket (`recv(MSG_DONTWAIT)`): for the steps taken outside the
+    /// loop (a drop, a runtime shutting down), where tokio's readiness may be stale or gone.
+    Raw,
+}
+
+impl Lingering {
+    /// Starts closing `stream` now (`machine.close`) and performs every action that needs no
+    /// waiting. Most closes of a connection whose peer closed first end right here.
+    pub(crate) fn begin(
+        stream: TcpStream,
+        mut machine: CloseMachine,
+        clock: Clock,
+        owner: Option<Lingerer>,
+        peer: Option<SocketAddr>,
+    ) -> Lingering {
+        // Refused only once the machine is closed, and then its release is queued.
+        let _ = machine.close(clock.now());
+        let mut lingering = Lingering {
+            stream: Some(stream),
+            machine,
+            clock,
+            owner,
+            ticket: None,
+            peer,
+            reported: false,
+        };
+        lingering.perform(Reads::Raw);
+        lingering
+    }
+
+    /// Goes on in the background on `runtime`, counted in flight; without a runtime, ends
+    /// at once (see [`Drop`]). A close that already ended is only reported.
+    pub(crate) fn hand_off(mut self, runtime: Option<Handle>) {
+        let Some(runtime) = runtime.filter(|_| self.stream.is_some()) else {
+            return;
+        };
+        self.wait_in_background();
+        // On a runtime shutting down the task is dropped unpolled: the close is cut short.
+        drop(runtime.spawn(async move {
+            self.run().await;
+        }));
+    }
+
+    /// Counts the close in flight with its lingerer, if it has one and must wait.
+    pub(crate) fn wait_in_background(&mut self) {
+        if let (Some(owner), None, Some(_)) = (&self.owner, &self.ticket, &self.stream) {
+            self.ticket = Some(owner.enter());
+        }
+    }
+
+    /// Drives the close to its end.
+    pub(crate) async fn run(mut self) -> Outcome {
+        while !self.perform(Reads::Tokio) {
+            if !self.answer_request() {
+                self.wait().await;
+            }
+        }
+        self.finish()
+    }
+
+    /// Performs every action; true once the socket was released (and dropped).
+    fn perform(&mut self, reads: Reads) -> bool {
+        let Some(stream) = &self.stream else {
+            return true;
+        };
+        let now = self.clock.now();
+        loop {
+            let driven = match reads {
+                Reads::Tokio => {
+                    linger_io::drive(stream, &mut self.machine, now, |buf| stream.try_read(buf))
+                }
+                Reads::Raw => linger_io::drive(stream, &mut self.machine, now, |buf| {
+                    linger_io::sys::read_nonblocking(stream, buf)
+                }),
+            };
+            match driven {
+                Ok(Some(_release)) => {
+                    // For an abort, `SO_LINGER {1, 0}` is set: this close sends RST.
+                    self.stream = None;
+                    return true;
+                }
+                Ok(None) => return false,
+                // The kernel reported what the machine cannot believe: stop trusting it.
+                Err(_) => {
+                    let _ = self.machine.abort(now);
+                }
+            }
+        }
+    }
+
+    /// Acts on what the server asked (pressure, shutdown); true if it asked anything.
+    fn answer_request(&mut self) -> bool {
+        let Some(request) = self
+            .ticket
+            .as_ref()
+            .and_then(|ticket| ticket.control.take())
+        else {
+            return false;
+        };
+        let now = self.clock.now();
+        // Refused only once the close has ended, when there is nothing left to do.
+        let _ = match request {
+            Request::Shorten(within) => self.machine.shorten_budget(now, within),
+            Request::Abort => self.machine.abort(now),
+        };
+        self.machine.handle_timeout(now);
+        true
+    }
+
+    /// Waits for readiness, the next deadline or a request, then fires what is due.
+    async fn wait(&mut self) {
+        let now = self.clock.now();
+        let Some(stream) = &self.stream else {
+            return;
+        };
+        let Some(deadline) = self.machine.poll_timeout() else {
+            // A lingering machine always has a deadline; without one, nothing would end it.
+            let _ = self.machine.abort(now);
+            return;
+        };
+        let sleep = match self.clock.to_std(deadline) {
+            Some(at) => tokio::time::sleep_until(at.into()),
+            None => tokio::time::sleep(Duration::from_secs(u32::MAX.into())),
+        };
+        let wants_read = self.machine.wants_read();
+        let readable = async {
+            if wants_read {
+                stream.readable().await
+            } else {
+                std::future::pending().await
+            }
+        };
+        let control = self.ticket.as_ref().map(|ticket| &ticket.control);
+        let asked = async {
+            match control {
+                Some(control) => control.asked().await,
+                None => std::future::pending().await,
+            }
+        };
+        tokio::select! {
+            ready = readable => {
+                let event = if ready.is_ok() { Event::Readable } else { Event::Failed };
+                let _ = self.machine.handle(event, self.clock.now());
+            }
+            () = sleep => {}
+            () = asked => {}
+        }
+        self.machine.handle_timeout(self.clock.now());
+    }
+
+    /// The outcome, reported the first time.
+    fn finish(&mut self) -> Outcome {
+        let outcome = linger_io::released_outcome(&self.machine);
+        if !self.reported {
+            self.reported = true;
+            let report = CloseReport {
+                peer: self.peer,
+                outcome,
+            };
+            report::trace(&report);
+            if let Some(owner) = self.owner.take() {
+                owner.report(self.ticket.take(), &report);
+            }
+        }
+        outcome
+    }
+}
+
+impl Drop for Lingering {
+    /// Dropped before the end (a future dropped, a runtime shutting down, none to run on):
+    /// end the close now as if its budget ran out, without waiting and without tokio.
+    fn drop(&mut self) {
+        if self.stream.is_some() {
+            let now = self.clock.now();
+            if self.machine.state() != State::Closed {
+                let _ = self.machine.shorten_budget(now, Duration::ZERO);
+                self.machine.handle_timeout(now);
+            }
+            if self.machine.state() != State::Closed {
+                let _ = self.machine.abort(now);
+            }
+            self.perform(Reads::Raw);
+        }
+        self.finish();
+    }
+}

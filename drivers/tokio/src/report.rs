@@ -1,0 +1,186 @@
+//! Where outcomes go: the application's hook, running counts by ending, and (feature
+//! `tracing`) one `tracing` event per close.
+
+use linger::{Ending, Outcome, Release};
+use std::net::SocketAddr;
+use std::sync::atomic::{AtomicU64, Ordering};
+
+/// One close that ended, as the hook of a [`Lingerer`](crate::Lingerer) receives it.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[non_exhaustive]
+pub struct CloseReport {
+    /// The peer, where it is known (streams from [`LingerListener`] or
+    /// [`Lingerer::accept`](crate::Lingerer::accept)).
+    ///
+    /// [`LingerListener`]: crate::LingerListener
+    pub peer: Option<SocketAddr>,
+    /// How the close ended.
+    pub outcome: Outcome,
+}
+
+/// The application's hook, called once per close.
+pub(crate) type Hook = Box<dyn Fn(&CloseReport) + Send + Sync>;
+
+/// Closes in flight and closes ended so far by ending, from
+/// [`Lingerer::counts`](crate::Lingerer::counts): what a metrics exporter reads.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+#[non_exhaustive]
+pub struct Counts {
+    /// Closes waiting in the background now.
+    pub in_flight: usize,
+    /// Ended [`Clean`](Ending::Clean): every byte acknowledged, the peer closed.
+    pub clean: u64,
+    /// Ended [`AckedPeerOpen`](Ending::AckedPeerOpen): every byte acknowledged.
+    pub acked_peer_open: u64,
+    /// Ended [`TimedOut`](Ending::TimedOut) with bytes unacknowledged.
+    pub timed_out: u64,
+    /// Ended [`ResetByPeer`](Ending::ResetByPeer).
+    pub reset_by_peer: u64,
+    /// Ended [`Aborted`](Ending::Aborted) by the application or the lingerer.
+    pub aborted: u64,
+    /// Ended [`Failed`](Ending::Failed).
+    pub failed: u64,
+    /// Ended [`Unknown`](Ending::Unknown): the platform cannot observe acks.
+    pub unknown: u64,
+    /// Released with a reset (`SO_LINGER {1, 0}`), whatever the ending.
+    pub released_by_reset: u64,
+}
+
+impl Counts {
+    /// Closes that have ended, whatever the ending.
+    pub fn ended(&self) -> u64 {
+        self.clean
+            + self.acked_peer_open
+            + self.timed_out
+            + self.reset_by_peer
+            + self.aborted
+            + self.failed
+            + self.unknown
+    }
+}
+
+/// The running counts behind [`Counts`].
+#[derive(Debug, Default)]
+pub(crate) struct Counters {
+    clean: AtomicU64,
+    acked_peer_open: AtomicU64,
+    timed_out: AtomicU64,
+    reset_by_peer: AtomicU64,
+    aborted: AtomicU64,
+    failed: AtomicU64,
+    unknown: AtomicU64,
+    released_by_reset: AtomicU64,
+}
+
+impl Counters {
+    pub(crate) fn count(&self, outcome: &Outcome) {
+        let counter = match outcome.ending {
+            Ending::Clean => &self.clean,
+            Ending::AckedPeerOpen => &self.acked_peer_open,
+            Ending::TimedOut { .. } => &self.timed_out,
+            Ending::ResetByPeer { .. } => &self.reset_by_peer,
+            Ending::Aborted { .. } => &self.aborted,
+            Ending::Unknown { .. } => &self.unknown,
+            // `Failed`, and any ending a later core adds.
+            _ => &self.failed,
+        };
+        counter.fetch_add(1, Ordering::Relaxed);
+        if outcome.release == Release::Abort {
+            self.released_by_reset.fetch_add(1, Ordering::Relaxed);
+        }
+    }
+
+    pub(crate) fn read(&self, in_flight: usize) -> Counts {
+        let read = |counter: &AtomicU64| counter.load(Ordering::Relaxed);
+        Counts {
+            in_flight,
+            clean: read(&self.clean),
+            acked_peer_open: read(&self.acked_peer_open),
+            timed_out: read(&self.timed_out),
+            reset_by_peer: read(&self.reset_by_peer),
+            aborted: read(&self.aborted),
+            failed: read(&self.failed),
+            unknown: read(&self.unknown),
+            released_by_reset: read(&self.released_by_reset),
+        }
+    }
+}
+
+/// With the `tracing` feature: one event per close, target `linger`, at `DEBUG` when the
+/// outcome claims delivery and `INFO` when it does not.
+#[cfg(feature = "tracing")]
+pub(crate) fn trace(report: &CloseReport) {
+    let CloseReport { peer, outcome } = report;
+    macro_rules! close_event {
+        ($level:expr) => {
+            tracing::event!(
+                target: "linger",
+                $level,
+                peer = ?peer,
+                ending = %outcome.ending,
+                release = ?outcome.release,
+                bytes_written = ?outcome.bytes_written,
+                bytes_discarded = outcome.bytes_discarded,
+                elapsed_us = outcome.elapsed.as_micros() as u64,
+                "lingering close ended"
+            )
+        };
+    }
+    if outcome.claims_delivery() {
+        close_event!(tracing::Level::DEBUG);
+    } else {
+        close_event!(tracing::Level::INFO);
+    }
+}
+
+/// Without the `tracing` feature there is nothing to emit.
+#[cfg(not(feature = "tracing"))]
+pub(crate) fn trace(_report: &CloseReport) {}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::time::Duration;
+
+    fn outcome(ending: Ending, release: Release) -> Outcome {
+        Outcome {
+            ending,
+            release,
+            bytes_written: Some(10),
+            bytes_discarded: 0,
+            elapsed: Duration::ZERO,
+        }
+    }
+
+    #[test]
+    fn counts_each_ending_once_and_resets_apart() {
+        let counters = Counters::default();
+        counters.count(&outcome(Ending::Clean, Release::Close));
+        counters.count(&outcome(Ending::AckedPeerOpen, Release::Abort));
+        let timed_out = Ending::TimedOut { unacked: Some(3) };
+        counters.count(&outcome(timed_out, Release::Close));
+        let reset = Ending::ResetByPeer { unacked: None };
+        counters.count(&outcome(reset, Release::Close));
+        let aborted = Ending::Aborted { unacked: None };
+        counters.count(&outcome(aborted, Release::Abort));
+        counters.count(&outcome(Ending::Failed { unacked: None }, Release::Close));
+        let unknown = Ending::Unknown { peer_eof: true };
+        counters.count(&outcome(unknown, Release::Close));
+        let counts = counters.read(2);
+        assert_eq!(counts.in_flight, 2);
+        assert_eq!(
+            [
+                counts.clean,
+                counts.acked_peer_open,
+                counts.timed_out,
+                counts.reset_by_peer,
+                counts.aborted,
+                counts.failed,
+                counts.unknown
+            ],
+            [1; 7]
+        );
+        assert_eq!(counts.ended(), 7);
+        assert_eq!(counts.released_by_reset, 2);
+    }
+}
