@@ -69,3 +69,32 @@ fn mio_connection_closes_on_the_applications_own_poll() {
     assert_eq!(outcome.bytes_written, Some((HEAD.len() + 5) as u64));
     assert!(connection.stream().is_none(), "released");
 }
+
+#[test]
+fn std_connection_whose_half_close_finds_a_reset_closes_at_once() {
+    let (client, server) = sockets::pair(None);
+    socket2::SockRef::from(&client)
+        .set_linger(Some(Duration::ZERO))
+        .expect("SO_LINGER");
+    drop(client);
+    thread::sleep(Duration::from_millis(20));
+    let mut connection = linger_std::Connection::new(server, Policy::default());
+    connection
+        .shutdown_write()
+        .expect("the machine accepts the half-close");
+    assert_eq!(
+        connection.state(),
+        linger::State::Closed,
+        "the reset ended it"
+    );
+    // The close must release at once, not wait on a machine that has nothing left to do.
+    let (done, outcome) = std::sync::mpsc::channel();
+    thread::spawn(move || done.send(connection.close()));
+    let outcome = outcome
+        .recv_timeout(Duration::from_secs(5))
+        .expect("the close never released the socket");
+    assert!(
+        matches!(outcome.ending, Ending::ResetByPeer { .. }),
+        "{outcome}"
+    );
+}

@@ -259,17 +259,18 @@ impl Lingerer {
         Ticket { id, control }
     }
 
-    /// A close ended: count it, leave the registry if it waited, report it.
+    /// A close ended: count it, report it, then leave the registry if it waited, so that
+    /// once [`finished`](Self::finished) resolves every hook call has returned.
     pub(crate) fn report(&self, ticket: Option<Ticket>, report: &CloseReport) {
         self.shared.counters.count(&report.outcome);
+        if let Some(hook) = &self.shared.hook {
+            hook(report);
+        }
         if let Some(Ticket { id, .. }) = ticket {
             let mut registry = lock(&self.shared.registry);
             registry.lingering.remove(&id);
             registry.shortened.remove(&id);
             self.shared.in_flight.send_modify(|closes| *closes -= 1);
-        }
-        if let Some(hook) = &self.shared.hook {
-            hook(report);
         }
     }
 }

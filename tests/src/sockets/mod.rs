@@ -2,6 +2,8 @@
 //! behaves as a real peer does (uploads, reads slowly, never closes, floods, resets). Every
 //! scenario is bounded in time and cleans up after itself.
 
+pub mod axum;
+pub mod clients;
 pub mod http;
 pub mod netns;
 

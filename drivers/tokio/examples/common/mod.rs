@@ -1,0 +1,79 @@
+//! What the HTTP examples share: their command line.
+
+use std::net::SocketAddr;
+
+/// How the server closes its connections.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) enum Close {
+    /// Through linger: a lingering close.
+    Linger,
+    /// As hyper does on its own: shut down writing, then drop the socket.
+    Plain,
+}
+
+/// The command line: `--listen ADDR [--close linger|plain] [--body-bytes N]`.
+pub(crate) struct Args {
+    pub(crate) listen: SocketAddr,
+    pub(crate) close: Close,
+    pub(crate) body_bytes: usize,
+}
+
+/// What the command line asks for.
+pub(crate) enum Command {
+    Serve(Args),
+    /// `--help`: print the usage and exit 0.
+    Help,
+}
+
+/// Parses the command line, or returns the message to print before exiting with status 2.
+pub(crate) fn parse() -> Result<Command, String> {
+    let mut listen = None;
+    let mut close = Close::Linger;
+    let mut body_bytes = 1 << 20;
+    let mut words = std::env::args().skip(1);
+    while let Some(word) = words.next() {
+        if word == "--help" || word == "-h" {
+            return Ok(Command::Help);
+        }
+        if !["--listen", "--close", "--body-bytes"].contains(&word.as_str()) {
+            return Err(format!("unknown argument {word:?}"));
+        }
+        let value = words
+            .next()
+            .ok_or_else(|| format!("{word} needs a value"))?;
+        let invalid = |what: &str| format!("{word} {value:?}: {what}");
+        match word.as_str() {
+            "--listen" => listen = Some(value.parse().map_err(|_| invalid("not an address"))?),
+            "--close" => {
+                close = match value.as_str() {
+                    "linger" => Close::Linger,
+                    "plain" => Close::Plain,
+                    _ => return Err(invalid("choose linger or plain")),
+                }
+            }
+            _ => body_bytes = value.parse().map_err(|_| invalid("not a whole number"))?,
+        }
+    }
+    Ok(Command::Serve(Args {
+        listen: listen.ok_or("--listen is required")?,
+        close,
+        body_bytes,
+    }))
+}
+
+/// Resolves on Ctrl-C (SIGINT) or SIGTERM: when the server should stop gracefully.
+pub(crate) async fn stop_signal() {
+    use tokio::signal::unix::{SignalKind, signal};
+    let terminate = async {
+        match signal(SignalKind::terminate()) {
+            Ok(mut terminate) => {
+                terminate.recv().await;
+            }
+            Err(_) => std::future::pending().await,
+        }
+    };
+    tokio::select! {
+        _ = tokio::signal::ctrl_c() => {}
+        () = terminate => {}
+    }
+}

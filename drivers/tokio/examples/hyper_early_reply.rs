@@ -1,0 +1,100 @@
+//! A hyper server, without axum, that answers an upload early with `413` and a body,
+//! without reading the upload. Each connection is accepted through a `Lingerer` and served
+//! as a `LingerStream` wrapped in hyper-util's `TokioIo`; with `--close plain` it serves the
+//! `TcpStream` itself, and hyper's close resets a client still uploading.
+//!
+//! ```sh
+//! cargo run --release -p linger-tokio --example hyper_early_reply -- \
+//!     --listen 127.0.0.1:8417 --close linger &
+//! head -c 20000000 /dev/zero > /tmp/upload
+//! curl -s -o /dev/null -w '%{http_code} %{size_download}\n' --limit-rate 10M \
+//!     -H 'Expect:' --data-binary @/tmp/upload http://127.0.0.1:8417/
+//! ```
+//!
+//! Ctrl-C (or SIGTERM) stops accepting, gives the closes still lingering two more seconds, and waits for
+//! the last one.
+
+mod common;
+
+use common::{Close, Command};
+use http_body_util::{BodyExt, Full};
+use hyper::body::{Bytes, Incoming};
+use hyper::server::conn::http1;
+use hyper::service::service_fn;
+use hyper::{Request, Response, StatusCode};
+use hyper_util::rt::TokioIo;
+use linger_tokio::{Lingerer, Policy, SHORT_LINGER};
+use std::convert::Infallible;
+use std::process::ExitCode;
+use tokio::io::{AsyncRead, AsyncWrite};
+
+const USAGE: &str =
+    "usage: hyper_early_reply --listen ADDR [--close linger|plain] [--body-bytes N]";
+
+#[tokio::main]
+async fn main() -> ExitCode {
+    let args = match common::parse() {
+        Ok(Command::Serve(args)) => args,
+        Ok(Command::Help) => {
+            println!("{USAGE}");
+            return ExitCode::SUCCESS;
+        }
+        Err(message) => {
+            eprintln!("hyper_early_reply: {message}\n{USAGE}");
+            return ExitCode::from(2);
+        }
+    };
+    let listener = match tokio::net::TcpListener::bind(args.listen).await {
+        Ok(listener) => listener,
+        Err(error) => {
+            eprintln!(
+                "hyper_early_reply: cannot listen on {}: {error}",
+                args.listen
+            );
+            return ExitCode::FAILURE;
+        }
+    };
+    let lingerer = Lingerer::builder(Policy::default())
+        .on_outcome(|report| {
+            let peer = report.peer.map_or("?".into(), |peer| peer.to_string());
+            println!("{peer}: {}", report.outcome);
+        })
+        .build();
+    let answer = Bytes::from(vec![b'x'; args.body_bytes]);
+    let (linger, plain) = (args.close == Close::Linger, args.close == Close::Plain);
+    let mut stop = std::pin::pin!(common::stop_signal());
+    loop {
+        tokio::select! {
+            Ok((stream, _peer)) = lingerer.accept(&listener), if linger => {
+                tokio::spawn(serve(stream, answer.clone()));
+            }
+            Ok((stream, _peer)) = listener.accept(), if plain => {
+                tokio::spawn(serve(stream, answer.clone()));
+            }
+            () = &mut stop => break,
+        }
+    }
+    let counts = lingerer.shutdown(SHORT_LINGER).await;
+    println!("closes: {counts:?}");
+    ExitCode::SUCCESS
+}
+
+/// Serves one connection with hyper; dropping `stream` at the end is its close.
+async fn serve(stream: impl AsyncRead + AsyncWrite + Unpin + Send + 'static, answer: Bytes) {
+    let service = service_fn(move |request| early_reply(request, answer.clone()));
+    let io = TokioIo::new(stream);
+    if let Err(error) = http1::Builder::new().serve_connection(io, service).await {
+        eprintln!("connection: {error}");
+    }
+}
+
+/// `413` and the answer, once the upload has begun; the rest of it is never read.
+async fn early_reply(
+    request: Request<Incoming>,
+    answer: Bytes,
+) -> Result<Response<Full<Bytes>>, Infallible> {
+    let _first_bytes = request.into_body().frame().await;
+    let mut response = Response::new(Full::new(answer));
+    *response.status_mut() = StatusCode::PAYLOAD_TOO_LARGE;
+    Ok(response)
+}

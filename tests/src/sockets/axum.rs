@@ -1,0 +1,195 @@
+//! An axum server that answers uploads early, run on a plain `TcpListener` (hyper resets the
+//! client) or on a `LingerListener` (the client gets the whole answer): the Rust HTTP
+//! stack's case of the seed's loss. The server runs on a runtime and thread of its own, so
+//! that blocking clients (curl, Python, a browser) can be driven from the test.
+
+use axum::Router;
+use axum::body::{Body, Bytes};
+use axum::extract::{ConnectInfo, DefaultBodyLimit};
+use axum::http::StatusCode;
+use axum::response::{IntoResponse, Response};
+use axum::routing::{get, post};
+use http_body_util::BodyExt;
+use linger::Policy;
+use linger_tokio::{Counts, LingerListener, Lingerer};
+use std::net::SocketAddr;
+use std::sync::{Arc, Mutex};
+use std::thread::JoinHandle;
+use std::time::Duration;
+use tokio::sync::oneshot;
+
+/// Bytes of the early `413`'s body.
+pub const EARLY_BODY: usize = 1 << 20;
+/// The request body `/limited` accepts; axum answers `413` above it.
+pub const BODY_LIMIT: usize = 64 << 10;
+/// How long graceful shutdown leaves the closes still lingering.
+pub const SHUTDOWN_LINGER: Duration = linger_tokio::SHORT_LINGER;
+
+/// Which listener the server accepts on.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Listening {
+    /// axum's own `tokio::net::TcpListener`: hyper's close.
+    Plain,
+    /// `linger_tokio::LingerListener` with `Policy::default()`: the lingering close.
+    Linger,
+}
+
+impl Listening {
+    /// Both, plain first.
+    pub const BOTH: [Listening; 2] = [Listening::Plain, Listening::Linger];
+}
+
+/// The routes:
+/// - `GET /`: `hello`;
+/// - `POST /early`: once the upload has begun, `413` with [`EARLY_BODY`] bytes, the rest of
+///   the upload unread (answered after the first bytes so the client is surely sending);
+/// - `POST /limited`: behind `DefaultBodyLimit::max(BODY_LIMIT)`, axum's own `413`;
+/// - `GET /peer`: the client's address from `ConnectInfo<SocketAddr>`;
+/// - `GET /page`: an HTML page whose script is given by the test;
+/// - `POST /report`: what that script reports, kept for [`Server::reports`].
+pub fn app(page: &'static str, reports: Reports) -> Router {
+    Router::new()
+        .route("/", get(|| async { "hello" }))
+        .route("/early", post(early_reply))
+        .route(
+            "/limited",
+            post(|body: Bytes| async move { format!("{} bytes", body.len()) })
+                .layer(DefaultBodyLimit::max(BODY_LIMIT)),
+        )
+        .route(
+            "/peer",
+            get(|ConnectInfo(peer): ConnectInfo<SocketAddr>| async move { peer.to_string() }),
+        )
+        .route(
+            "/page",
+            get(move || async move { ([("content-type", "text/html")], page) }),
+        )
+        .route(
+            "/report",
+            post(move |report: String| async move {
+                lock(&reports).push(report);
+                "thanks"
+            }),
+        )
+}
+
+/// What pages reported to `/report`.
+pub type Reports = Arc<Mutex<Vec<String>>>;
+
+fn lock(reports: &Reports) -> std::sync::MutexGuard<'_, Vec<String>> {
+    reports
+        .lock()
+        .unwrap_or_else(std::sync::PoisonError::into_inner)
+}
+
+async fn early_reply(body: Body) -> Response {
+    let mut body = body;
+    let _first_bytes = body.frame().await;
+    let answer = Bytes::from(vec![b'x'; EARLY_BODY]);
+    (StatusCode::PAYLOAD_TOO_LARGE, answer).into_response()
+}
+
+/// A running server; stopped (gracefully) by [`stop`](Self::stop) or when dropped.
+pub struct Server {
+    /// Where it listens, on loopback.
+    pub address: SocketAddr,
+    reports: Reports,
+    lingerer: Option<Lingerer>,
+    stop: Option<oneshot::Sender<()>>,
+    thread: Option<JoinHandle<()>>,
+}
+
+impl Server {
+    /// Starts [`app`] on `listening`, with `page` as `/page`'s HTML.
+    pub fn start(listening: Listening, page: &'static str) -> Server {
+        Server::start_with(listening, Lingerer::new(Policy::default()), page)
+    }
+
+    /// As [`start`](Self::start), the closes managed by `lingerer` (for `Linger`).
+    pub fn start_with(listening: Listening, lingerer: Lingerer, page: &'static str) -> Server {
+        let runtime = tokio::runtime::Builder::new_multi_thread()
+            .worker_threads(2)
+            .enable_all()
+            .build()
+            .expect("a tokio runtime");
+        let listener = runtime
+            .block_on(tokio::net::TcpListener::bind("127.0.0.1:0"))
+            .expect("bind loopback");
+        let address = listener.local_addr().expect("address");
+        let (stop, stopped) = oneshot::channel::<()>();
+        let reports = Reports::default();
+        let service =
+            app(page, Arc::clone(&reports)).into_make_service_with_connect_info::<SocketAddr>();
+        let shutdown = async {
+            let _ = stopped.await;
+        };
+        let lingering = (listening == Listening::Linger).then(|| lingerer.clone());
+        let thread = std::thread::spawn(move || {
+            runtime.block_on(async move {
+                let served = match listening {
+                    Listening::Plain => {
+                        axum::serve(listener, service)
+                            .with_graceful_shutdown(shutdown)
+                            .await
+                    }
+                    Listening::Linger => {
+                        let listener = LingerListener::with_lingerer(listener, lingerer.clone());
+                        axum::serve(listener.with_connect_info(), service)
+                            .with_graceful_shutdown(shutdown)
+                            .await
+                    }
+                };
+                if let Err(error) = served {
+                    eprintln!("axum::serve failed: {error}");
+                }
+                // The closes still lingering end within the short linger; wait for them
+                // before the runtime goes.
+                lingerer.finished().await;
+            });
+        });
+        Server {
+            address,
+            reports,
+            lingerer: lingering,
+            stop: Some(stop),
+            thread: Some(thread),
+        }
+    }
+
+    /// `http://address/path`.
+    pub fn url(&self, path: &str) -> String {
+        format!("http://{}{path}", self.address)
+    }
+
+    /// What pages reported to `/report` so far.
+    pub fn reports(&self) -> Vec<String> {
+        lock(&self.reports).clone()
+    }
+
+    /// The lingerer's counts (`None` for the plain listener).
+    pub fn counts(&self) -> Option<Counts> {
+        self.lingerer.as_ref().map(Lingerer::counts)
+    }
+
+    /// Graceful shutdown: stops accepting, lets the connections finish, waits for the last
+    /// lingering close. Returns the final counts (`None` for the plain listener).
+    pub fn stop(mut self) -> Option<Counts> {
+        self.shut_down();
+        self.counts()
+    }
+
+    fn shut_down(&mut self) {
+        if let Some(stop) = self.stop.take() {
+            let _ = stop.send(());
+        }
+        if let Some(thread) = self.thread.take() {
+            let _ = thread.join();
+        }
+    }
+}
+
+impl Drop for Server {
+    fn drop(&mut self) {
+        self.shut_down();
+    }
+}
