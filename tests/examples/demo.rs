@@ -32,30 +32,46 @@ const STRATEGIES: [(&str, Closer); 7] = [
 const LINK_MBIT: u32 = 8;
 const LINK_ANSWER: usize = 2_000_000;
 
-fn main() -> ExitCode {
-    const USAGE: &str = "usage: demo [--slow-link] [--csv FILE]   (--slow-link needs root, ip, tc)";
-    let (mut slow_link, mut csv) = (false, None);
-    let mut arguments = std::env::args().skip(1);
-    while let Some(argument) = arguments.next() {
-        match argument.as_str() {
-            "--slow-link" => slow_link = true,
-            "--csv" => match arguments.next() {
-                Some(path) => csv = Some(path),
-                None => {
-                    eprintln!("demo: --csv needs a file name\n{USAGE}");
-                    return ExitCode::from(2);
-                }
-            },
-            "--help" | "-h" => {
-                println!("{USAGE}");
-                return ExitCode::SUCCESS;
-            }
-            other => {
-                eprintln!("demo: unknown argument {other:?}\n{USAGE}");
-                return ExitCode::from(2);
-            }
+const USAGE: &str = "usage: demo [--slow-link] [--csv FILE]   (--slow-link needs root, ip, tc)";
+
+/// What the command line asks for.
+#[derive(Debug, Default, PartialEq, Eq)]
+struct Options {
+    slow_link: bool,
+    csv: Option<String>,
+}
+
+/// The options, `None` when `--help` or `-h` asks for the usage, or what is wrong with them.
+fn parse(words: impl IntoIterator<Item = String>) -> Result<Option<Options>, String> {
+    let words: Vec<String> = words.into_iter().collect();
+    if words.iter().any(|word| word == "--help" || word == "-h") {
+        return Ok(None);
+    }
+    let mut options = Options::default();
+    let mut words = words.into_iter();
+    while let Some(word) = words.next() {
+        match word.as_str() {
+            "--slow-link" => options.slow_link = true,
+            "--csv" => options.csv = Some(words.next().ok_or("--csv needs a file name")?),
+            option if option.starts_with('-') => return Err(format!("unknown option {option}")),
+            stray => return Err(format!("unexpected argument {stray:?}")),
         }
     }
+    Ok(Some(options))
+}
+
+fn main() -> ExitCode {
+    let Options { slow_link, csv } = match parse(std::env::args().skip(1)) {
+        Ok(Some(options)) => options,
+        Ok(None) => {
+            println!("{USAGE}");
+            return ExitCode::SUCCESS;
+        }
+        Err(message) => {
+            eprintln!("demo: {message}\n\n{USAGE}");
+            return ExitCode::from(2);
+        }
+    };
     let mut all_rows = Vec::new();
 
     println!("Loopback, 1 MiB response to a client reading through a 64 KiB buffer.\n");
@@ -192,4 +208,42 @@ fn print_table(rows: &[Row]) {
 
 fn millis(duration: Duration) -> String {
     format!("{:.1} ms", duration.as_secs_f64() * 1000.0)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn parse_words(words: &[&str]) -> Result<Option<Options>, String> {
+        parse(words.iter().map(|word| word.to_string()))
+    }
+
+    #[test]
+    fn help_asks_for_the_usage() {
+        assert_eq!(parse_words(&["--help"]), Ok(None));
+        assert_eq!(parse_words(&["--slow-link", "-h"]), Ok(None));
+    }
+
+    #[test]
+    fn both_options_parse() {
+        let expected = Options {
+            slow_link: true,
+            csv: Some("demo.csv".into()),
+        };
+        assert_eq!(
+            parse_words(&["--csv", "demo.csv", "--slow-link"]),
+            Ok(Some(expected))
+        );
+    }
+
+    #[test]
+    fn unknown_options_stray_words_and_missing_values_are_named() {
+        for (words, message) in [
+            (&["--bogus-flag"][..], "unknown option --bogus-flag"),
+            (&["extra"], "unexpected argument \"extra\""),
+            (&["--csv"], "--csv needs a file name"),
+        ] {
+            assert_eq!(parse_words(words), Err(message.into()), "{words:?}");
+        }
+    }
 }

@@ -176,10 +176,59 @@ fn the_command_exits_0_when_all_hold_1_on_a_counterexample_and_2_on_bad_argument
         &["--strategy", "linger", "--poll-min-us", "9000"],
         &["--strategy", "linger", "--on-budget-spent", "later"],
         &["--colour"],
+        &["--strategy", "linger", "extra"],
     ] {
         let refused = run(bad);
         let stderr = String::from_utf8_lossy(&refused.stderr);
         assert_eq!(refused.status.code(), Some(2), "{bad:?}: {stderr}");
         assert!(stderr.starts_with("linger-check: "), "{bad:?}: {stderr}");
+    }
+}
+
+#[test]
+fn the_command_prints_its_usage_on_help_and_names_what_it_does_not_understand() {
+    let run = |arguments: &[&str]| {
+        std::process::Command::new(env!("CARGO_BIN_EXE_linger-check"))
+            .args(arguments)
+            .output()
+            .expect("linger-check runs")
+    };
+    for help in ["--help", "-h"] {
+        let output = run(&["--strategy", "linger", help]);
+        let stdout = String::from_utf8_lossy(&output.stdout);
+        assert_eq!(output.status.code(), Some(0), "{help}: {stdout}");
+        assert!(
+            stdout.starts_with("usage: linger-check"),
+            "{help}: {stdout}"
+        );
+        assert!(output.stderr.is_empty(), "{help}");
+    }
+    for (arguments, message) in [
+        (
+            &["--bogus-flag"][..],
+            "linger-check: unknown option --bogus-flag\n",
+        ),
+        (
+            &["--strategy", "linger", "--bogus-flag", "3"],
+            "unknown option --bogus-flag\n",
+        ),
+        (
+            &["--strategy", "linger", "extra"],
+            "unexpected argument \"extra\"\n",
+        ),
+        (
+            &["--strategy", "linger", "--budget-ms"],
+            "--budget-ms needs a value\n",
+        ),
+    ] {
+        let output = run(arguments);
+        let stderr = String::from_utf8_lossy(&output.stderr);
+        assert_eq!(output.status.code(), Some(2), "{arguments:?}: {stderr}");
+        assert!(stderr.contains(message), "{arguments:?}: {stderr}");
+        assert!(
+            stderr.contains("\nusage: linger-check"),
+            "{arguments:?}: {stderr}"
+        );
+        assert!(output.stdout.is_empty(), "{arguments:?}");
     }
 }

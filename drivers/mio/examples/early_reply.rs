@@ -23,12 +23,9 @@ const USAGE: &str = "usage: early_reply --listen ADDR --strategy linger|naive|sh
                      --body-bytes N [--connections K]";
 
 fn main() -> ExitCode {
-    let args = match common::parse("--body-bytes", USAGE) {
+    let args = match common::args("early_reply", "--body-bytes", USAGE) {
         Ok(args) => args,
-        Err(message) => {
-            eprintln!("{message}");
-            return ExitCode::from(2);
-        }
+        Err(status) => return status,
     };
     let body = vec![b'x'; args.bytes];
     common::serve(&args, |stream| {
