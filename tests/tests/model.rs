@@ -5,7 +5,8 @@
 use core::time::Duration;
 use linger::{NagleMode, OnBudgetSpent, Policy};
 use linger_check::model::reference::{EagerClose, FixedDelay, Naive, ShutdownClose, SoLinger};
-use linger_check::model::{Bound, Linger, Report, check, diagram, policy};
+use linger_check::model::{Bound, CloseModel, Linger, Report, Step, World, check, diagram, policy};
+use stateright::Model;
 
 const P1: &str = "P1 no silent loss";
 const P2: &str = "P2 no self-inflicted reset";
@@ -231,4 +232,36 @@ fn the_command_prints_its_usage_on_help_and_names_what_it_does_not_understand() 
         );
         assert!(output.stdout.is_empty(), "{arguments:?}");
     }
+}
+
+#[test]
+fn the_explorer_shows_steps_states_and_properties_in_words() {
+    let model = CloseModel {
+        strategy: Linger { policy: policy() },
+        bound: Bound::default(),
+    };
+    let start = World::start(&model.strategy, &model.bound);
+    let closing = start.after(&model.strategy, Step::AppCloses);
+    let shown = format!("{closing:#?}");
+    for words in [
+        "t=0ms: our app decided to close at 0ms",
+        "app:  machine WriteShut, 4 unacked, next deadline 1ms",
+        "us:   wrote 3 sent 1 acked 0, FIN queued; received 0 unread 0; fd open",
+        "wire: us -> peer [data], peer -> us []",
+        "the peer may still make 4 moves, 3 of them sends",
+        "linger: 0.030s, idle: 0.005s",
+        "resume: off",
+    ] {
+        assert!(shown.contains(words), "{words:?} not in\n{shown}");
+    }
+    assert!(!shown.contains(&u64::MAX.to_string()), "{shown}");
+
+    assert_eq!(model.format_action(&Step::AppCloses), "our app closes");
+    let properties: Vec<String> = model
+        .properties()
+        .iter()
+        .map(|property| format!("{:?} {}", property.expectation, property.name))
+        .collect();
+    assert_eq!(properties[0], "Always P1 no silent loss");
+    assert_eq!(properties[5], "Sometimes every byte delivered");
 }
