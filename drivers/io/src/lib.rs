@@ -5,6 +5,10 @@
 //! and reports every result back as an [`Event`](linger::Event); [`sys`] holds the
 //! per-platform queries (`SIOCOUTQ`, `SO_NWRITE`, `FIONWRITE`) and the cork option. A driver
 //! adds only how it waits (epoll, `poll(2)`, tokio) and how it closes.
+//!
+//! [docs/drivers.md](https://github.com/linger-rs/linger/blob/main/docs/drivers.md) has the
+//! action-to-syscall table, the platform differences, and the steps of writing a driver for
+//! another event loop.
 #![cfg(unix)]
 
 mod perform;

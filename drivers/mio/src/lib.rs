@@ -11,8 +11,12 @@
 //! - [`CloseHandle`] and [`ShutdownHandle`]: ask, from any thread, for one connection or all
 //!   of them to be closed or aborted; the loop is woken through a `mio::Waker`.
 //!
-//! The syscalls themselves (`shutdown`, `SIOCOUTQ`, reads into a fixed buffer, `SO_LINGER
-//! {1, 0}` for an abort) live in `linger-io`, shared with the other drivers.
+//! The machine and its policy come from [`linger`], the sans-IO core. The
+//! syscalls themselves (`shutdown`, `SIOCOUTQ`, reads into a fixed buffer, `SO_LINGER {1, 0}`
+//! for an abort) live in `linger-io`, shared with the other drivers (`linger-std` for blocking
+//! code, `linger-tokio`); [docs/drivers.md] says how each maps onto the platform.
+//!
+//! [docs/drivers.md]: https://github.com/linger-rs/linger/blob/main/docs/drivers.md
 //!
 //! # A server loop
 //!

@@ -15,6 +15,10 @@
 //! [`close`] blocks the calling thread for as long as the close lingers (at most the policy's
 //! budget), waiting in `poll(2)`; it never uses `SO_LINGER` with a timeout. [`Connection`]
 //! wraps a stream for code that also wants Nagle control before closing.
+//!
+//! The machine and its [`Policy`] come from [`linger`], the sans-IO core; `linger-mio` and
+//! `linger-tokio` are the drivers for event loops. How each action maps onto a syscall, per
+//! platform: [docs/drivers.md](https://github.com/linger-rs/linger/blob/main/docs/drivers.md).
 #![cfg(unix)]
 
 mod connection;
