@@ -25,10 +25,11 @@ const USAGE: &str = "usage: close_many --strategy plain|linger-mio|linger-std [-
 
 fn main() -> ExitCode {
     let arguments: Vec<String> = std::env::args().collect();
-    if let [_, flag, address, count_flag, count] = arguments.as_slice() {
-        if flag == "--clients-of" && count_flag == "--connections" {
-            return clients_of(address, count.parse().unwrap_or(0));
-        }
+    if let [_, flag, address, count_flag, count] = arguments.as_slice()
+        && flag == "--clients-of"
+        && count_flag == "--connections"
+    {
+        return clients_of(address, count.parse().unwrap_or(0));
     }
     match parse(arguments.into_iter().skip(1)) {
         Ok(Some(Options {

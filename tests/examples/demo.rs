@@ -136,11 +136,11 @@ fn main() -> ExitCode {
     if let Some(note) = so_linger_note(&all_rows) {
         println!("\n{note}");
     }
-    if let Some(path) = csv {
-        if let Err(error) = std::fs::write(&path, to_csv(&all_rows)) {
-            eprintln!("demo: cannot write {path}: {error}");
-            return ExitCode::FAILURE;
-        }
+    if let Some(path) = csv
+        && let Err(error) = std::fs::write(&path, to_csv(&all_rows))
+    {
+        eprintln!("demo: cannot write {path}: {error}");
+        return ExitCode::FAILURE;
     }
     ExitCode::SUCCESS
 }
