@@ -217,9 +217,9 @@ fn summary(rows: &[Row]) -> String {
 }
 
 /// Why the `SO_LINGER` rows released the fd at once although `SO_LINGER` blocks `close()`,
-/// with the times measured in this run. Checked with `strace -f -T` (the socket is blocking,
-/// its `close()` returned in microseconds) and `nstat` (`TCPAbortOnClose`, `TCPAbortOnData`):
-/// see docs/performance.md.
+/// with the times measured in this run. `benches/so_linger.py` shows each case alone, with
+/// the kernel's reset counters; docs/performance.md has its figures and the `strace` of this
+/// demo.
 fn so_linger_note(rows: &[Row]) -> Option<String> {
     let times: Vec<String> = rows
         .iter()
