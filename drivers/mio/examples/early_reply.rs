@@ -1,4 +1,4 @@
-//! The seed's experiment with a real HTTP client: answer every request with `413` and a body
+//! An early reply with a real HTTP client: answer every request with `413` and a body
 //! of N bytes without reading the request body, then close with the chosen strategy.
 //!
 //! ```sh

@@ -1,4 +1,4 @@
-//! The seed's first experiment: write N bytes to each client, then close with the chosen
+//! The simplest way to lose data: write N bytes to each client, then close with the chosen
 //! strategy. A client that sends anything the server never reads turns a plain close into
 //! a reset:
 //!

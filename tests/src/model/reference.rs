@@ -1,4 +1,4 @@
-//! The closes `linger` replaces, as model strategies: the seed's two broken ones, the two
+//! The closes `linger` replaces, as model strategies: the two that lose data, the two
 //! common workarounds, and a deliberately broken lingering close that shows the checker can
 //! fail. None reports an outcome; each believes its data delivered once it returns.
 
