@@ -10,7 +10,6 @@
 //! This crate is the sans-IO core: [`CloseMachine`] takes intents from the application,
 //! observations ([`Event`]) from a driver, and time as a parameter, and returns [`Action`]s
 //! and deadlines. It is `no_std`, allocates nothing, contains no `unsafe` and reads no clock.
-//! Drivers map the actions onto real syscalls (`linger-mio`).
 //!
 //! ```
 //! use linger::{Action, CloseMachine, Event, Instant, Policy, State};
@@ -23,10 +22,52 @@
 //! # Ok::<(), linger::Error>(())
 //! ```
 //!
-//! [`CloseMachine`] documents the loop a driver runs; `docs/design.md` explains why, and
-//! `docs/transitions.md` lists every input in every state.
+//! [`CloseMachine`] documents the loop a driver runs.
+//!
+//! # Drivers
+//!
+//! A driver performs the machine's actions on a real socket. Unless you are writing one, use
+//! a driver rather than this crate alone:
+//!
+//! | crate | for |
+//! |---|---|
+//! | [`linger-std`] | blocking code: `linger_std::close(stream, &policy)` |
+//! | [`linger-mio`] | mio: a `Lingerer` for thousands of closes, a `Connection`, close handles |
+//! | [`linger-tokio`] | tokio: `stream.linger_close(&policy).await`, or `spawn_close` |
+//! | [`linger-io`] | the syscalls behind each [`Action`]: the base for a driver of your own |
+//!
+//! [`linger-std`]: https://docs.rs/linger-std
+//! [`linger-mio`]: https://docs.rs/linger-mio
+//! [`linger-tokio`]: https://docs.rs/linger-tokio
+//! [`linger-io`]: https://docs.rs/linger-io
+//!
+//! # Documentation
+//!
+//! In the [repository](https://github.com/linger-rs/linger):
+//!
+//! - [design](https://github.com/linger-rs/linger/blob/main/docs/design.md): why a plain
+//!   close loses data, the states, every policy default and its source, the properties P1-P5;
+//! - [transition table](https://github.com/linger-rs/linger/blob/main/docs/transitions.md):
+//!   every input in every state, generated from the code (a test fails when they disagree);
+//! - [drivers](https://github.com/linger-rs/linger/blob/main/docs/drivers.md): actions mapped
+//!   onto syscalls, platform differences, writing a driver for another event loop;
+//! - [model](https://github.com/linger-rs/linger/blob/main/docs/model.md) and
+//!   [verification](https://github.com/linger-rs/linger/blob/main/docs/verification.md): how
+//!   P1-P5 are checked (model checking, proptests, fuzzing, loom, real sockets);
+//! - [performance](https://github.com/linger-rs/linger/blob/main/docs/performance.md): the
+//!   measured figures, each with the command that produced it;
+//! - [changelog](https://github.com/linger-rs/linger/blob/main/CHANGELOG.md), and what a 0.x
+//!   version promises about [`Event`], [`Action`] and [`Outcome`].
+//!
+//! # Features
+//!
+//! - `std`: `Clock`, which maps `std::time::Instant` onto the machine's [`Instant`]. Every
+//!   driver enables it.
+//! - `arbitrary`: `arbitrary::Arbitrary` for events, intents and policies, for fuzzers
+//!   (implies `std`).
 #![cfg_attr(not(any(test, feature = "std")), no_std)]
 #![forbid(unsafe_code)]
+#![cfg_attr(docsrs, feature(doc_cfg))]
 
 mod action;
 mod error;

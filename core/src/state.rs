@@ -4,7 +4,8 @@ use core::fmt;
 
 /// Where a [`CloseMachine`](crate::CloseMachine) is, in the order a connection passes them.
 ///
-/// `docs/transitions.md` lists every input in every state.
+/// The [transition table](https://github.com/linger-rs/linger/blob/main/docs/transitions.md)
+/// lists every input in every state.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
 pub enum State {
     /// Writes go out according to the Nagle policy.

@@ -1,6 +1,7 @@
 //! The machine's deadlines: a fixed table indexed by [`Timer`], no heap.
 
 use crate::Instant;
+use core::fmt;
 
 /// The machine's timers, in the order they are handled when several expire at once.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -20,7 +21,7 @@ impl Timer {
 }
 
 /// One deadline per [`Timer`]; `u64::MAX` micros marks an unarmed timer.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+#[derive(Clone, Copy, PartialEq, Eq, Hash)]
 pub(crate) struct TimerTable {
     deadlines: [u64; Timer::ALL.len()],
 }
@@ -62,5 +63,47 @@ impl TimerTable {
             .filter(|&micros| micros != TimerTable::UNARMED)
             .min()
             .map(Instant::from_micros)
+    }
+}
+
+/// Each timer by name, `off` or its deadline: what a person debugging a machine (or the
+/// model checker's explorer) wants to read, not the `u64::MAX` that marks an unarmed timer.
+impl fmt::Debug for TimerTable {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        struct Deadline(Option<Instant>);
+        impl fmt::Debug for Deadline {
+            fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+                match self.0 {
+                    Some(at) => fmt::Display::fmt(&at, f),
+                    None => f.write_str("off"),
+                }
+            }
+        }
+        let mut timers = f.debug_struct("TimerTable");
+        for timer in Timer::ALL {
+            let name = match timer {
+                Timer::Linger => "linger",
+                Timer::Idle => "idle",
+                Timer::Poll => "poll",
+                Timer::Resume => "resume",
+            };
+            timers.field(name, &Deadline(self.get(timer)));
+        }
+        timers.finish()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn debug_names_each_timer_and_shows_unarmed_ones_as_off() {
+        let mut table = TimerTable::new();
+        table.set(Timer::Idle, Instant::from_millis(5));
+        assert_eq!(
+            std::format!("{table:?}"),
+            "TimerTable { linger: off, idle: 0.005s, poll: off, resume: off }"
+        );
     }
 }

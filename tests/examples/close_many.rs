@@ -20,55 +20,99 @@ use std::process::ExitCode;
 use std::time::{Duration, Instant};
 
 const RESPONSE: usize = 4096;
-const USAGE: &str =
-    "usage: close_many --strategy plain|linger-mio|linger-std [--connections N] [--concurrent]";
+const USAGE: &str = "usage: close_many --strategy plain|linger-mio|linger-std [--connections N] \
+                     [--concurrent]";
 
 fn main() -> ExitCode {
     let arguments: Vec<String> = std::env::args().collect();
-    if let [_, flag, address, count_flag, count] = arguments.as_slice() {
-        if flag == "--clients-of" && count_flag == "--connections" {
-            return clients_of(address, count.parse().unwrap_or(0));
-        }
+    if let [_, flag, address, count_flag, count] = arguments.as_slice()
+        && flag == "--clients-of"
+        && count_flag == "--connections"
+    {
+        return clients_of(address, count.parse().unwrap_or(0));
     }
-    match parse() {
-        Ok((closer, connections, false)) => sequential(closer, connections),
-        Ok((closer, connections, true)) => concurrent(closer, connections),
+    match parse(arguments.into_iter().skip(1)) {
+        Ok(Some(Options {
+            closer,
+            connections,
+            concurrent: false,
+        })) => sequential(closer, connections),
+        Ok(Some(Options {
+            closer,
+            connections,
+            concurrent: true,
+        })) => concurrent(closer, connections),
+        Ok(None) => {
+            println!("{USAGE}");
+            ExitCode::SUCCESS
+        }
         Err(message) => {
-            eprintln!("close_many: {message}\n{USAGE}");
+            eprintln!("close_many: {message}\n\n{USAGE}");
             ExitCode::from(2)
         }
     }
 }
 
-fn parse() -> Result<(Closer, usize, bool), String> {
+/// What the command line asks for.
+#[derive(Debug, PartialEq, Eq)]
+struct Options {
+    closer: Closer,
+    connections: usize,
+    concurrent: bool,
+}
+
+/// The options, `None` when `--help` or `-h` asks for the usage, or what is wrong with them.
+fn parse(words: impl IntoIterator<Item = String>) -> Result<Option<Options>, String> {
+    let words: Vec<String> = words.into_iter().collect();
+    if words.iter().any(|word| word == "--help" || word == "-h") {
+        return Ok(None);
+    }
     let (mut closer, mut connections, mut concurrent) = (None, 1000, false);
-    let mut words = std::env::args().skip(1);
+    let mut words = words.iter();
     while let Some(flag) = words.next() {
+        let mut value = || {
+            words
+                .next()
+                .map(String::as_str)
+                .ok_or_else(|| format!("{flag} needs a value"))
+        };
         match flag.as_str() {
             "--concurrent" => concurrent = true,
             "--strategy" => {
-                closer = Some(match words.next().as_deref() {
-                    Some("plain") => Closer::Plain,
-                    Some("linger-mio") => Closer::Mio,
-                    Some("linger-std") => Closer::Std,
-                    other => return Err(format!("unknown strategy {other:?}")),
+                closer = Some(match value()? {
+                    "plain" => Closer::Plain,
+                    "linger-mio" => Closer::Mio,
+                    "linger-std" => Closer::Std,
+                    other => {
+                        return Err(format!(
+                            "{flag} takes plain, linger-mio or linger-std, not {other:?}"
+                        ));
+                    }
                 });
             }
             "--connections" => {
-                connections = words
-                    .next()
-                    .and_then(|value| value.parse().ok())
+                let value = value()?;
+                connections = value
+                    .parse()
+                    .ok()
                     .filter(|&count| count > 0)
-                    .ok_or("--connections takes a positive whole number")?;
+                    .ok_or_else(|| {
+                        format!("{flag} takes a positive whole number, not {value:?}")
+                    })?;
             }
-            other => return Err(format!("unknown argument {other:?}")),
+            option if option.starts_with('-') => return Err(format!("unknown option {option}")),
+            stray => return Err(format!("unexpected argument {stray:?}")),
         }
     }
     let closer = closer.ok_or("--strategy is required")?;
     if concurrent && closer == Closer::Std {
         return Err("--concurrent needs plain or linger-mio (linger-std blocks per close)".into());
     }
-    Ok((closer, connections, concurrent))
+    Ok(Some(Options {
+        closer,
+        connections,
+        concurrent,
+    }))
 }
 
 /// A connected pair whose server has written the response and whose client has sent its
@@ -291,5 +335,55 @@ fn status(ok: bool) -> ExitCode {
         ExitCode::SUCCESS
     } else {
         ExitCode::FAILURE
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn parse_words(words: &[&str]) -> Result<Option<Options>, String> {
+        parse(words.iter().map(|word| word.to_string()))
+    }
+
+    #[test]
+    fn help_asks_for_the_usage() {
+        assert_eq!(parse_words(&["-h"]), Ok(None));
+        assert_eq!(parse_words(&["--strategy", "plain", "--help"]), Ok(None));
+    }
+
+    #[test]
+    fn a_complete_command_line_parses() {
+        let options = parse_words(&[
+            "--strategy",
+            "linger-mio",
+            "--connections",
+            "5",
+            "--concurrent",
+        ]);
+        let expected = Options {
+            closer: Closer::Mio,
+            connections: 5,
+            concurrent: true,
+        };
+        assert_eq!(options, Ok(Some(expected)));
+    }
+
+    #[test]
+    fn unknown_options_stray_words_and_missing_values_are_named() {
+        for (words, message) in [
+            (&["--bogus-flag"][..], "unknown option --bogus-flag"),
+            (
+                &["--strategy", "plain", "extra"],
+                "unexpected argument \"extra\"",
+            ),
+            (&["--strategy"], "--strategy needs a value"),
+            (
+                &["--connections", "0"],
+                "--connections takes a positive whole number, not \"0\"",
+            ),
+        ] {
+            assert_eq!(parse_words(words), Err(message.into()), "{words:?}");
+        }
     }
 }

@@ -11,7 +11,21 @@ pub mod fuzz;
 pub mod model;
 pub mod sockets;
 
-/// The README's examples, compiled (and where they can, run) as doctests.
+/// The READMEs' examples (the repository's and each published crate's, shown on crates.io),
+/// compiled and, where they can, run as doctests. Here, where every driver is a dependency,
+/// rather than in each crate.
 #[cfg(doctest)]
-#[doc = include_str!("../../README.md")]
-struct ReadmeDoctests;
+mod readmes {
+    #[doc = include_str!("../../README.md")]
+    struct Repository;
+    #[doc = include_str!("../../core/README.md")]
+    struct Linger;
+    #[doc = include_str!("../../drivers/io/README.md")]
+    struct LingerIo;
+    #[doc = include_str!("../../drivers/std/README.md")]
+    struct LingerStd;
+    #[doc = include_str!("../../drivers/mio/README.md")]
+    struct LingerMio;
+    #[doc = include_str!("../../drivers/tokio/README.md")]
+    struct LingerTokio;
+}

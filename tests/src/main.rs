@@ -34,6 +34,7 @@ bound:
 output:
   --explore [ADDR]       serve stateright's explorer (default 127.0.0.1:3000) instead
   --diagram              print CloseMachine's state diagram (Mermaid) from the model
+  -h, --help             print this and exit
 ";
 
 fn main() -> ExitCode {
@@ -91,50 +92,53 @@ impl Command {
                 continue;
             }
             if flag == "--explore" {
-                let address = arguments.next_if(|next| !next.starts_with("--"));
+                let address = arguments.next_if(|next| !next.starts_with('-'));
                 command.explore = Some(address.map_or("127.0.0.1:3000".into(), Clone::clone));
                 continue;
             }
-            let value = arguments
-                .next()
-                .ok_or_else(|| format!("{flag} needs a value"))?;
-            let millis = || number(flag, value, 0, u64::from(u32::MAX)).map(Duration::from_millis);
-            let micros = || number(flag, value, 1, u64::from(u32::MAX)).map(Duration::from_micros);
-            let small = |min| number(flag, value, min, 16).map(|n| n as u8);
+            let mut value = || {
+                arguments
+                    .next()
+                    .map(String::as_str)
+                    .ok_or_else(|| format!("{flag} needs a value"))
+            };
             match flag.as_str() {
-                "--strategy" => command.strategy = value.clone(),
-                "--idle-ms" => policy = policy.idle_timeout(millis()?),
-                "--budget-ms" => policy = policy.linger_budget(millis()?),
-                "--poll-min-us" => poll_min = micros()?,
-                "--poll-max-us" => poll_max = micros()?,
+                "--strategy" => command.strategy = value()?.into(),
+                "--idle-ms" => policy = policy.idle_timeout(millis(flag, value()?)?),
+                "--budget-ms" => policy = policy.linger_budget(millis(flag, value()?)?),
+                "--poll-min-us" => poll_min = micros(flag, value()?)?,
+                "--poll-max-us" => poll_max = micros(flag, value()?)?,
                 "--discard-cap" => {
-                    policy = policy.discard_cap(number(flag, value, 0, 64)? as u32);
+                    policy = policy.discard_cap(number(flag, value()?, 0, 64)? as u32);
                 }
                 "--reads-per-wakeup" => {
-                    policy = policy.reads_per_wakeup(number(flag, value, 1, 64)? as u32);
+                    policy = policy.reads_per_wakeup(number(flag, value()?, 1, 64)? as u32);
                 }
                 "--on-budget-spent" => {
-                    policy = policy.on_budget_spent(match value.as_str() {
+                    policy = policy.on_budget_spent(match value()? {
                         "close" => OnBudgetSpent::Close,
                         "abort" => OnBudgetSpent::Abort,
-                        _ => return Err(format!("{flag} takes close or abort, not {value:?}")),
+                        other => return Err(format!("{flag} takes close or abort, not {other:?}")),
                     });
                 }
                 "--wait-for-peer-eof" => {
-                    policy = policy.wait_for_peer_eof(match value.as_str() {
+                    policy = policy.wait_for_peer_eof(match value()? {
                         "true" => true,
                         "false" => false,
-                        _ => return Err(format!("{flag} takes true or false, not {value:?}")),
+                        other => return Err(format!("{flag} takes true or false, not {other:?}")),
                     });
                 }
-                "--linger-ms" => command.linger = millis()?,
-                "--delay-ms" => command.delay = millis()?,
-                "--segments" => command.bound.segments = small(1)?,
-                "--peer-window" => command.bound.peer_window = small(1)?,
-                "--our-window" => command.bound.our_window = small(1)?,
-                "--peer-sends" => command.bound.peer_sends = small(0)?,
-                "--peer-moves" => command.bound.peer_moves = small(0)?,
-                _ => return Err(format!("unknown argument {flag:?}")),
+                "--linger-ms" => command.linger = millis(flag, value()?)?,
+                "--delay-ms" => command.delay = millis(flag, value()?)?,
+                "--segments" => command.bound.segments = small(flag, value()?, 1)?,
+                "--peer-window" => command.bound.peer_window = small(flag, value()?, 1)?,
+                "--our-window" => command.bound.our_window = small(flag, value()?, 1)?,
+                "--peer-sends" => command.bound.peer_sends = small(flag, value()?, 0)?,
+                "--peer-moves" => command.bound.peer_moves = small(flag, value()?, 0)?,
+                option if option.starts_with('-') => {
+                    return Err(format!("unknown option {option}"));
+                }
+                stray => return Err(format!("unexpected argument {stray:?}")),
             }
         }
         command.policy = policy
@@ -156,7 +160,7 @@ impl Command {
             print!("{}", diagram::mermaid(&diagram::policies(), self.bound));
             return ExitCode::SUCCESS;
         }
-        let micros = |duration: Duration| duration.as_micros() as u64;
+        let model_micros = |duration: Duration| duration.as_micros() as u64;
         match self.strategy.as_str() {
             "linger" => self.go(Linger {
                 policy: self.policy,
@@ -164,10 +168,10 @@ impl Command {
             "naive" => self.go(Naive),
             "shutdown-close" => self.go(ShutdownClose),
             "so-linger" => self.go(SoLinger {
-                timeout: micros(self.linger),
+                timeout: model_micros(self.linger),
             }),
             _ => self.go(FixedDelay {
-                delay: micros(self.delay),
+                delay: model_micros(self.delay),
             }),
         }
     }
@@ -197,6 +201,21 @@ impl Command {
             ExitCode::from(1)
         }
     }
+}
+
+/// Milliseconds, as far as a policy can hold them.
+fn millis(flag: &str, value: &str) -> Result<Duration, String> {
+    number(flag, value, 0, u64::from(u32::MAX)).map(Duration::from_millis)
+}
+
+/// Microseconds, at least one (a poll interval).
+fn micros(flag: &str, value: &str) -> Result<Duration, String> {
+    number(flag, value, 1, u64::from(u32::MAX)).map(Duration::from_micros)
+}
+
+/// A bound in segments or moves: small, because the state space grows exponentially in it.
+fn small(flag: &str, value: &str, min: u64) -> Result<u8, String> {
+    number(flag, value, min, 16).map(|n| n as u8)
 }
 
 fn number(flag: &str, value: &str, min: u64, max: u64) -> Result<u64, String> {

@@ -34,10 +34,10 @@ fn read_response(reader: &mut BufReader<TcpStream>) -> (u16, Vec<u8>) {
         if line.trim().is_empty() {
             break;
         }
-        if let Some((name, value)) = line.split_once(':') {
-            if name.eq_ignore_ascii_case("content-length") {
-                length = value.trim().parse().expect("length");
-            }
+        if let Some((name, value)) = line.split_once(':')
+            && name.eq_ignore_ascii_case("content-length")
+        {
+            length = value.trim().parse().expect("length");
         }
     }
     let mut body = vec![0; length];

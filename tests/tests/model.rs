@@ -5,7 +5,8 @@
 use core::time::Duration;
 use linger::{NagleMode, OnBudgetSpent, Policy};
 use linger_check::model::reference::{EagerClose, FixedDelay, Naive, ShutdownClose, SoLinger};
-use linger_check::model::{Bound, Linger, Report, check, diagram, policy};
+use linger_check::model::{Bound, CloseModel, Linger, Report, Step, World, check, diagram, policy};
+use stateright::Model;
 
 const P1: &str = "P1 no silent loss";
 const P2: &str = "P2 no self-inflicted reset";
@@ -176,10 +177,91 @@ fn the_command_exits_0_when_all_hold_1_on_a_counterexample_and_2_on_bad_argument
         &["--strategy", "linger", "--poll-min-us", "9000"],
         &["--strategy", "linger", "--on-budget-spent", "later"],
         &["--colour"],
+        &["--strategy", "linger", "extra"],
     ] {
         let refused = run(bad);
         let stderr = String::from_utf8_lossy(&refused.stderr);
         assert_eq!(refused.status.code(), Some(2), "{bad:?}: {stderr}");
         assert!(stderr.starts_with("linger-check: "), "{bad:?}: {stderr}");
     }
+}
+
+#[test]
+fn the_command_prints_its_usage_on_help_and_names_what_it_does_not_understand() {
+    let run = |arguments: &[&str]| {
+        std::process::Command::new(env!("CARGO_BIN_EXE_linger-check"))
+            .args(arguments)
+            .output()
+            .expect("linger-check runs")
+    };
+    for help in ["--help", "-h"] {
+        let output = run(&["--strategy", "linger", help]);
+        let stdout = String::from_utf8_lossy(&output.stdout);
+        assert_eq!(output.status.code(), Some(0), "{help}: {stdout}");
+        assert!(
+            stdout.starts_with("usage: linger-check"),
+            "{help}: {stdout}"
+        );
+        assert!(output.stderr.is_empty(), "{help}");
+    }
+    for (arguments, message) in [
+        (
+            &["--bogus-flag"][..],
+            "linger-check: unknown option --bogus-flag\n",
+        ),
+        (
+            &["--strategy", "linger", "--bogus-flag", "3"],
+            "unknown option --bogus-flag\n",
+        ),
+        (
+            &["--strategy", "linger", "extra"],
+            "unexpected argument \"extra\"\n",
+        ),
+        (
+            &["--strategy", "linger", "--budget-ms"],
+            "--budget-ms needs a value\n",
+        ),
+    ] {
+        let output = run(arguments);
+        let stderr = String::from_utf8_lossy(&output.stderr);
+        assert_eq!(output.status.code(), Some(2), "{arguments:?}: {stderr}");
+        assert!(stderr.contains(message), "{arguments:?}: {stderr}");
+        assert!(
+            stderr.contains("\nusage: linger-check"),
+            "{arguments:?}: {stderr}"
+        );
+        assert!(output.stdout.is_empty(), "{arguments:?}");
+    }
+}
+
+#[test]
+fn the_explorer_shows_steps_states_and_properties_in_words() {
+    let model = CloseModel {
+        strategy: Linger { policy: policy() },
+        bound: Bound::default(),
+    };
+    let start = World::start(&model.strategy, &model.bound);
+    let closing = start.after(&model.strategy, Step::AppCloses);
+    let shown = format!("{closing:#?}");
+    for words in [
+        "t=0ms: our app decided to close at 0ms",
+        "app:  machine WriteShut, 4 unacked, next deadline 1ms",
+        "us:   wrote 3 sent 1 acked 0, FIN queued; received 0 unread 0; fd open",
+        "wire: us -> peer [data], peer -> us []",
+        "the peer may still make 4 moves, 3 of them sends",
+        "linger: 0.030s, idle: 0.005s",
+        "resume: off",
+    ] {
+        assert!(shown.contains(words), "{words:?} not in\n{shown}");
+    }
+    assert!(!shown.contains(&u64::MAX.to_string()), "{shown}");
+
+    assert_eq!(model.format_action(&Step::AppCloses), "our app closes");
+    let properties: Vec<String> = model
+        .properties()
+        .iter()
+        .map(|property| format!("{:?} {}", property.expectation, property.name))
+        .collect();
+    assert_eq!(properties[0], "Always P1 no silent loss");
+    assert_eq!(properties[5], "Sometimes every byte delivered");
 }

@@ -1,4 +1,4 @@
-//! The seed's losses reproduced on loopback, and every driver against every kind of peer.
+//! The plain closes' losses reproduced on loopback, and every driver against every kind of peer.
 //! `cargo test -p linger-check --test sockets -- --nocapture` prints the figures.
 
 use linger::{Ending, Release};

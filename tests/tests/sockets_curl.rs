@@ -1,4 +1,4 @@
-//! The brief's measurement, with a real HTTP client: curl uploads 20 MiB, the server answers
+//! The early reply with a real HTTP client: curl uploads 20 MiB, the server answers
 //! 413 with a 3 MiB body without reading the upload, and closes. The server answers once the
 //! upload has begun (`serve_early_reply`), so curl is always caught sending. Skipped, with
 //! the reason printed, only where curl is not installed.
@@ -6,7 +6,7 @@
 //! On loopback an unthrottled curl drains 3 MiB about as fast as the server writes it, so a
 //! plain close finds little left to destroy (the loss shows in about one run of five). A
 //! client on a real network reads slower than we write: `--limit-rate` models that, keeping
-//! part of the answer in the server's send queue when it closes, as the brief measured.
+//! part of the answer in the server's send queue when it closes, as on a real network.
 
 use linger_check::sockets::Closer;
 use linger_check::sockets::http::serve_early_reply;

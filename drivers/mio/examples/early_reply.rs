@@ -1,4 +1,4 @@
-//! The seed's experiment with a real HTTP client: answer every request with `413` and a body
+//! An early reply with a real HTTP client: answer every request with `413` and a body
 //! of N bytes without reading the request body, then close with the chosen strategy.
 //!
 //! ```sh
@@ -23,12 +23,9 @@ const USAGE: &str = "usage: early_reply --listen ADDR --strategy linger|naive|sh
                      --body-bytes N [--connections K]";
 
 fn main() -> ExitCode {
-    let args = match common::parse("--body-bytes", USAGE) {
+    let args = match common::args("early_reply", "--body-bytes", USAGE) {
         Ok(args) => args,
-        Err(message) => {
-            eprintln!("{message}");
-            return ExitCode::from(2);
-        }
+        Err(status) => return status,
     };
     let body = vec![b'x'; args.bytes];
     common::serve(&args, |stream| {

@@ -1,4 +1,4 @@
-//! The seed's first experiment: write N bytes to each client, then close with the chosen
+//! The simplest way to lose data: write N bytes to each client, then close with the chosen
 //! strategy. A client that sends anything the server never reads turns a plain close into
 //! a reset:
 //!
@@ -24,12 +24,9 @@ const USAGE: &str = "usage: send_then_close --listen ADDR --bytes N \
                      --strategy linger|naive|shutdown-close [--connections K]";
 
 fn main() -> ExitCode {
-    let args = match common::parse("--bytes", USAGE) {
+    let args = match common::args("send_then_close", "--bytes", USAGE) {
         Ok(args) => args,
-        Err(message) => {
-            eprintln!("{message}");
-            return ExitCode::from(2);
-        }
+        Err(status) => return status,
     };
     let payload = vec![b'x'; args.bytes];
     common::serve(&args, |stream| stream.write_all(&payload))

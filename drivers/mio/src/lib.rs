@@ -14,8 +14,12 @@
 //! Every function that takes a policy takes `Policy` or `&Policy`; the types of the core
 //! crate a caller needs (`Policy`, `Outcome`, ...) are re-exported here.
 //!
-//! The syscalls themselves (`shutdown`, `SIOCOUTQ`, reads into a fixed buffer, `SO_LINGER
-//! {1, 0}` for an abort) live in `linger-io`, shared with the other drivers.
+//! The machine and its policy come from [`linger`], the sans-IO core. The
+//! syscalls themselves (`shutdown`, `SIOCOUTQ`, reads into a fixed buffer, `SO_LINGER {1, 0}`
+//! for an abort) live in `linger-io`, shared with the other drivers (`linger-std` for blocking
+//! code, `linger-tokio`); [docs/drivers.md] says how each maps onto the platform.
+//!
+//! [docs/drivers.md]: https://github.com/linger-rs/linger/blob/main/docs/drivers.md
 //!
 //! # A server loop
 //!

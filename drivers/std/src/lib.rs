@@ -18,6 +18,10 @@
 //!
 //! Every function that takes a policy takes `Policy` or `&Policy`; the types of the core
 //! crate a caller needs (`Policy`, `Outcome`, ...) are re-exported here.
+//!
+//! The machine and its [`Policy`] come from [`linger`], the sans-IO core; `linger-mio` and
+//! `linger-tokio` are the drivers for event loops. How each action maps onto a syscall, per
+//! platform: [docs/drivers.md](https://github.com/linger-rs/linger/blob/main/docs/drivers.md).
 #![cfg(unix)]
 
 mod connection;

@@ -2,7 +2,8 @@
 //! drives it, each action performed on the model's kernel.
 
 use super::kernel::Read;
-use super::strategy::{Io, Misuse, Strategy};
+use super::strategy::{Describe, Io, Misuse, Strategy};
+use super::trace::Time;
 use linger::{Action, CloseMachine, Event, Instant, Outcome, Policy, State};
 
 /// A lingering close by [`CloseMachine`] under `policy`.
@@ -70,15 +71,26 @@ impl Strategy for Linger {
         let (_, poll_max) = self.policy.poll_interval();
         (self.policy.linger_budget() + poll_max).as_micros() as u64
     }
+}
 
-    fn describe(&self, machine: &CloseMachine) -> String {
-        if let Some(outcome) = machine.outcome() {
+/// The machine's state and figures; its timers by name in the details.
+impl Describe for CloseMachine {
+    fn describe(&self) -> String {
+        if let Some(outcome) = self.outcome() {
             return format!("machine Closed: {outcome}");
         }
-        match machine.stats().unacked {
-            Some(unacked) => format!("machine {}, {unacked} unacked", machine.state()),
-            None => format!("machine {}", machine.state()),
+        let mut text = format!("machine {}", self.state());
+        if let Some(unacked) = self.stats().unacked {
+            text.push_str(&format!(", {unacked} unacked"));
         }
+        if let Some(deadline) = self.poll_timeout() {
+            text.push_str(&format!(", next deadline {}", Time(deadline.as_micros())));
+        }
+        text
+    }
+
+    fn details(&self) -> Option<String> {
+        Some(format!("{self:?}"))
     }
 }
 

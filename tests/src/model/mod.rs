@@ -7,7 +7,7 @@
 //! - [`world`]: the whole state and the steps that move it; the peer may read or not, send,
 //!   half-close, close, reset or fall silent, and the network delays each segment arbitrarily;
 //! - [`strategy`]: the trait a close strategy implements, and the socket calls it may make;
-//!   [`Linger`] runs `CloseMachine`, [`reference`] holds the closes it replaces;
+//!   [`Linger`] runs `CloseMachine`, [`reference`](mod@reference) holds the closes it replaces;
 //! - [`properties`]: P1-P5 as stateright properties; [`trace`]: counterexamples for people.
 //!
 //! `docs/model.md` says what is abstracted away and why that is sound for P1-P5.
@@ -36,7 +36,7 @@ pub use world::{Step, World};
 
 use core::fmt;
 use core::time::Duration;
-use stateright::{Checker, Model, Property};
+use stateright::{Checker, Expectation, Model, Property};
 use std::time::Instant;
 
 /// How much of the world the checker explores.
@@ -123,6 +123,11 @@ impl<S: Strategy> Model for CloseModel<S> {
         properties::all()
     }
 
+    /// The explorer lists each step by what happens in it.
+    fn format_action(&self, step: &Step) -> String {
+        step.to_string()
+    }
+
     /// Time stops one millisecond past the strategy's bound; P3 has failed before then.
     fn within_boundary(&self, world: &World<S::App>) -> bool {
         let start = world.facts.close_asked_at.unwrap_or(world.now);
@@ -135,6 +140,9 @@ impl<S: Strategy> Model for CloseModel<S> {
 pub struct Verdict {
     /// The property's name.
     pub property: &'static str,
+    /// `always` (a safety property: no state may break it) or `sometimes` (some state must
+    /// satisfy it, or the model explored nothing interesting).
+    pub sometimes: bool,
     /// Whether it holds: an `always` property has no counterexample; a `sometimes` property
     /// has an example.
     pub holds: bool,
@@ -186,7 +194,8 @@ impl fmt::Display for Report {
         )?;
         for verdict in &self.verdicts {
             let status = if verdict.holds { "holds" } else { "FAILS" };
-            writeln!(f, "  {status:5}  {}", verdict.property)?;
+            let sometimes = if verdict.sometimes { "sometimes: " } else { "" };
+            writeln!(f, "  {status:5}  {sometimes}{}", verdict.property)?;
         }
         for verdict in &self.verdicts {
             if let Some(trace) = &verdict.counterexample {
@@ -219,6 +228,7 @@ pub fn check<S: Strategy>(strategy: S, bound: Bound) -> Report {
             let fails = property.expectation.discovery_is_failure();
             Verdict {
                 property: property.name,
+                sometimes: property.expectation == Expectation::Sometimes,
                 holds: found.is_some() != fails,
                 counterexample: (found.is_some() && fails)
                     .then(|| search::shortest_counterexample(model, property.condition))

@@ -1,9 +1,9 @@
-//! The closes `linger` replaces, as model strategies: the seed's two broken ones, the two
+//! The closes `linger` replaces, as model strategies: the two that lose data, the two
 //! common workarounds, and a deliberately broken lingering close that shows the checker can
 //! fail. None reports an outcome; each believes its data delivered once it returns.
 
 use super::kernel::{Fin, Read};
-use super::strategy::{Io, Strategy};
+use super::strategy::{Describe, Io, Strategy};
 use linger::Outcome;
 
 /// Where a reference application is in its close.
@@ -18,6 +18,16 @@ pub enum Phase {
     },
     /// The socket is released; the application believes the data delivered.
     Released,
+}
+
+impl Describe for Phase {
+    fn describe(&self) -> String {
+        match *self {
+            Phase::Open => "app open".into(),
+            Phase::Waiting { until } => format!("app waiting until {}", super::trace::Time(until)),
+            Phase::Released => "app released the socket, believes it delivered".into(),
+        }
+    }
 }
 
 /// Plain `close()` right after the last write.
@@ -83,16 +93,6 @@ macro_rules! reference_basics {
 
         fn outcome(&self, _: &Phase) -> Option<Outcome> {
             None
-        }
-
-        fn describe(&self, phase: &Phase) -> String {
-            match *phase {
-                Phase::Open => "app open".into(),
-                Phase::Waiting { until } => {
-                    format!("app waiting until {}", super::trace::Time(until))
-                }
-                Phase::Released => "app released the socket, believes it delivered".into(),
-            }
         }
     };
 }

@@ -18,7 +18,7 @@ use core::hash::Hash;
 /// [`on_time`](Strategy::on_time) when the clock reaches [`deadline`](Strategy::deadline).
 pub trait Strategy: Clone + Debug + Send + Sync + 'static {
     /// The application's state: everything the strategy remembers between calls.
-    type App: Clone + Debug + Hash + Eq + Send + Sync;
+    type App: Clone + Debug + Describe + Hash + Eq + Send + Sync;
 
     /// For reports: `linger`, `naive`, ...
     fn name(&self) -> String;
@@ -49,9 +49,17 @@ pub trait Strategy: Clone + Debug + Send + Sync + 'static {
 
     /// The longest a close may take, in model microseconds, from `close` to release (P3).
     fn bound(&self) -> u64;
+}
 
-    /// A few words on the application's state, for traces.
-    fn describe(&self, app: &Self::App) -> String;
+/// Our application's state in words, for counterexample traces and the explorer.
+pub trait Describe {
+    /// A few words: how far the close got and what the application believes.
+    fn describe(&self) -> String;
+
+    /// Everything else, for someone looking closely at one state in the explorer.
+    fn details(&self) -> Option<String> {
+        None
+    }
 }
 
 /// A use of the socket that the properties forbid (P4), or an input the machine refused.

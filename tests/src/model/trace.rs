@@ -2,7 +2,7 @@
 //! what was in flight, and which data was lost.
 
 use super::kernel::{Dead, Fin, Kernel, Segment, Wire};
-use super::strategy::Strategy;
+use super::strategy::{Describe, Misuse, Strategy};
 use super::world::{Step, World};
 use core::fmt::{self, Write};
 
@@ -35,7 +35,7 @@ pub fn render<S: Strategy>(strategy: &S, path: &[(World<S::App>, Option<Step>)])
             "{number:>3}. t={:<9} {what}",
             Time(world.now).to_string()
         );
-        let _ = writeln!(text, "       app:  {}", strategy.describe(&world.app));
+        let _ = writeln!(text, "       app:  {}", world.app.describe());
         let _ = writeln!(text, "       us:   {}", kernel(&world.ours));
         let _ = writeln!(text, "       peer: {}", kernel(&world.peer));
         let _ = writeln!(
@@ -49,6 +49,55 @@ pub fn render<S: Strategy>(strategy: &S, path: &[(World<S::App>, Option<Step>)])
         }
     }
     text
+}
+
+/// One state in words, as the explorer shows it: the clock, our application, both kernels,
+/// the wires, what the peer may still do, and what the properties watch.
+impl<A: Describe> fmt::Debug for World<A> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let close = match (self.facts.close_asked_at, self.facts.released_at) {
+            (None, _) => "our app has not decided to close".into(),
+            (Some(asked), None) => format!("our app decided to close at {}", Time(asked)),
+            (Some(asked), Some(released)) => format!(
+                "our app decided to close at {}, released the socket at {}",
+                Time(asked),
+                Time(released)
+            ),
+        };
+        writeln!(f, "t={}: {close}", Time(self.now))?;
+        writeln!(f, "app:  {}", self.app.describe())?;
+        writeln!(f, "us:   {}", kernel(&self.ours))?;
+        writeln!(f, "peer: {}", kernel(&self.peer))?;
+        writeln!(
+            f,
+            "wire: us -> peer [{}], peer -> us [{}]",
+            wire(&self.to_peer),
+            wire(&self.to_us)
+        )?;
+        writeln!(
+            f,
+            "the peer may still make {} moves, {} of them sends",
+            self.peer_moves_left,
+            self.peer_sends_left.min(self.peer_moves_left)
+        )?;
+        let facts = &self.facts;
+        let misuse = facts.misuse.map_or_else(|| "none".into(), misused);
+        writeln!(
+            f,
+            "facts: fd closes {}, segments read after close {}, plain close over unread data: \
+             {}, misuse: {misuse}",
+            facts.fd_closes,
+            facts.read_after_close,
+            if facts.closed_on_unread { "yes" } else { "no" },
+        )?;
+        if let Some(unacked) = facts.unacked_at_release {
+            writeln!(f, "at release SIOCOUTQ was {unacked}")?;
+        }
+        match self.app.details() {
+            Some(details) => write!(f, "details: {details}"),
+            None => Ok(()),
+        }
+    }
 }
 
 /// The last line: what was lost and why, or that nothing was.
@@ -82,6 +131,17 @@ fn verdict<S: Strategy>(strategy: &S, world: &World<S::App>) -> String {
             world.ours.written,
             causes.join("; ")
         )
+    }
+}
+
+fn misused(misuse: Misuse) -> String {
+    match misuse {
+        Misuse::CallAfterRelease => "a socket call after the fd was closed".into(),
+        Misuse::ClosedTwice => "the fd closed twice".into(),
+        Misuse::WriteAfterShutdown => "a write after shutdown".into(),
+        Misuse::CorkAfterShutdown => "cork set after shutdown".into(),
+        Misuse::Rejected(error) => format!("the machine refused an input: {error}"),
+        Misuse::UnknownAction => "an action the model does not know".into(),
     }
 }
 

@@ -6,8 +6,9 @@ use super::kernel::{Kernel, Wire};
 use super::strategy::{Facts, Io, Strategy};
 use core::fmt;
 
-/// Everything the model knows at one instant.
-#[derive(Clone, Debug, PartialEq, Eq, Hash)]
+/// Everything the model knows at one instant. Its `Debug` is in words (`trace.rs`): it is
+/// what stateright's explorer shows of each state.
+#[derive(Clone, PartialEq, Eq, Hash)]
 pub struct World<A> {
     /// Our application's close strategy state.
     pub app: A,

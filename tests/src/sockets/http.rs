@@ -1,5 +1,5 @@
 //! A minimal HTTP/1.1 server that answers every request with `413` and a body, without
-//! reading the request body, and closes with a [`Closer`]: the seed's early reply.
+//! reading the request body, and closes with a [`Closer`]: an early reply.
 
 use super::Closer;
 use linger::{Outcome, Policy};
@@ -48,7 +48,7 @@ fn answer(mut stream: TcpStream, closer: Closer, body_bytes: usize) -> Option<Ou
 }
 
 /// Waits (at most the read timeout) until the first bytes of the upload have arrived, so
-/// the answer always meets a client that is sending, as in the brief's measurement. Answered
+/// the answer always meets a client that is sending, as a real early reply does. Answered
 /// sooner, on a busy machine, curl can see the `413` before it sends any of the body; it
 /// then stops, sends its FIN, and a plain close finds nothing unread and does not reset.
 fn wait_for_upload(stream: &TcpStream) {

@@ -13,7 +13,7 @@ use std::net::{Shutdown, SocketAddr, TcpListener, TcpStream};
 use std::thread;
 use std::time::{Duration, Instant};
 
-/// How the server closes: the two ways the seed loses data, the two usual workarounds, and
+/// How the server closes: the two plain closes that lose data, the two usual workarounds, and
 /// linger's drivers.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Closer {
@@ -255,7 +255,7 @@ fn serve(
     }
 }
 
-/// The seed's scenario: the client uploads 64 KiB the server never reads, then reads the
+/// The early reply: the client uploads 64 KiB the server never reads, then reads the
 /// 1 MiB answer slowly through a 64 KiB receive buffer, so part of the answer is still
 /// unacknowledged when the server closes.
 pub fn early_reply(closer: Closer) -> Run {

@@ -202,7 +202,7 @@ impl LinkRun {
     }
 }
 
-/// The seed's scenario across `link`: the client uploads 64 KiB the server never reads and
+/// The early reply across `link`: the client uploads 64 KiB the server never reads and
 /// then reads; the server answers `answer` bytes and closes with `closer`.
 pub fn early_reply_across(link: &SlowLink, closer: Closer, answer: usize) -> LinkRun {
     use std::io::Write;

@@ -22,6 +22,7 @@ pub(crate) enum Strategy {
 }
 
 /// Parsed command line: `--name value` pairs.
+#[derive(Debug, PartialEq, Eq)]
 pub(crate) struct Args {
     pub(crate) listen: SocketAddr,
     pub(crate) strategy: Strategy,
@@ -29,45 +30,77 @@ pub(crate) struct Args {
     pub(crate) connections: usize,
 }
 
-/// Parses `--listen ADDR --strategy S --<bytes_flag> N [--connections K]`, or returns the
-/// message to print before exiting with status 2.
-pub(crate) fn parse(bytes_flag: &str, usage: &str) -> Result<Args, String> {
-    let mut listen = None;
-    let mut strategy = None;
-    let mut bytes = None;
-    let mut connections = 1;
-    let mut words = std::env::args().skip(1);
+/// The example's arguments, or the exit status once the usage is printed: 0 after `--help`
+/// (on stdout), 2 after a mistake (on stderr, with what was wrong).
+pub(crate) fn args(name: &str, bytes_flag: &str, usage: &str) -> Result<Args, ExitCode> {
+    match parse(bytes_flag, std::env::args().skip(1)) {
+        Ok(Some(args)) => Ok(args),
+        Ok(None) => {
+            println!("{usage}");
+            Err(ExitCode::SUCCESS)
+        }
+        Err(message) => {
+            eprintln!("{name}: {message}\n\n{usage}");
+            Err(ExitCode::from(2))
+        }
+    }
+}
+
+/// Parses `--listen ADDR --strategy S --<bytes_flag> N [--connections K]`: `None` when
+/// `--help` or `-h` asks for the usage, the reason when the words do not make sense.
+fn parse(
+    bytes_flag: &str,
+    words: impl IntoIterator<Item = String>,
+) -> Result<Option<Args>, String> {
+    let words: Vec<String> = words.into_iter().collect();
+    if words.iter().any(|word| word == "--help" || word == "-h") {
+        return Ok(None);
+    }
+    let (mut listen, mut strategy, mut bytes, mut connections) = (None, None, None, 1);
+    let mut words = words.iter();
     while let Some(flag) = words.next() {
-        let value = words
-            .next()
-            .ok_or_else(|| format!("{flag} needs a value\n{usage}"))?;
-        let invalid = |what: &str| format!("{flag} {value:?}: {what}\n{usage}");
+        let mut value = || {
+            words
+                .next()
+                .map(String::as_str)
+                .ok_or_else(|| format!("{flag} needs a value"))
+        };
+        let whole = |value: &str| {
+            value
+                .parse()
+                .map_err(|_| format!("{flag} takes a whole number, not {value:?}"))
+        };
         match flag.as_str() {
-            "--listen" => listen = Some(value.parse().map_err(|_| invalid("not an address"))?),
+            "--listen" => {
+                let value = value()?;
+                let address = value.parse();
+                listen = Some(address.map_err(|_| format!("{flag}: {value:?} is not an address"))?);
+            }
             "--strategy" => {
-                strategy = Some(match value.as_str() {
+                strategy = Some(match value()? {
                     "linger" => Strategy::Linger,
                     "naive" => Strategy::Naive,
                     "shutdown-close" => Strategy::ShutdownClose,
-                    _ => return Err(invalid("choose linger, naive or shutdown-close")),
+                    other => {
+                        return Err(format!(
+                            "{flag} takes linger, naive or shutdown-close, not {other:?}"
+                        ));
+                    }
                 })
             }
-            "--connections" => {
-                connections = value.parse().map_err(|_| invalid("not a whole number"))?
-            }
-            flag if flag == bytes_flag => {
-                bytes = Some(value.parse().map_err(|_| invalid("not a whole number"))?)
-            }
-            _ => return Err(format!("unknown flag {flag}\n{usage}")),
+            "--connections" => connections = whole(value()?)?,
+            flag if flag == bytes_flag => bytes = Some(whole(value()?)?),
+            option if option.starts_with('-') => return Err(format!("unknown option {option}")),
+            stray => return Err(format!("unexpected argument {stray:?}")),
         }
     }
-    let missing = |flag: &str| format!("{flag} is required\n{usage}");
-    Ok(Args {
+    let missing = |flag: &str| format!("{flag} is required");
+    Ok(Some(Args {
         listen: listen.ok_or_else(|| missing("--listen"))?,
         strategy: strategy.ok_or_else(|| missing("--strategy"))?,
         bytes: bytes.ok_or_else(|| missing(bytes_flag))?,
         connections,
-    })
+    }))
 }
 
 const LISTENER: Token = Token(0);
@@ -177,4 +210,66 @@ fn report(token: Token, outcome: &Outcome) {
         "NOT confirmed"
     };
     println!("lingering close {}: {verdict}: {outcome}", token.0);
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn parse_words(words: &[&str]) -> Result<Option<Args>, String> {
+        parse("--bytes", words.iter().map(|word| word.to_string()))
+    }
+
+    #[test]
+    fn help_asks_for_the_usage_whatever_else_is_given() {
+        assert_eq!(parse_words(&["--help"]), Ok(None));
+        assert_eq!(parse_words(&["--listen", "127.0.0.1:1", "-h"]), Ok(None));
+    }
+
+    #[test]
+    fn a_complete_command_line_parses() {
+        let words = [
+            "--listen",
+            "127.0.0.1:8414",
+            "--strategy",
+            "naive",
+            "--bytes",
+            "10",
+        ];
+        let args = parse_words(&words).expect("valid").expect("not help");
+        assert_eq!(args.strategy, Strategy::Naive);
+        assert_eq!((args.bytes, args.connections), (10, 1));
+    }
+
+    #[test]
+    fn an_unknown_option_is_named_as_such() {
+        assert_eq!(
+            parse_words(&["--bogus-flag"]),
+            Err("unknown option --bogus-flag".into())
+        );
+        assert_eq!(
+            parse_words(&["--bogus-flag", "3"]),
+            Err("unknown option --bogus-flag".into())
+        );
+    }
+
+    #[test]
+    fn a_stray_word_is_an_unexpected_argument() {
+        assert_eq!(
+            parse_words(&["--strategy", "linger", "extra"]),
+            Err("unexpected argument \"extra\"".into())
+        );
+    }
+
+    #[test]
+    fn a_flag_without_its_value_says_so() {
+        assert_eq!(
+            parse_words(&["--bytes"]),
+            Err("--bytes needs a value".into())
+        );
+        assert_eq!(
+            parse_words(&["--bytes", "many"]),
+            Err("--bytes takes a whole number, not \"many\"".into())
+        );
+    }
 }
