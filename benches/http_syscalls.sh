@@ -47,7 +47,7 @@ EOF
 early_client() {
     for _ in $(seq "$connections"); do
         curl -s -o /dev/null -H 'Expect:' --data-binary "@$out/upload" \
-            "http://127.0.0.1:$port/upload" || true
+            "http://127.0.0.1:$port/" || true
     done
 }
 

@@ -7,6 +7,8 @@
 
 use linger_check::sockets::axum::{EARLY_BODY, Listening, Server};
 use linger_check::sockets::clients::{self, Reply, UploadFile};
+use linger_tokio::{Lingerer, Policy};
+use std::time::Duration;
 
 const UPLOAD: usize = 20 << 20;
 /// axum's own `413` from `DefaultBodyLimit`.
@@ -165,4 +167,34 @@ fn failed(error: &reqwest::Error) -> Reply {
         status: 0,
         body_bytes: 0,
     }
+}
+
+#[test]
+fn python_requests_uploading_past_a_small_discard_cap_is_reset_and_the_outcome_says_so() {
+    if !clients::python_requests_available() {
+        return;
+    }
+    // The old default: 16 MiB. The client's last 4 MB find nobody reading. Short timeouts:
+    // a capped close waits for nothing that can still come.
+    let policy = Policy::builder()
+        .discard_cap(16 << 20)
+        .idle_timeout(Duration::from_millis(500))
+        .linger_budget(Duration::from_secs(1))
+        .build()
+        .expect("valid policy");
+    let server = Server::start_with(Listening::Linger, Lingerer::new(policy), "");
+    let replies: Vec<Reply> = (0..5)
+        .map(|_| clients::python_post(&server.url("/early"), UPLOAD))
+        .collect();
+    let whole = replies
+        .iter()
+        .filter(|reply| reply.is(413, EARLY_BODY))
+        .count();
+    let counts = server.stop().expect("linger counts");
+    println!("16 MiB cap, requests: {whole} of 5 whole; closes {counts:?}");
+    assert_eq!(
+        counts.released_by_reset, 5,
+        "a capped close claimed a plain close"
+    );
+    assert_eq!(counts.clean, 0, "{counts:?}");
 }

@@ -1,10 +1,8 @@
 //! An axum server on a `LingerListener` still does what servers must: keep-alive,
-//! `ConnectInfo<SocketAddr>`, a thousand concurrent connections without an error or a
-//! leaked descriptor, and a graceful shutdown that ends within its bound with every close
-//! accounted for.
+//! `ConnectInfo<SocketAddr>`, and a graceful shutdown that ends within its bound with every
+//! close accounted for (a thousand concurrent connections: `http_scale.rs`).
 
 use linger_check::sockets::axum::{EARLY_BODY, Listening, SHUTDOWN_LINGER, Server};
-use linger_check::sockets::{open_fds, raise_fd_limit};
 use std::io::{BufRead, BufReader, Read, Write};
 use std::net::TcpStream;
 use std::time::{Duration, Instant};
@@ -73,56 +71,6 @@ fn keep_alive_requests_reuse_one_connection_and_connect_info_works() {
     drop(client);
     let counts = server.stop().expect("linger counts");
     assert_eq!((counts.ended(), counts.clean), (1, 1), "{counts:?}");
-}
-
-#[test]
-fn a_thousand_concurrent_short_connections_complete_without_error_or_leak() {
-    const CONNECTIONS: usize = 1_000;
-    raise_fd_limit();
-    let fds_before = open_fds();
-    let server = Server::start(Listening::Linger, "");
-    let address = server.address;
-    let runtime = linger_check::sockets::current_thread_runtime();
-    let started = Instant::now();
-    let answers = runtime.block_on(async move {
-        let requests = (0..CONNECTIONS).map(|_| {
-            tokio::spawn(async move {
-                use tokio::io::{AsyncReadExt, AsyncWriteExt};
-                let mut stream = tokio::net::TcpStream::connect(address).await?;
-                let request = "GET / HTTP/1.1\r\nhost: test\r\nconnection: close\r\n\r\n";
-                stream.write_all(request.as_bytes()).await?;
-                let mut answer = Vec::new();
-                stream.read_to_end(&mut answer).await?;
-                Ok::<_, std::io::Error>(answer)
-            })
-        });
-        let tasks: Vec<_> = requests.collect();
-        let mut answers = Vec::with_capacity(CONNECTIONS);
-        for task in tasks {
-            answers.push(task.await.expect("client task"));
-        }
-        answers
-    });
-    let took = started.elapsed();
-    drop(runtime);
-    let failed: Vec<_> = answers
-        .iter()
-        .filter(|answer| {
-            answer.as_ref().map_or(true, |answer| {
-                !(answer.starts_with(b"HTTP/1.1 200") && answer.ends_with(b"hello"))
-            })
-        })
-        .collect();
-    assert!(
-        failed.is_empty(),
-        "{} of {CONNECTIONS} failed",
-        failed.len()
-    );
-    let counts = server.stop().expect("linger counts");
-    println!("{CONNECTIONS} connections in {took:?}; closes {counts:?}");
-    assert_eq!(counts.ended(), CONNECTIONS as u64, "{counts:?}");
-    assert_eq!(counts.clean, CONNECTIONS as u64, "{counts:?}");
-    assert_eq!(open_fds(), fds_before, "descriptors leaked");
 }
 
 #[test]

@@ -3,8 +3,9 @@
 //!
 //! [`drive`] performs a [`CloseMachine`]'s actions on any socket that has a file descriptor
 //! and reports every result back as an [`Event`](linger::Event); [`sys`] holds the
-//! per-platform queries (`SIOCOUTQ`, `SO_NWRITE`, `FIONWRITE`) and the cork option. A driver
-//! adds only how it waits (epoll, `poll(2)`, tokio) and how it closes.
+//! per-platform queries (`SIOCOUTQ`, `SO_NWRITE`, `FIONWRITE`, `TCP_INFO`) and the cork
+//! option; [`errors`] maps every socket error onto the event it stands for. A driver adds
+//! only how it waits (epoll, `poll(2)`, tokio) and how it closes.
 //!
 //! [docs/drivers.md](https://github.com/linger-rs/linger/blob/main/docs/drivers.md) has the
 //! action-to-syscall table, the platform differences, and the steps of writing a driver for

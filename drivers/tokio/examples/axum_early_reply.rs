@@ -8,7 +8,7 @@
 //!     --listen 127.0.0.1:8416 --close plain &
 //! head -c 20000000 /dev/zero > /tmp/upload
 //! curl -s -o /dev/null -w '%{http_code} %{size_download}\n' --limit-rate 10M \
-//!     -H 'Expect:' --data-binary @/tmp/upload http://127.0.0.1:8416/upload
+//!     -H 'Expect:' --data-binary @/tmp/upload http://127.0.0.1:8416/
 //! ```
 //!
 //! `--close plain`: curl exits 56 ("Connection reset by peer") after about 128 KB of the
@@ -22,7 +22,7 @@ use axum::Router;
 use axum::body::{Body, Bytes};
 use axum::extract::ConnectInfo;
 use axum::http::StatusCode;
-use axum::routing::{get, post};
+use axum::routing::get;
 use common::{Close, Command};
 use http_body_util::BodyExt;
 use linger_tokio::{LingerListener, Lingerer, Policy, SHORT_LINGER};
@@ -55,19 +55,14 @@ async fn main() -> ExitCode {
         }
     };
     let answer = Bytes::from(vec![b'x'; args.body_bytes]);
+    let early_reply = move |ConnectInfo(peer): ConnectInfo<SocketAddr>, body: Body| async move {
+        // Answer once the upload has begun; never read the rest.
+        let _first_bytes = body.into_data_stream().frame().await;
+        println!("{peer}: 413 with {} bytes", answer.len());
+        (StatusCode::PAYLOAD_TOO_LARGE, answer)
+    };
     let app = Router::new()
-        .route("/", get(|| async { "hello\n" }))
-        .route(
-            "/upload",
-            post(
-                move |ConnectInfo(peer): ConnectInfo<SocketAddr>, body: Body| async move {
-                    // Answer once the upload has begun; never read the rest.
-                    let _first_bytes = body.into_data_stream().frame().await;
-                    println!("{peer}: 413 with {} bytes", answer.len());
-                    (StatusCode::PAYLOAD_TOO_LARGE, answer)
-                },
-            ),
-        )
+        .route("/", get(|| async { "hello\n" }).post(early_reply))
         .into_make_service_with_connect_info::<SocketAddr>();
     let shutdown = common::stop_signal();
     let served = match args.close {

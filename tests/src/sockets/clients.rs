@@ -1,11 +1,14 @@
-//! Real HTTP clients driven from tests: curl and Python `requests`, each run once per call,
-//! bounded in time. A missing client skips its test with the reason printed, except under
-//! CI (`CI=true`), whose `.ci/run` installs them, where it fails.
+//! HTTP clients driven from tests and the demo: curl and Python `requests`, each run once
+//! per call, bounded in time, and a client on plain sockets that needs no program. A missing
+//! program skips its test with the reason printed, except under CI (`CI=true`), whose
+//! `.ci/run` installs them, where it fails.
 
-use std::io::Write;
+use std::io::{self, BufRead, BufReader, ErrorKind, Read, Write};
+use std::net::{SocketAddr, TcpStream};
 use std::path::PathBuf;
 use std::process::Command;
 use std::sync::atomic::{AtomicUsize, Ordering};
+use std::time::Duration;
 
 /// An upload file of its own (tests run side by side), removed when dropped.
 pub struct UploadFile(PathBuf);
@@ -144,5 +147,121 @@ except Exception as error:
         verdict,
         status,
         body_bytes,
+    }
+}
+
+/// How [`raw_post`] sends its upload.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Sending {
+    /// Reads the answer while it still sends, as curl and browsers do.
+    WhileReading,
+    /// Sends the whole upload, then reads, as Python's `requests` does.
+    ThenReading,
+}
+
+/// POSTs `upload_bytes` to `path` through a plain socket, sending as `sending` says; no
+/// external program needed. The answer must carry a `content-length`.
+pub fn raw_post(address: SocketAddr, path: &str, upload_bytes: usize, sending: Sending) -> Reply {
+    let failed = |verdict: String| Reply {
+        verdict,
+        status: 0,
+        body_bytes: 0,
+    };
+    let stream = match TcpStream::connect(address) {
+        Ok(stream) => stream,
+        Err(error) => return failed(format!("connect: {error}")),
+    };
+    let _ = stream.set_read_timeout(Some(Duration::from_secs(30)));
+    let head =
+        format!("POST {path} HTTP/1.1\r\nhost: linger\r\ncontent-length: {upload_bytes}\r\n\r\n");
+    let mut writer = match stream.try_clone() {
+        Ok(writer) => writer,
+        Err(error) => return failed(format!("clone: {error}")),
+    };
+    let upload = std::thread::spawn(move || -> io::Result<()> {
+        writer.write_all(head.as_bytes())?;
+        let block = vec![b'u'; 64 << 10];
+        let mut left = upload_bytes;
+        while left > 0 {
+            let now = left.min(block.len());
+            writer.write_all(&block[..now])?;
+            left -= now;
+        }
+        Ok(())
+    });
+    if sending == Sending::ThenReading {
+        let uploaded = upload
+            .join()
+            .unwrap_or_else(|_| Err(io::Error::other("the upload thread panicked")));
+        if let Err(error) = uploaded {
+            return failed(format!("upload: {}", describe(&error)));
+        }
+        return read_reply(stream);
+    }
+    let reply = read_reply(stream);
+    let _ = upload.join();
+    reply
+}
+
+/// Reads a response head and its `content-length` body: `ok` only if all of it arrived.
+fn read_reply(stream: TcpStream) -> Reply {
+    let mut reader = BufReader::new(stream);
+    let mut line = String::new();
+    let mut reply = Reply {
+        verdict: "ok".to_string(),
+        status: 0,
+        body_bytes: 0,
+    };
+    let mut length = None;
+    let head = (|| -> io::Result<()> {
+        reader.read_line(&mut line)?;
+        reply.status = line
+            .split_whitespace()
+            .nth(1)
+            .and_then(|code| code.parse().ok())
+            .unwrap_or(0);
+        loop {
+            line.clear();
+            if reader.read_line(&mut line)? == 0 || line.trim().is_empty() {
+                return Ok(());
+            }
+            if let Some((name, value)) = line.split_once(':')
+                && name.eq_ignore_ascii_case("content-length")
+            {
+                length = value.trim().parse::<usize>().ok();
+            }
+        }
+    })();
+    if let Err(error) = head {
+        reply.verdict = format!("head: {}", describe(&error));
+        return reply;
+    }
+    let mut chunk = vec![0; 64 << 10];
+    loop {
+        match reader.read(&mut chunk) {
+            Ok(0) => break,
+            Ok(read) => reply.body_bytes += read,
+            Err(error) if error.kind() == ErrorKind::Interrupted => {}
+            Err(error) => {
+                reply.verdict = format!("body: {}", describe(&error));
+                return reply;
+            }
+        }
+        if Some(reply.body_bytes) == length {
+            break;
+        }
+    }
+    if Some(reply.body_bytes) != length {
+        reply.verdict = "short body, then EOF".to_string();
+    }
+    reply
+}
+
+/// An error as a client reports it: its errno name where it has one.
+fn describe(error: &io::Error) -> String {
+    match error.kind() {
+        ErrorKind::ConnectionReset => "ECONNRESET".to_string(),
+        ErrorKind::BrokenPipe => "EPIPE".to_string(),
+        _ => error.to_string(),
     }
 }
