@@ -282,8 +282,9 @@ impl LingererBuilder {
         self
     }
 
-    /// Calls `hook` with every close's outcome, on the thread that ended it: keep it short
-    /// (log, count, send to a channel).
+    /// Calls `hook` with every close's outcome, on the thread that ended it (a worker, or
+    /// the one that dropped the stream): keep it short (log, count, send to a channel), and
+    /// never let it panic, since it may run inside a drop.
     pub fn on_outcome(mut self, hook: impl Fn(&CloseReport) + Send + Sync + 'static) -> Self {
         self.hook = Some(Box::new(hook));
         self

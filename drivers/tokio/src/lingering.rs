@@ -182,7 +182,7 @@ impl Lingering {
     }
 
     /// The outcome, reported the first time.
-    fn finish(&mut self) -> Outcome {
+    pub(crate) fn finish(&mut self) -> Outcome {
         let outcome = linger_io::released_outcome(&self.machine);
         if !self.reported {
             self.reported = true;

@@ -104,12 +104,14 @@ impl LingerStream {
         }
     }
 
-    /// Resets the connection now (`SO_LINGER {1, 0}`, `close()`), and says how it ended.
+    /// Resets the connection now (`SO_LINGER {1, 0}`, `close()`), and says how it ended; the
+    /// outcome goes to the lingerer's hook and counts as every other.
     pub fn abort(mut self) -> Outcome {
-        let _ = self.machine.abort(self.clock.now());
-        self.perform();
-        drop(self.stream.take());
-        linger_io::released_outcome(&self.machine)
+        let _refused_only_when_closed = self.machine.abort(self.clock.now());
+        match self.take_close() {
+            Some(mut lingering) => lingering.finish(),
+            None => linger_io::released_outcome(&self.machine),
+        }
     }
 
     /// Holds partial segments (`TCP_CORK`) until [`uncork`](Self::uncork), a flush or the
@@ -278,7 +280,8 @@ impl Drop for LingerStream {
     /// to wait.
     fn drop(&mut self) {
         if let Some(lingering) = self.take_close() {
-            lingering.hand_off(self.runtime.take());
+            let runtime = self.runtime.take().or_else(|| Handle::try_current().ok());
+            lingering.hand_off(runtime);
         }
     }
 }

@@ -304,3 +304,24 @@ fn a_runtime_shutting_down_cuts_waiting_closes_short_and_reports_them() {
     let mut answer = [0u8; 6];
     client.read_exact(&mut answer).expect("the answer arrived");
 }
+
+#[tokio::test]
+async fn an_aborted_stream_resets_the_peer_and_reports_it() {
+    let (server, client) = pair().await;
+    let (lingerer, reports) = recording_lingerer(Policy::default());
+    let mut stream = lingerer.stream(server);
+    stream.write_all(b"partial").await.expect("write");
+    let outcome = stream.abort();
+    assert_eq!(outcome.release, Release::Abort);
+    assert!(
+        matches!(outcome.ending, Ending::Aborted { .. }),
+        "{outcome}"
+    );
+    assert_eq!(outcome.bytes_written, Some(7));
+    assert_eq!(reports.lock().expect("reports").len(), 1);
+    assert_eq!(lingerer.counts().aborted, 1);
+    let (_, reset) = tokio::task::spawn_blocking(move || read_all(client))
+        .await
+        .expect("reader");
+    assert!(reset, "the peer saw no reset");
+}
