@@ -3,10 +3,12 @@
 # close) against linger (`LingerListener`), counted by `strace -f -c` on the server process
 # only, for two cases:
 #
-#   keep-alive: the client sends one request on a keep-alive connection, reads the answer
-#               and closes first (the common case: the close finds the peer's EOF read and,
-#               on loopback, our FIN acknowledged);
-#   early:      curl uploads 20 MB, the server answers 413 with 1 MiB without reading it.
+#   keep_alive:   the client sends one request on a keep-alive connection, reads the
+#                 answer and closes first (the common case: the close finds the peer's EOF
+#                 read and, on loopback, our FIN acknowledged);
+#   server_first: the client asks `Connection: close`, so the server closes first and the
+#                 close waits for the client's FIN, as under a load generator;
+#   early:        curl uploads 20 MB, the server answers 413 with 1 MiB without reading it.
 #
 #   benches/http_syscalls.sh [N]     # N connections per case (default 300); needs strace,
 #                                     # curl and python3
@@ -28,13 +30,15 @@ trap 'rm -rf "$out"' EXIT
 head -c 20000000 /dev/zero >"$out/upload"
 port=18431
 
-keep_alive_client() {
-    python3 - "$port" "$connections" <<'EOF'
+# python_client HEADER: N sequential GETs of `/`, each on a connection of its own with
+# HEADER, read up to the answer ("hello"), then closed.
+python_client() {
+    python3 - "$port" "$connections" "$1" <<'EOF'
 import socket, sys
-port, count = int(sys.argv[1]), int(sys.argv[2])
+port, count, header = int(sys.argv[1]), int(sys.argv[2]), sys.argv[3].encode()
 for _ in range(count):
     with socket.create_connection(("127.0.0.1", port)) as client:
-        client.sendall(b"GET / HTTP/1.1\r\nhost: bench\r\n\r\n")
+        client.sendall(b"GET / HTTP/1.1\r\nhost: bench\r\n" + header + b"\r\n\r\n")
         answer = b""
         while not answer.endswith(b"hello\n"):
             chunk = client.recv(4096)
@@ -43,6 +47,9 @@ for _ in range(count):
             answer += chunk
 EOF
 }
+
+keep_alive_client() { python_client "connection: keep-alive"; }
+server_first_client() { python_client "connection: close"; }
 
 early_client() {
     for _ in $(seq "$connections"); do
@@ -70,7 +77,7 @@ measure() {
 calls() { awk '$NF == "total" { print $(NF-2) }' "$1"; }
 by_name() { awk -v name="$2" '$NF == name { print $4 }' "$1"; }
 
-for case in keep_alive early; do
+for case in keep_alive server_first early; do
     for close in plain linger; do
         measure "$case" "$close"
     done

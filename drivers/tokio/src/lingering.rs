@@ -5,8 +5,10 @@
 use crate::lingerer::{Lingerer, Request, Ticket};
 use crate::report::{self, CloseReport};
 use linger::{Clock, CloseMachine, Event, Outcome, State};
+use std::io;
 use std::net::SocketAddr;
 use std::time::Duration;
+use tokio::io::Interest;
 use tokio::net::TcpStream;
 use tokio::runtime::Handle;
 
@@ -25,15 +27,24 @@ pub(crate) struct Lingering {
     reported: bool,
 }
 
-/// How a discard round reads.
-#[derive(Clone, Copy)]
-enum Reads {
-    /// Through tokio (`try_read`), which clears its readiness on `EWOULDBLOCK`: for the loop
-    /// that waits on that readiness.
-    Tokio,
-    /// Straight from the socket (`recv(MSG_DONTWAIT)`): for the steps taken outside the
-    /// loop (a drop, a runtime shutting down), where tokio's readiness may be stale or gone.
-    Raw,
+/// Reads without blocking, in a way that is right whatever tokio believes. Through tokio
+/// when it thinks the socket readable, so that an `EWOULDBLOCK` clears its readiness (else
+/// the next wait would wake at once for nothing); straight from the kernel when it thinks
+/// not, since its readiness may lag the socket (an event not yet processed, a runtime
+/// shutting down), and a discard round that believed it would let the close end plainly
+/// over unread data.
+fn read_surely(stream: &TcpStream, buf: &mut [u8]) -> io::Result<usize> {
+    let mut asked_the_kernel = false;
+    let through_tokio = stream.try_io(Interest::READABLE, || {
+        asked_the_kernel = true;
+        linger_io::sys::read_nonblocking(stream, buf)
+    });
+    match through_tokio {
+        Err(error) if error.kind() == io::ErrorKind::WouldBlock && !asked_the_kernel => {
+            linger_io::sys::read_nonblocking(stream, buf)
+        }
+        result => result,
+    }
 }
 
 impl Lingering {
@@ -57,7 +68,7 @@ impl Lingering {
             peer,
             reported: false,
         };
-        lingering.perform(Reads::Raw);
+        lingering.perform();
         lingering
     }
 
@@ -83,7 +94,7 @@ impl Lingering {
 
     /// Drives the close to its end.
     pub(crate) async fn run(mut self) -> Outcome {
-        while !self.perform(Reads::Tokio) {
+        while !self.perform() {
             if !self.answer_request() {
                 self.wait().await;
             }
@@ -92,21 +103,14 @@ impl Lingering {
     }
 
     /// Performs every action; true once the socket was released (and dropped).
-    fn perform(&mut self, reads: Reads) -> bool {
+    fn perform(&mut self) -> bool {
         let Some(stream) = &self.stream else {
             return true;
         };
         let now = self.clock.now();
         loop {
-            let driven = match reads {
-                Reads::Tokio => {
-                    linger_io::drive(stream, &mut self.machine, now, |buf| stream.try_read(buf))
-                }
-                Reads::Raw => linger_io::drive(stream, &mut self.machine, now, |buf| {
-                    linger_io::sys::read_nonblocking(stream, buf)
-                }),
-            };
-            match driven {
+            let read = |buf: &mut [u8]| read_surely(stream, buf);
+            match linger_io::drive(stream, &mut self.machine, now, read) {
                 Ok(Some(_release)) => {
                     // For an abort, `SO_LINGER {1, 0}` is set: this close sends RST.
                     self.stream = None;
@@ -201,7 +205,7 @@ impl Lingering {
 
 impl Drop for Lingering {
     /// Dropped before the end (a future dropped, a runtime shutting down, none to run on):
-    /// end the close now as if its budget ran out, without waiting and without tokio.
+    /// end the close now as if its budget ran out, without waiting.
     fn drop(&mut self) {
         if self.stream.is_some() {
             let now = self.clock.now();
@@ -212,7 +216,7 @@ impl Drop for Lingering {
             if self.machine.state() != State::Closed {
                 let _ = self.machine.abort(now);
             }
-            self.perform(Reads::Raw);
+            self.perform();
         }
         self.finish();
     }
