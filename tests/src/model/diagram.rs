@@ -67,6 +67,7 @@ fn label(step: Step, machine: &CloseMachine) -> String {
         let ending = match outcome.ending {
             Ending::Clean => "Clean",
             Ending::AckedPeerOpen => "AckedPeerOpen",
+            Ending::DataAcked { .. } => "DataAcked",
             Ending::TimedOut { .. } => "TimedOut",
             Ending::ResetByPeer { .. } => "ResetByPeer",
             Ending::Aborted { .. } => "Aborted",
