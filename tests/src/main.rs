@@ -6,7 +6,7 @@
 use core::time::Duration;
 use linger::{OnBudgetSpent, Policy};
 use linger_check::model::reference::{FixedDelay, Naive, ShutdownClose, SoLinger};
-use linger_check::model::{self, Bound, Linger, Strategy, diagram};
+use linger_check::model::{self, Bound, Flavour, Linger, Strategy, diagram};
 use std::net::TcpListener;
 use std::process::ExitCode;
 
@@ -30,7 +30,10 @@ bound:
   --peer-window N        the peer's receive buffer, in segments (1)
   --our-window N         our receive buffer, in segments (2)
   --peer-sends N         segments the peer may send (3)
-  --peer-moves N         sends, half-closes, closes and resets the peer may make (4)
+  --peer-moves N         sends, half-closes, closes and resets the peer may make, and
+                         retransmission timeouts of our kernel (4)
+  --kernel linux|freebsd|macos
+                         whose rules our kernel follows (linux; the peer's is Linux's)
 output:
   --explore [ADDR]       serve stateright's explorer (default 127.0.0.1:3000) instead
   --diagram              print CloseMachine's state diagram (Mermaid) from the model
@@ -135,6 +138,12 @@ impl Command {
                 "--our-window" => command.bound.our_window = small(flag, value()?, 1)?,
                 "--peer-sends" => command.bound.peer_sends = small(flag, value()?, 0)?,
                 "--peer-moves" => command.bound.peer_moves = small(flag, value()?, 0)?,
+                "--kernel" => {
+                    let name = value()?;
+                    command.bound.kernel = Flavour::from_name(name).ok_or_else(|| {
+                        format!("{flag} takes linux, freebsd or macos, not {name:?}")
+                    })?;
+                }
                 option if option.starts_with('-') => {
                     return Err(format!("unknown option {option}"));
                 }

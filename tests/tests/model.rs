@@ -5,7 +5,9 @@
 use core::time::Duration;
 use linger::{NagleMode, OnBudgetSpent, Policy};
 use linger_check::model::reference::{EagerClose, FixedDelay, Naive, ShutdownClose, SoLinger};
-use linger_check::model::{Bound, CloseModel, Linger, Report, Step, World, check, diagram, policy};
+use linger_check::model::{
+    Bound, CloseModel, Flavour, Linger, Report, Step, World, check, diagram, policy,
+};
 use stateright::Model;
 
 const P1: &str = "P1 no silent loss";
@@ -116,6 +118,19 @@ fn shutdown_then_close_loses_data_and_resets() {
 }
 
 #[test]
+fn on_freebsd_a_close_that_trusts_fionwrite_claims_data_its_kernel_dropped() {
+    let freebsd = Bound {
+        kernel: Flavour::FreeBsd,
+        ..Bound::default()
+    };
+    let report = check(Linger { policy: policy() }, freebsd);
+    insta::assert_snapshot!(
+        "freebsd_trusting_fionwrite_loses_data",
+        counterexample(&report, P1)
+    );
+}
+
+#[test]
 fn so_linger_and_fixed_delay_lose_data_to_a_peer_that_sends() {
     let so_linger = check(SoLinger { timeout: 30_000 }, Bound::default());
     assert!(
@@ -176,6 +191,7 @@ fn the_command_exits_0_when_all_hold_1_on_a_counterexample_and_2_on_bad_argument
         &["--strategy", "linger", "--budget-ms"],
         &["--strategy", "linger", "--poll-min-us", "9000"],
         &["--strategy", "linger", "--on-budget-spent", "later"],
+        &["--strategy", "linger", "--kernel", "windows"],
         &["--colour"],
         &["--strategy", "linger", "extra"],
     ] {

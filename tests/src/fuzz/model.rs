@@ -6,7 +6,7 @@
 //! time through larger ones: the bytes choose the policy, the bound, and at each step which
 //! of the enabled steps happens next.
 
-use crate::model::{Bound, CloseModel, Linger, Step, properties};
+use crate::model::{Bound, CloseModel, Flavour, Linger, Step, properties};
 use arbitrary::{Arbitrary, Unstructured};
 use linger::Policy;
 use stateright::{Expectation, Model};
@@ -85,6 +85,7 @@ fn decode(bytes: &mut Unstructured<'_>) -> arbitrary::Result<(Policy, Bound)> {
         our_window: bytes.int_in_range(1..=4)?,
         peer_sends: bytes.int_in_range(0..=8)?,
         peer_moves: bytes.int_in_range(0..=10)?,
+        kernel: Flavour::Linux,
     };
     Ok((policy, bound))
 }

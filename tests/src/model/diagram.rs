@@ -98,5 +98,6 @@ fn cause(step: Step) -> &'static str {
         | Step::PeerHalfCloses
         | Step::PeerCloses
         | Step::PeerResets => "a peer step",
+        Step::OurKernelGivesUp => "a retransmission timeout",
     }
 }

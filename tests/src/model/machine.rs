@@ -1,10 +1,12 @@
 //! The strategy under test: [`CloseMachine`] with a policy, driven the way `linger-mio`
-//! drives it, each action performed on the model's kernel.
+//! drives it, each action performed on the model's kernel and its result mapped onto an
+//! event by `linger-io`'s own functions.
 
-use super::kernel::Read;
+use super::kernel::{Read, SoError};
 use super::strategy::{Describe, Io, Misuse, Strategy};
 use super::trace::Time;
 use linger::{Action, CloseMachine, Event, Instant, Outcome, Policy, State};
+use linger_io::errors::{event_for, shutdown_refused};
 
 /// A lingering close by [`CloseMachine`] under `policy`.
 #[derive(Clone, Copy, Debug)]
@@ -113,14 +115,19 @@ fn perform(machine: &mut CloseMachine, io: &mut Io<'_>, now: Instant) -> Result<
         match action {
             Action::SetCork(on) => io.set_cork(on),
             Action::SetNodelay(_) => {}
-            // As the drivers do: `ENOTCONN` means the peer reset the connection.
+            // As `linger_io::perform` does: `ENOTCONN` is judged by the pending error and the
+            // send queue, read right after.
             Action::ShutdownWrite => {
                 if io.shutdown_write().is_err() {
-                    machine.handle(Event::Reset, now)?;
+                    let pending = io.take_error().map(SoError::io_error);
+                    let unacked = io.send_queue();
+                    if let Some(event) = shutdown_refused(pending.as_ref(), Some(unacked)) {
+                        machine.handle(event, now)?;
+                    }
                 }
             }
             Action::QuerySendQueue => {
-                let unacked = io.unacked();
+                let unacked = io.send_queue();
                 machine.handle(Event::SendQueue { unacked }, now)?;
             }
             Action::Discard { max_bytes } => discard(machine, io, max_bytes, now)?,
@@ -144,7 +151,7 @@ fn discard(
             Read::Data => Event::Read(1),
             Read::WouldBlock => Event::ReadBlocked,
             Read::Eof => Event::PeerEof,
-            Read::Reset => Event::Reset,
+            Read::Error(error) => event_for(&error.io_error()),
         };
         machine.handle(event, now)?;
         if event != Event::Read(1) {

@@ -6,7 +6,7 @@
 //! is compared with. Every socket call goes through [`Io`], which records what the properties
 //! need to know (a close over unread data, a call after the fd was released).
 
-use super::kernel::{Kernel, Read, Wire};
+use super::kernel::{Kernel, NotConnected, Read, SoError, Wire};
 use core::fmt::Debug;
 use core::hash::Hash;
 
@@ -79,10 +79,6 @@ pub enum Misuse {
     UnknownAction,
 }
 
-/// `ENOTCONN`: the connection is gone.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub struct NotConnected;
-
 /// What the model records about our application's socket calls, for the properties.
 #[derive(Clone, Debug, Default, PartialEq, Eq, Hash)]
 pub struct Facts {
@@ -123,10 +119,17 @@ impl Io<'_> {
         self.kernel
     }
 
-    /// `SIOCOUTQ`: data and FIN not yet acknowledged.
-    pub fn unacked(&mut self) -> u32 {
+    /// The send-queue figure our kernel reports (`SIOCOUTQ`, `FIONWRITE` or `SO_NWRITE`, per
+    /// its [`Flavour`](super::kernel::Flavour)).
+    pub fn send_queue(&mut self) -> u32 {
         self.check_open();
-        self.kernel.siocoutq()
+        self.kernel.send_queue()
+    }
+
+    /// `getsockopt(SO_ERROR)`: takes the pending error.
+    pub fn take_error(&mut self) -> Option<SoError> {
+        self.check_open();
+        self.kernel.take_error()
     }
 
     /// `write`: `segments` more data.
@@ -158,18 +161,15 @@ impl Io<'_> {
         read
     }
 
-    /// `shutdown(SHUT_WR)`; on a connection that was reset, `ENOTCONN`.
+    /// `shutdown(SHUT_WR)`; on a connection that is over (reset, timed out, or closed both
+    /// ways), `ENOTCONN`.
     pub fn shutdown_write(&mut self) -> Result<(), NotConnected> {
         self.check_open();
         self.facts.write_shut = true;
-        if self.kernel.dead.is_some() {
-            return Err(NotConnected);
-        }
-        self.kernel.shutdown_write(self.wire);
-        Ok(())
+        self.kernel.shutdown_write(self.wire)
     }
 
-    /// `close`: with unread data, Linux resets.
+    /// `close`: with unread data, the kernel resets.
     pub fn close(&mut self) {
         self.count_close();
         if self.kernel.unread() > 0 && self.kernel.dead.is_none() {
