@@ -6,14 +6,18 @@
 use core::time::Duration;
 use linger::{OnBudgetSpent, Policy};
 use linger_check::model::reference::{FixedDelay, Naive, ShutdownClose, SoLinger};
-use linger_check::model::{self, Bound, Flavour, Linger, Strategy, diagram};
+use linger_check::model::{self, Bound, Flavour, Handover, Linger, Strategy, diagram};
 use std::net::TcpListener;
 use std::process::ExitCode;
 
 const USAGE: &str = "\
-usage: linger-check --strategy linger|naive|shutdown-close|so-linger|fixed-delay [options]
+usage: linger-check --strategy linger|handover|naive|shutdown-close|so-linger|fixed-delay [options]
 
-policy (linger; model milliseconds, defaults scaled down from the real default):
+strategies: linger closes through CloseMachine; handover shuts down writing itself and hands
+the socket to an adopted machine at close (as linger_std::close after a framework's shutdown);
+the others are the closes linger replaces.
+
+policy (linger, handover; model milliseconds, defaults scaled down from the real default):
   --idle-ms N            idle timeout (5)
   --budget-ms N          linger budget (30)
   --poll-min-us N        shortest send-queue poll interval (1000)
@@ -158,7 +162,9 @@ impl Command {
             return Ok(command);
         }
         match command.strategy.as_str() {
-            "linger" | "naive" | "shutdown-close" | "so-linger" | "fixed-delay" => Ok(command),
+            "linger" | "handover" | "naive" | "shutdown-close" | "so-linger" | "fixed-delay" => {
+                Ok(command)
+            }
             "" => Err("--strategy is required".into()),
             other => Err(format!("unknown strategy {other:?}")),
         }
@@ -172,6 +178,9 @@ impl Command {
         let model_micros = |duration: Duration| duration.as_micros() as u64;
         match self.strategy.as_str() {
             "linger" => self.go(Linger {
+                policy: self.policy,
+            }),
+            "handover" => self.go(Handover {
                 policy: self.policy,
             }),
             "naive" => self.go(Naive),
@@ -199,7 +208,7 @@ impl Command {
             model::explore(strategy, self.bound, address);
             return ExitCode::SUCCESS;
         }
-        if self.strategy == "linger" {
+        if matches!(self.strategy.as_str(), "linger" | "handover") {
             println!("policy:   {:?}", self.policy);
         }
         let report = model::check(strategy, self.bound);

@@ -6,7 +6,8 @@ use core::time::Duration;
 use linger::{NagleMode, OnBudgetSpent, Policy};
 use linger_check::model::reference::{EagerClose, FixedDelay, Naive, ShutdownClose, SoLinger};
 use linger_check::model::{
-    Bound, CloseModel, Flavour, Linger, Report, Step, World, check, diagram, policy,
+    Bound, CloseModel, Flavour, Handover, Linger, Report, Step, TrustingFigures, World, check,
+    diagram, policy,
 };
 use stateright::Model;
 
@@ -43,6 +44,20 @@ fn linger_holds_every_property_under_the_model_policy() {
         report.unique_states > 100_000,
         "explored too little:\n{report}"
     );
+}
+
+#[test]
+fn linger_and_a_handed_over_close_hold_every_property_on_every_kernel() {
+    for kernel in Flavour::ALL {
+        let bound = Bound {
+            kernel,
+            ..table_bound()
+        };
+        let linger = check(Linger { policy: policy() }, bound);
+        assert!(linger.holds(), "{linger}");
+        let handover = check(Handover { policy: policy() }, bound);
+        assert!(handover.holds(), "{handover}");
+    }
 }
 
 #[test]
@@ -123,7 +138,7 @@ fn on_freebsd_a_close_that_trusts_fionwrite_claims_data_its_kernel_dropped() {
         kernel: Flavour::FreeBsd,
         ..Bound::default()
     };
-    let report = check(Linger { policy: policy() }, freebsd);
+    let report = check(TrustingFigures { policy: policy() }, freebsd);
     insta::assert_snapshot!(
         "freebsd_trusting_fionwrite_loses_data",
         counterexample(&report, P1)

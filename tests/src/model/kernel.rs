@@ -6,6 +6,7 @@
 //! kernels is a FIFO per direction: in order, never lost, arbitrarily delayed.
 
 use core::fmt;
+use linger_io::acks::TcpState;
 use std::collections::VecDeque;
 
 /// Whose rules a kernel follows where the kernels differ (docs/model.md cites the source of
@@ -192,6 +193,10 @@ pub struct Kernel {
     pub window_end: u8,
     /// Our FIN.
     pub fin: Fin,
+    /// The other side's FIN had arrived when ours was queued: we close second (CLOSE_WAIT,
+    /// LAST_ACK, then CLOSED once our FIN is acknowledged) rather than first (FIN_WAIT,
+    /// CLOSING, then TIME_WAIT).
+    pub closes_second: bool,
     /// Data segments received from the other kernel.
     pub received: u8,
     /// Of those, read by the application.
@@ -223,6 +228,7 @@ impl Kernel {
             acked: 0,
             window_end: peer_capacity,
             fin: Fin::None,
+            closes_second: false,
             received: 0,
             read: 0,
             capacity,
@@ -261,7 +267,45 @@ impl Kernel {
     /// Both FINs acknowledged both ways (TIME_WAIT, or CLOSED after LAST_ACK), or dead: the
     /// kernel calls the socket disconnected and `shutdown` fails with `ENOTCONN`.
     pub fn disconnected(&self) -> bool {
-        self.dead.is_some() || (self.fin == Fin::Acked && self.peer_fin)
+        matches!(self.tcp_state(), TcpState::TimeWait | TcpState::Closed)
+    }
+
+    /// The connection's state, as the BSDs name it (the state changes when the FIN is
+    /// queued, not when it leaves).
+    pub fn tcp_state(&self) -> TcpState {
+        use TcpState::*;
+        if self.dead.is_some() {
+            return Closed;
+        }
+        match (self.fin, self.peer_fin) {
+            (Fin::None, false) => Established,
+            (Fin::None, true) => CloseWait,
+            (Fin::Queued | Fin::Sent, _) if self.closes_second => LastAck,
+            (Fin::Queued | Fin::Sent, false) => FinWait1,
+            (Fin::Queued | Fin::Sent, true) => Closing,
+            (Fin::Acked, _) if self.closes_second => Closed,
+            (Fin::Acked, false) => FinWait2,
+            (Fin::Acked, true) => TimeWait,
+        }
+    }
+
+    /// The state as the flavour's kernel reports it: FreeBSD's `TCP_INFO` fails (`None`)
+    /// once the connection is dropped or in TIME_WAIT (FreeBSD 13 and before); macOS's
+    /// `TCP_CONNECTION_INFO` answers to the end. (Linux's close path does not ask.)
+    pub fn tcp_info(&self) -> Option<TcpState> {
+        match self.flavour {
+            Flavour::FreeBsd if self.disconnected() => None,
+            _ => Some(self.tcp_state()),
+        }
+    }
+
+    /// The send-queue figure the flavour's kernel keeps once the connection is over: Linux's
+    /// and macOS's stay; FreeBSD's is gone with the send buffer.
+    pub fn send_queue_after_the_end(&self) -> Option<u32> {
+        match self.flavour {
+            Flavour::FreeBsd => None,
+            Flavour::Linux | Flavour::MacOs => Some(self.send_queue()),
+        }
     }
 
     /// Whether a read would return something other than `EWOULDBLOCK` (a poller reports a
@@ -316,6 +360,7 @@ impl Kernel {
     fn queue_fin(&mut self, out: &mut Wire) {
         if self.fin == Fin::None && self.dead.is_none() {
             self.fin = Fin::Queued;
+            self.closes_second = self.peer_fin;
             self.transmit(out);
         }
     }
@@ -387,8 +432,7 @@ impl Kernel {
         if self.disconnected() {
             return;
         }
-        // CLOSING or LAST_ACK: our FIN is out but not acknowledged, and the peer's arrived.
-        let closing = matches!(self.fin, Fin::Queued | Fin::Sent) && self.peer_fin;
+        let closing = matches!(self.tcp_state(), TcpState::Closing | TcpState::LastAck);
         if !(self.flavour == Flavour::MacOs && closing) {
             self.error = Some(SoError::Reset);
         }

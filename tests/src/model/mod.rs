@@ -8,7 +8,8 @@
 //! - [`world`]: the whole state and the steps that move it; the peer may read or not, send,
 //!   half-close, close, reset or fall silent, and the network delays each segment arbitrarily;
 //! - [`strategy`]: the trait a close strategy implements, and the socket calls it may make;
-//!   [`Linger`] runs `CloseMachine`, [`reference`](mod@reference) holds the closes it replaces;
+//!   [`Linger`] runs `CloseMachine` (and [`Handover`] a socket the application shut down
+//!   itself), [`reference`](mod@reference) holds the closes it replaces;
 //! - [`properties`]: P1-P5 as stateright properties; [`trace`]: counterexamples for people.
 //!
 //! `docs/model.md` says what is abstracted away and why that is sound for P1-P5.
@@ -32,7 +33,7 @@ pub mod trace;
 pub mod world;
 
 pub use kernel::Flavour;
-pub use machine::Linger;
+pub use machine::{Handover, Linger, TrustingFigures};
 pub use strategy::Strategy;
 pub use world::{Step, World};
 

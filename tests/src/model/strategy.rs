@@ -9,6 +9,7 @@
 use super::kernel::{Kernel, NotConnected, Read, SoError, Wire};
 use core::fmt::Debug;
 use core::hash::Hash;
+use linger_io::acks::TcpState;
 
 /// A way of closing a connection, run inside the model.
 ///
@@ -124,6 +125,19 @@ impl Io<'_> {
     pub fn send_queue(&mut self) -> u32 {
         self.check_open();
         self.kernel.send_queue()
+    }
+
+    /// The connection's state, where the kernel reports it (`TCP_INFO`,
+    /// `TCP_CONNECTION_INFO`).
+    pub fn tcp_info(&mut self) -> Option<TcpState> {
+        self.check_open();
+        self.kernel.tcp_info()
+    }
+
+    /// The send-queue figure the kernel keeps once the connection is over, if it keeps one.
+    pub fn send_queue_after_the_end(&mut self) -> Option<u32> {
+        self.check_open();
+        self.kernel.send_queue_after_the_end()
     }
 
     /// `getsockopt(SO_ERROR)`: takes the pending error.
