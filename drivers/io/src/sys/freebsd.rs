@@ -52,4 +52,4 @@ pub(super) fn set_cork(socket: &impl AsSocket, cork: bool) -> io::Result<()> {
     )
 }
 
-pub(super) use unix::read_nonblocking;
+pub(super) use unix::{read_nonblocking, wait_readable};

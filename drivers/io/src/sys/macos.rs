@@ -83,4 +83,4 @@ fn push(socket: &impl AsSocket) -> io::Result<()> {
     Ok(())
 }
 
-pub(super) use unix::read_nonblocking;
+pub(super) use unix::{read_nonblocking, wait_readable};

@@ -3,18 +3,21 @@
 //! `unsafe` in linger's drivers lives here; what the figures mean is decided apart, in
 //! [`acks`](crate::acks).
 //!
-//! | platform | send queue (`QuerySendQueue`) | cork | read without blocking |
-//! |---|---|---|---|
-//! | Linux, Android | `ioctl(SIOCOUTQ)` | `TCP_CORK` | `recv(MSG_DONTWAIT)` |
-//! | FreeBSD | `ioctl(FIONWRITE)`, `TCP_INFO`, `SO_ERROR` | `TCP_NOPUSH` | `recv(MSG_DONTWAIT)` |
-//! | macOS, iOS | `TCP_CONNECTION_INFO`, `SO_ERROR` | `TCP_NOPUSH`, then a zero-length send to push | `recv(MSG_DONTWAIT)` |
-//! | Windows | `WSAIoctl(SIO_TCP_INFO)`, `SO_ERROR` | none | `WSAPoll`, then `recv` |
-//! | other unix | none: `AcksUnobservable` | none | `recv(MSG_DONTWAIT)` |
+//! | platform | send queue (`QuerySendQueue`) | cork | read without blocking | wait |
+//! |---|---|---|---|---|
+//! | Linux, Android | `ioctl(SIOCOUTQ)` | `TCP_CORK` | `recv(MSG_DONTWAIT)` | `poll` |
+//! | FreeBSD | `ioctl(FIONWRITE)`, `TCP_INFO`, `SO_ERROR` | `TCP_NOPUSH` | `recv(MSG_DONTWAIT)` | `poll` |
+//! | macOS, iOS | `TCP_CONNECTION_INFO`, `SO_ERROR` | `TCP_NOPUSH`, then a zero-length send to push | `recv(MSG_DONTWAIT)` | `poll` |
+//! | Windows | `WSAIoctl(SIO_TCP_INFO)`, `SO_ERROR` | none | `WSAPoll`, then `recv` | `WSAPoll` |
+//! | other unix | none: `AcksUnobservable` | none | `recv(MSG_DONTWAIT)` | `poll` |
+//!
+//! `SO_ERROR` is read only when the answer depends on it.
 
 use crate::AsSocket;
 use crate::errors::shutdown_refused;
 use linger::{Event, Stats};
 use std::io;
+use std::time::Duration;
 
 #[cfg(any(target_os = "linux", target_os = "android"))]
 #[path = "linux.rs"]
@@ -84,6 +87,15 @@ pub fn set_cork(socket: &impl AsSocket, cork: bool) -> io::Result<()> {
 /// it said readable). `WouldBlock` when nothing is waiting.
 pub fn read_nonblocking(socket: &impl AsSocket, buf: &mut [u8]) -> io::Result<usize> {
     platform::read_nonblocking(socket, buf)
+}
+
+/// Waits until `socket` is readable (data, EOF, an error) or `timeout` passes; true if
+/// readable. `poll(2)` on unix, `WSAPoll` on Windows: the one blocking call of `linger-std`.
+/// An interrupted or failed wait reports "not readable": the caller's timers go on.
+pub fn wait_readable(socket: &impl AsSocket, timeout: Duration) -> bool {
+    // Round up: waking before the deadline would only mean waiting again.
+    let millis = timeout.as_micros().div_ceil(1_000).min(i32::MAX as u128) as i32;
+    platform::wait_readable(socket, millis)
 }
 
 /// Answers a `QuerySendQueue`: reads what the platform can tell (and, only when the answer

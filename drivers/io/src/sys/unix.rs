@@ -25,6 +25,19 @@ pub(super) fn read_nonblocking(socket: &impl AsSocket, buf: &mut [u8]) -> io::Re
     usize::try_from(read).map_err(|_| io::Error::last_os_error())
 }
 
+/// `poll(2)` for readability, at most `millis`.
+#[allow(unsafe_code)]
+pub(super) fn wait_readable(socket: &impl AsSocket, millis: i32) -> bool {
+    let mut pollfd = libc::pollfd {
+        fd: fd(socket),
+        events: libc::POLLIN,
+        revents: 0,
+    };
+    // SAFETY: `pollfd` is one live, writable `pollfd` and the count is 1.
+    let ready = unsafe { libc::poll(&mut pollfd, 1, millis) };
+    ready > 0
+}
+
 /// An `ioctl` request, as libc types it on each platform.
 #[cfg(any(target_os = "linux", target_os = "android"))]
 pub(super) type Request = libc::Ioctl;

@@ -67,15 +67,28 @@ pub(super) fn set_cork(_: &impl AsSocket, _: bool) -> io::Result<()> {
     Ok(())
 }
 
+/// `WSAPoll` for readability, at most `millis`.
+#[allow(unsafe_code)]
+pub(super) fn wait_readable(socket: &impl AsSocket, millis: i32) -> bool {
+    let mut poll = readable_poll(socket);
+    // SAFETY: `poll` is one live, writable `WSAPOLLFD` and the count is 1.
+    let ready = unsafe { WinSock::WSAPoll(&mut poll, 1, millis) };
+    ready > 0
+}
+
+fn readable_poll(socket: &impl AsSocket) -> WinSock::WSAPOLLFD {
+    WinSock::WSAPOLLFD {
+        fd: raw(socket),
+        events: WinSock::POLLRDNORM,
+        revents: 0,
+    }
+}
+
 /// `WSAPoll` with no wait, then `recv` only if the socket is readable (data, EOF, or an
 /// error to report): never blocks, whatever the socket's mode.
 #[allow(unsafe_code)]
 pub(super) fn read_nonblocking(socket: &impl AsSocket, buf: &mut [u8]) -> io::Result<usize> {
-    let mut poll = WinSock::WSAPOLLFD {
-        fd: raw(socket),
-        events: WinSock::POLLRDNORM,
-        revents: 0,
-    };
+    let mut poll = readable_poll(socket);
     // SAFETY: `poll` is one live, writable `WSAPOLLFD` and the count is 1.
     let ready = unsafe { WinSock::WSAPoll(&mut poll, 1, 0) };
     if ready == WinSock::SOCKET_ERROR {
