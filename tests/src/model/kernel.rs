@@ -393,6 +393,11 @@ impl Kernel {
             if segment == Segment::Data {
                 self.dropped += 1;
             }
+            // A kernel that gave up has no connection left: whatever else arrives is answered
+            // with RST (Linux sent none when it gave up; the BSDs did, and send another).
+            if self.dead == Some(Dead::TimedOut) && segment != Segment::Rst {
+                out.push(Segment::Rst);
+            }
             return;
         }
         match segment {
@@ -441,7 +446,8 @@ impl Kernel {
     }
 
     /// Our kernel gives up retransmitting: `ETIMEDOUT` pending, unsent data dropped; the BSDs
-    /// send RST as they drop the connection (`tcp_drop`), Linux does not (`tcp_write_err`).
+    /// send RST as they drop the connection (`tcp_drop`), Linux does not (`tcp_write_err`) and
+    /// answers the peer's next segment with one instead.
     pub fn time_out(&mut self, out: &mut Wire) {
         if self.disconnected() {
             return;
