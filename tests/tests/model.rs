@@ -13,6 +13,7 @@ use stateright::Model;
 
 const P1: &str = "P1 no silent loss";
 const P2: &str = "P2 no self-inflicted reset";
+const P5: &str = "P5 outcome matches what happened";
 
 /// The bound of the policy table: smaller than the default so the table stays quick.
 fn table_bound() -> Bound {
@@ -139,9 +140,27 @@ fn on_freebsd_a_close_that_trusts_fionwrite_claims_data_its_kernel_dropped() {
         ..Bound::default()
     };
     let report = check(TrustingFigures { policy: policy() }, freebsd);
+    assert!(
+        fails(&report, P5),
+        "Clean without the FIN acknowledged:\n{report}"
+    );
     insta::assert_snapshot!(
         "freebsd_trusting_fionwrite_loses_data",
         counterexample(&report, P1)
+    );
+}
+
+#[test]
+fn on_macos_a_close_that_trusts_so_nwrite_reports_less_than_is_unacknowledged() {
+    let macos = Bound {
+        kernel: Flavour::MacOs,
+        ..table_bound()
+    };
+    let report = check(TrustingFigures { policy: policy() }, macos);
+    assert!(fails(&report, P5), "{report}");
+    assert!(
+        !fails(&report, P1),
+        "XNU keeps the figure after a reset:\n{report}"
     );
 }
 

@@ -4,7 +4,7 @@
 //! - [`kernel`]: one endpoint's TCP at the level that matters for close, with Linux's rules
 //!   (close over unread data resets; data to a closed socket is answered with RST; a RST
 //!   leaves acknowledged data readable; `SIOCOUTQ` counts the FIN) and, for our side, where
-//!   FreeBSD's and macOS's differ ([`Flavour`](kernel::Flavour));
+//!   FreeBSD's and macOS's differ ([`Flavour`]);
 //! - [`world`]: the whole state and the steps that move it; the peer may read or not, send,
 //!   half-close, close, reset or fall silent, and the network delays each segment arbitrarily;
 //! - [`strategy`]: the trait a close strategy implements, and the socket calls it may make;
