@@ -207,7 +207,7 @@ pub struct Kernel {
     pub peer_fin: bool,
     /// The application still holds the socket.
     pub fd_open: bool,
-    /// Dead, and why; a dead kernel sends and accepts nothing more.
+    /// Dead, and why; a dead kernel accepts nothing more (one that gave up answers with RST).
     pub dead: Option<Dead>,
     /// The pending socket error (`SO_ERROR`), until a read or `getsockopt` takes it.
     pub error: Option<SoError>,
