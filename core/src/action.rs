@@ -17,8 +17,9 @@ pub enum Action {
     /// `shutdown(SHUT_WR)`: queue our FIN behind the data.
     ShutdownWrite,
     /// Ask the kernel how many bytes are not yet acknowledged (`SIOCOUTQ` on Linux) and report
-    /// [`Event::SendQueue`](crate::Event::SendQueue), or
-    /// [`Event::AcksUnobservable`](crate::Event::AcksUnobservable) where that cannot be known.
+    /// [`Event::SendQueue`](crate::Event::SendQueue), [`Event::DataAcked`](crate::Event::DataAcked)
+    /// where only the data's acknowledgement can be seen, or
+    /// [`Event::AcksUnobservable`](crate::Event::AcksUnobservable) where nothing can be.
     QuerySendQueue,
     /// Read and discard up to `max_bytes`, stopping early at `EWOULDBLOCK`, EOF or an error.
     Discard {

@@ -6,8 +6,8 @@ use core::fmt;
 /// [`CloseMachine::handle`](crate::CloseMachine::handle).
 ///
 /// Results of an [`Action`](crate::Action) must be reported before the next action is polled:
-/// a [`QuerySendQueue`](crate::Action::QuerySendQueue) is answered by [`Event::SendQueue`] or
-/// [`Event::AcksUnobservable`]; a [`Discard`](crate::Action::Discard) by one [`Event::Read`]
+/// a [`QuerySendQueue`](crate::Action::QuerySendQueue) is answered by [`Event::SendQueue`],
+/// [`Event::DataAcked`] or [`Event::AcksUnobservable`]; a [`Discard`](crate::Action::Discard) by one [`Event::Read`]
 /// per successful read, then [`Event::ReadBlocked`], [`Event::PeerEof`], [`Event::Reset`] or
 /// [`Event::Failed`] unless its byte allowance ran out first.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
@@ -30,6 +30,11 @@ pub enum Event {
         /// Bytes written but not acknowledged.
         unacked: u32,
     },
+    /// Every byte written was acknowledged, but the platform cannot tell whether our FIN was
+    /// (macOS once the connection has ended: XNU closes it the same way when the peer
+    /// acknowledges our FIN and when it resets instead, without a pending error). Nothing more
+    /// can be learnt; the outcome says [`Ending::DataAcked`](crate::Ending::DataAcked).
+    DataAcked,
     /// This platform cannot tell what the peer acknowledged; the outcome will say "unknown".
     AcksUnobservable,
     /// The peer reset the connection (`ECONNRESET`, or `EPIPE` after a RST).
@@ -69,6 +74,7 @@ impl fmt::Display for Event {
             Event::ReadBlocked => f.write_str("ReadBlocked"),
             Event::PeerEof => f.write_str("PeerEof"),
             Event::SendQueue { unacked } => write!(f, "SendQueue({unacked})"),
+            Event::DataAcked => f.write_str("DataAcked"),
             Event::AcksUnobservable => f.write_str("AcksUnobservable"),
             Event::Reset => f.write_str("Reset"),
             Event::Failed => f.write_str("Failed"),

@@ -150,6 +150,8 @@ enum Acks {
     Unqueried,
     /// The last figure: bytes (FIN included) not yet acknowledged.
     Unacked(u32),
+    /// Every data byte acknowledged; whether our FIN was, the platform cannot tell.
+    DataAcked,
     /// The platform cannot tell.
     Unobservable,
 }
@@ -158,8 +160,13 @@ impl Acks {
     const fn figure(self) -> Option<u32> {
         match self {
             Acks::Unacked(unacked) => Some(unacked),
-            Acks::Unqueried | Acks::Unobservable => None,
+            Acks::Unqueried | Acks::DataAcked | Acks::Unobservable => None,
         }
+    }
+
+    /// Nothing more to learn: everything acknowledged, or all the platform can tell of it.
+    const fn settled(self) -> bool {
+        matches!(self, Acks::Unacked(0) | Acks::DataAcked)
     }
 }
 
@@ -281,7 +288,11 @@ impl CloseMachine {
             return None;
         };
         let unacked = self.acks.figure();
+        let fin_unseen = self.acks == Acks::DataAcked;
         let ending = match end {
+            End::Clean | End::AckedPeerOpen if fin_unseen => Ending::DataAcked {
+                peer_eof: self.peer_eof,
+            },
             End::Clean => Ending::Clean,
             End::AckedPeerOpen => Ending::AckedPeerOpen,
             End::TimedOut => Ending::TimedOut { unacked },

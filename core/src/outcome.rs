@@ -7,6 +7,7 @@ use core::time::Duration;
 ///
 /// Only [`Ending::Clean`] and [`Ending::AckedPeerOpen`] claim delivery
 /// ([`Ending::claims_delivery`]); every other ending says what is not known or not delivered.
+/// What each ending rests on differs per platform: docs/design.md's outcome table.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
 #[non_exhaustive]
 pub enum Ending {
@@ -37,6 +38,15 @@ pub enum Ending {
         /// Bytes not acknowledged at the last query, if one was answered.
         unacked: Option<u32>,
     },
+    /// Every byte was acknowledged, but the platform could not tell whether our FIN was (macOS,
+    /// once the connection ended: [`Event::DataAcked`](crate::Event::DataAcked)). The peer's
+    /// kernel has the data; whether the peer learnt that it ended is not known, so this does
+    /// not claim delivery. A protocol that frames its messages (a `Content-Length`) may count
+    /// it delivered; one that ends them by closing may not.
+    DataAcked {
+        /// The peer's EOF arrived.
+        peer_eof: bool,
+    },
     /// This platform cannot observe acknowledgements: delivery is unknown. `peer_eof` tells
     /// whether the peer at least closed its side before we released the socket.
     Unknown {
@@ -52,7 +62,8 @@ impl Ending {
         matches!(self, Ending::Clean | Ending::AckedPeerOpen)
     }
 
-    /// Bytes known not to be acknowledged: `Some(0)` when everything was, `None` when unknown.
+    /// Bytes known not to be acknowledged: `Some(0)` when everything was (our FIN included),
+    /// `None` when unknown.
     pub const fn unacked(self) -> Option<u32> {
         match self {
             Ending::Clean | Ending::AckedPeerOpen => Some(0),
@@ -60,7 +71,7 @@ impl Ending {
             | Ending::ResetByPeer { unacked }
             | Ending::Aborted { unacked }
             | Ending::Failed { unacked } => unacked,
-            Ending::Unknown { .. } => None,
+            Ending::DataAcked { .. } | Ending::Unknown { .. } => None,
         }
     }
 }
@@ -131,6 +142,12 @@ impl fmt::Display for Ending {
             Ending::ResetByPeer { unacked } => write!(f, "reset by peer, {}", Unacked(unacked)),
             Ending::Aborted { unacked } => write!(f, "aborted, {}", Unacked(unacked)),
             Ending::Failed { unacked } => write!(f, "failed, {}", Unacked(unacked)),
+            Ending::DataAcked { peer_eof: true } => {
+                f.write_str("data acked, FIN unknown, peer closed")
+            }
+            Ending::DataAcked { peer_eof: false } => {
+                f.write_str("data acked, FIN unknown, peer open")
+            }
             Ending::Unknown { peer_eof: true } => f.write_str("unknown, peer closed"),
             Ending::Unknown { peer_eof: false } => f.write_str("unknown, peer open"),
         }

@@ -6,14 +6,18 @@
 use core::time::Duration;
 use linger::{OnBudgetSpent, Policy};
 use linger_check::model::reference::{FixedDelay, Naive, ShutdownClose, SoLinger};
-use linger_check::model::{self, Bound, Linger, Strategy, diagram};
+use linger_check::model::{self, Bound, Flavour, Handover, Linger, Strategy, diagram};
 use std::net::TcpListener;
 use std::process::ExitCode;
 
 const USAGE: &str = "\
-usage: linger-check --strategy linger|naive|shutdown-close|so-linger|fixed-delay [options]
+usage: linger-check --strategy linger|handover|naive|shutdown-close|so-linger|fixed-delay [options]
 
-policy (linger; model milliseconds, defaults scaled down from the real default):
+strategies: linger closes through CloseMachine; handover shuts down writing itself and hands
+the socket to an adopted machine at close (as linger_std::close after a framework's shutdown);
+the others are the closes linger replaces.
+
+policy (linger, handover; model milliseconds, defaults scaled down from the real default):
   --idle-ms N            idle timeout (5)
   --budget-ms N          linger budget (30)
   --poll-min-us N        shortest send-queue poll interval (1000)
@@ -30,7 +34,10 @@ bound:
   --peer-window N        the peer's receive buffer, in segments (1)
   --our-window N         our receive buffer, in segments (2)
   --peer-sends N         segments the peer may send (3)
-  --peer-moves N         sends, half-closes, closes and resets the peer may make (4)
+  --peer-moves N         sends, half-closes, closes and resets the peer may make, and
+                         retransmission timeouts of our kernel (4)
+  --kernel linux|freebsd|macos
+                         whose rules our kernel follows (linux; the peer's is Linux's)
 output:
   --explore [ADDR]       serve stateright's explorer (default 127.0.0.1:3000) instead
   --diagram              print CloseMachine's state diagram (Mermaid) from the model
@@ -135,6 +142,12 @@ impl Command {
                 "--our-window" => command.bound.our_window = small(flag, value()?, 1)?,
                 "--peer-sends" => command.bound.peer_sends = small(flag, value()?, 0)?,
                 "--peer-moves" => command.bound.peer_moves = small(flag, value()?, 0)?,
+                "--kernel" => {
+                    let name = value()?;
+                    command.bound.kernel = Flavour::from_name(name).ok_or_else(|| {
+                        format!("{flag} takes linux, freebsd or macos, not {name:?}")
+                    })?;
+                }
                 option if option.starts_with('-') => {
                     return Err(format!("unknown option {option}"));
                 }
@@ -149,7 +162,9 @@ impl Command {
             return Ok(command);
         }
         match command.strategy.as_str() {
-            "linger" | "naive" | "shutdown-close" | "so-linger" | "fixed-delay" => Ok(command),
+            "linger" | "handover" | "naive" | "shutdown-close" | "so-linger" | "fixed-delay" => {
+                Ok(command)
+            }
             "" => Err("--strategy is required".into()),
             other => Err(format!("unknown strategy {other:?}")),
         }
@@ -163,6 +178,9 @@ impl Command {
         let model_micros = |duration: Duration| duration.as_micros() as u64;
         match self.strategy.as_str() {
             "linger" => self.go(Linger {
+                policy: self.policy,
+            }),
+            "handover" => self.go(Handover {
                 policy: self.policy,
             }),
             "naive" => self.go(Naive),
@@ -190,7 +208,7 @@ impl Command {
             model::explore(strategy, self.bound, address);
             return ExitCode::SUCCESS;
         }
-        if self.strategy == "linger" {
+        if matches!(self.strategy.as_str(), "linger" | "handover") {
             println!("policy:   {:?}", self.policy);
         }
         let report = model::check(strategy, self.bound);

@@ -139,12 +139,14 @@ fn reqwest_sending_while_hyper_resets_loses_the_answer_and_gets_it_through_linge
             }
         })
     };
-    let plain = replies(Listening::Plain, 3, "reqwest", |server| {
+    // reqwest reads while it sends: now and then it has the answer before the reset (one run
+    // in three, at worst, here).
+    let plain = replies(Listening::Plain, 6, "reqwest", |server| {
         post(server, "/early")
     });
     assert!(
-        plain.iter().all(|reply| !reply.is(413, EARLY_BODY)),
-        "hyper's close did not lose the answer: the scenario is not reproduced"
+        plain.iter().any(|reply| !reply.is(413, EARLY_BODY)),
+        "hyper's close never lost the answer: the scenario is not reproduced"
     );
     let linger = replies(Listening::Linger, 5, "reqwest", |server| {
         post(server, "/early")

@@ -79,6 +79,7 @@ fn events() -> impl Strategy<Value = Event> {
         Just(Event::PeerEof),
         any::<u32>().prop_map(|unacked| Event::SendQueue { unacked }),
         (0u32..4).prop_map(|unacked| Event::SendQueue { unacked }),
+        Just(Event::DataAcked),
         Just(Event::AcksUnobservable),
         Just(Event::Reset),
         Just(Event::Failed),

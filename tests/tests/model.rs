@@ -5,11 +5,15 @@
 use core::time::Duration;
 use linger::{NagleMode, OnBudgetSpent, Policy};
 use linger_check::model::reference::{EagerClose, FixedDelay, Naive, ShutdownClose, SoLinger};
-use linger_check::model::{Bound, CloseModel, Linger, Report, Step, World, check, diagram, policy};
+use linger_check::model::{
+    Bound, CloseModel, Flavour, Handover, Linger, Report, Step, TrustingFigures, World, check,
+    diagram, policy,
+};
 use stateright::Model;
 
 const P1: &str = "P1 no silent loss";
 const P2: &str = "P2 no self-inflicted reset";
+const P5: &str = "P5 outcome matches what happened";
 
 /// The bound of the policy table: smaller than the default so the table stays quick.
 fn table_bound() -> Bound {
@@ -41,6 +45,20 @@ fn linger_holds_every_property_under_the_model_policy() {
         report.unique_states > 100_000,
         "explored too little:\n{report}"
     );
+}
+
+#[test]
+fn linger_and_a_handed_over_close_hold_every_property_on_every_kernel() {
+    for kernel in Flavour::ALL {
+        let bound = Bound {
+            kernel,
+            ..table_bound()
+        };
+        let linger = check(Linger { policy: policy() }, bound);
+        assert!(linger.holds(), "{linger}");
+        let handover = check(Handover { policy: policy() }, bound);
+        assert!(handover.holds(), "{handover}");
+    }
 }
 
 #[test]
@@ -116,6 +134,37 @@ fn shutdown_then_close_loses_data_and_resets() {
 }
 
 #[test]
+fn on_freebsd_a_close_that_trusts_fionwrite_claims_data_its_kernel_dropped() {
+    let freebsd = Bound {
+        kernel: Flavour::FreeBsd,
+        ..Bound::default()
+    };
+    let report = check(TrustingFigures { policy: policy() }, freebsd);
+    assert!(
+        fails(&report, P5),
+        "Clean without the FIN acknowledged:\n{report}"
+    );
+    insta::assert_snapshot!(
+        "freebsd_trusting_fionwrite_loses_data",
+        counterexample(&report, P1)
+    );
+}
+
+#[test]
+fn on_macos_a_close_that_trusts_so_nwrite_reports_less_than_is_unacknowledged() {
+    let macos = Bound {
+        kernel: Flavour::MacOs,
+        ..table_bound()
+    };
+    let report = check(TrustingFigures { policy: policy() }, macos);
+    assert!(fails(&report, P5), "{report}");
+    assert!(
+        !fails(&report, P1),
+        "XNU keeps the figure after a reset:\n{report}"
+    );
+}
+
+#[test]
 fn so_linger_and_fixed_delay_lose_data_to_a_peer_that_sends() {
     let so_linger = check(SoLinger { timeout: 30_000 }, Bound::default());
     assert!(
@@ -176,6 +225,7 @@ fn the_command_exits_0_when_all_hold_1_on_a_counterexample_and_2_on_bad_argument
         &["--strategy", "linger", "--budget-ms"],
         &["--strategy", "linger", "--poll-min-us", "9000"],
         &["--strategy", "linger", "--on-budget-spent", "later"],
+        &["--strategy", "linger", "--kernel", "windows"],
         &["--colour"],
         &["--strategy", "linger", "extra"],
     ] {

@@ -162,10 +162,19 @@ impl CloseMachine {
                 self.discard_allowance = 0;
             }
 
-            (_, Event::SendQueue { .. } | Event::AcksUnobservable) if !self.query_outstanding => {
+            (_, Event::SendQueue { .. } | Event::DataAcked | Event::AcksUnobservable)
+                if !self.query_outstanding =>
+            {
                 return Err(Error::UnsolicitedSendQueue);
             }
             (_, Event::SendQueue { unacked }) => self.record_send_queue(unacked, now)?,
+            (_, Event::DataAcked) => {
+                self.query_outstanding = false;
+                if self.acks != Acks::DataAcked {
+                    self.progress(now);
+                }
+                self.acks = Acks::DataAcked;
+            }
             (_, Event::AcksUnobservable) => {
                 self.query_outstanding = false;
                 self.acks = Acks::Unobservable;
@@ -200,7 +209,7 @@ impl CloseMachine {
     /// taught it. Then the timer rules.
     fn settle(&mut self, now: Instant) {
         use State::*;
-        if self.state == WriteShut && self.acks == Acks::Unacked(0) {
+        if self.state == WriteShut && self.acks.settled() {
             self.state = Draining;
         }
         if self.is_lingering() {
@@ -341,7 +350,7 @@ impl CloseMachine {
     /// The budget or the idle timeout ran out: release, per policy, and report what is known.
     fn give_up(&mut self, now: Instant) {
         let end = match self.acks {
-            Acks::Unacked(0) => End::AckedPeerOpen,
+            Acks::Unacked(0) | Acks::DataAcked => End::AckedPeerOpen,
             Acks::Unacked(_) | Acks::Unqueried => End::TimedOut,
             Acks::Unobservable => End::Unknown,
         };

@@ -25,14 +25,15 @@ pub fn event_for(error: &io::Error) -> Event {
 }
 
 /// What a `shutdown(SHUT_WR)` that failed with `ENOTCONN` means, from the socket's pending
-/// error (`SO_ERROR`) and its send queue, both read right after.
+/// error (`SO_ERROR`) and the send-queue figure the kernel keeps after the end (Linux
+/// `SIOCOUTQ`, macOS `SO_NWRITE`; `None` where it drops it, FreeBSD, or has none), both read
+/// right after ([`sys::connection_over`](crate::sys::connection_over)).
 ///
-/// Linux answers `ENOTCONN` once the connection is over, however it ended: a pending error
-/// says it was reset (or timed out); without one, bytes still unacknowledged say it ended
-/// abnormally and the error was already consumed; with none unacknowledged, both sides
-/// closed gracefully (or everything was delivered before the end) and `None` lets the
-/// send-queue query and the EOF read that follow report it. Where the send queue cannot be
-/// read (`unacked` is `None`) nothing is claimed either way: the close ends `Unknown`.
+/// Linux, FreeBSD and XNU answer `ENOTCONN` once the connection is over, however it ended
+/// (reset, timed out, or closed both ways): a pending error says it was reset (or timed
+/// out); without one, bytes still unacknowledged say it ended abnormally and the error was
+/// already consumed; with none unacknowledged, or no figure, nothing is claimed here: the
+/// send-queue query that follows decides, and the EOF read reports the peer's side.
 pub fn shutdown_refused(pending: Option<&io::Error>, unacked: Option<u32>) -> Option<Event> {
     match (pending, unacked) {
         (Some(error), _) => Some(event_for(error)),
@@ -72,27 +73,28 @@ fn failure_event(error: &io::Error) -> Option<Event> {
 mod tests {
     use super::*;
 
-    fn os(errno: i32) -> io::Error {
-        io::Error::from_raw_os_error(errno)
+    /// Errors by kind, as every platform's errno or Winsock code maps onto them.
+    fn os(kind: ErrorKind) -> io::Error {
+        io::Error::from(kind)
     }
 
     #[test]
     fn resets_are_the_peers() {
-        assert_eq!(event_for(&os(libc::ECONNRESET)), Event::Reset);
-        assert_eq!(event_for(&os(libc::EPIPE)), Event::Reset);
+        assert_eq!(event_for(&os(ErrorKind::ConnectionReset)), Event::Reset);
+        assert_eq!(event_for(&os(ErrorKind::BrokenPipe)), Event::Reset);
     }
 
     #[test]
     fn every_other_error_is_a_failure_not_a_reset() {
-        for errno in [
-            libc::ENOTCONN,
-            libc::ETIMEDOUT,
-            libc::ECONNABORTED,
-            libc::EHOSTUNREACH,
-            libc::ENETUNREACH,
-            libc::EBADF,
+        for kind in [
+            ErrorKind::NotConnected,
+            ErrorKind::TimedOut,
+            ErrorKind::ConnectionAborted,
+            ErrorKind::HostUnreachable,
+            ErrorKind::NetworkUnreachable,
+            ErrorKind::Other,
         ] {
-            assert_eq!(event_for(&os(errno)), Event::Failed, "errno {errno}");
+            assert_eq!(event_for(&os(kind)), Event::Failed, "{kind:?}");
         }
     }
 
@@ -103,9 +105,9 @@ mod tests {
 
     #[test]
     fn shutdown_after_a_reset_reports_the_pending_error() {
-        let reset = os(libc::ECONNRESET);
+        let reset = os(ErrorKind::ConnectionReset);
         assert_eq!(shutdown_refused(Some(&reset), Some(70)), Some(Event::Reset));
-        let timed_out = os(libc::ETIMEDOUT);
+        let timed_out = os(ErrorKind::TimedOut);
         assert_eq!(
             shutdown_refused(Some(&timed_out), None),
             Some(Event::Failed)
@@ -118,7 +120,7 @@ mod tests {
     }
 
     #[test]
-    fn shutdown_without_ack_visibility_claims_nothing() {
+    fn shutdown_without_a_figure_kept_after_the_end_claims_nothing() {
         assert_eq!(shutdown_refused(None, None), None);
     }
 
@@ -133,11 +135,17 @@ mod tests {
     #[test]
     fn errors_of_the_applications_own_calls_end_the_connection() {
         assert_eq!(
-            read_event(Err(&os(libc::ECONNRESET)), 10),
+            read_event(Err(&os(ErrorKind::ConnectionReset)), 10),
             Some(Event::Reset)
         );
-        assert_eq!(write_event(Err(&os(libc::EPIPE))), Some(Event::Reset));
-        assert_eq!(write_event(Err(&os(libc::ETIMEDOUT))), Some(Event::Failed));
+        assert_eq!(
+            write_event(Err(&os(ErrorKind::BrokenPipe))),
+            Some(Event::Reset)
+        );
+        assert_eq!(
+            write_event(Err(&os(ErrorKind::TimedOut))),
+            Some(Event::Failed)
+        );
     }
 
     #[test]

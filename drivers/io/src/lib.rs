@@ -1,17 +1,19 @@
 //! The syscalls behind linger's actions, shared by its drivers (`linger-mio`,
-//! `linger-std`, `linger-tokio`).
+//! `linger-std`, `linger-tokio`), on unix and Windows.
 //!
-//! [`drive`] performs a [`CloseMachine`]'s actions on any socket that has a file descriptor
-//! and reports every result back as an [`Event`](linger::Event); [`sys`] holds the
-//! per-platform queries (`SIOCOUTQ`, `SO_NWRITE`, `FIONWRITE`, `TCP_INFO`) and the cork
-//! option; [`errors`] maps every socket error onto the event it stands for. A driver adds
-//! only how it waits (epoll, `poll(2)`, tokio) and how it closes.
+//! [`drive`] performs a [`CloseMachine`]'s actions on any socket ([`AsSocket`]: a file
+//! descriptor on unix, a `SOCKET` on Windows) and reports every result back as an
+//! [`Event`](linger::Event); [`sys`] holds the per-platform syscalls (`SIOCOUTQ`,
+//! `FIONWRITE`, `TCP_INFO`, `TCP_CONNECTION_INFO`, `SIO_TCP_INFO`, the cork option);
+//! [`acks`] decides what the kernel's figures prove, apart from the syscalls; [`errors`] maps
+//! every socket error onto the event it stands for. A driver adds only how it waits (epoll,
+//! `poll(2)`, `WSAPoll`, tokio) and how it closes.
 //!
 //! [docs/drivers.md](https://github.com/linger-rs/linger/blob/main/docs/drivers.md) has the
-//! action-to-syscall table, the platform differences, and the steps of writing a driver for
-//! another event loop.
-#![cfg(unix)]
+//! action-to-syscall table, what each outcome promises on each platform, and the steps of
+//! writing a driver for another event loop.
 
+pub mod acks;
 pub mod errors;
 mod perform;
 pub mod sys;
@@ -19,14 +21,22 @@ pub mod sys;
 pub use errors::{event_for, read_event, write_event};
 pub use perform::{DISCARD_CHUNK, drive, perform};
 
+/// A socket linger-io works on: `AsFd` on unix, `AsSocket` on Windows. Every std, mio,
+/// socket2 and tokio TCP stream is one.
+#[cfg(unix)]
+pub use std::os::fd::AsFd as AsSocket;
+/// A socket linger-io works on: `AsFd` on unix, `AsSocket` on Windows. Every std, mio,
+/// socket2 and tokio TCP stream is one.
+#[cfg(windows)]
+pub use std::os::windows::io::AsSocket;
+
 use linger::{CloseMachine, Ending, Outcome, Policy, Release};
-use std::os::fd::AsFd;
 
 /// The machine for `socket`, handed over after it was written: it starts from the kernel's
 /// count of the bytes written ([`sys::bytes_written`]) where the platform keeps one, so the
 /// outcome reports the real figure; elsewhere the outcome says earlier writes were not
 /// counted.
-pub fn adopt(socket: &impl AsFd, policy: Policy) -> CloseMachine {
+pub fn adopt(socket: &impl AsSocket, policy: Policy) -> CloseMachine {
     match sys::bytes_written(socket) {
         Ok(Some(written)) => CloseMachine::adopt_written(policy, written),
         Ok(None) | Err(_) => CloseMachine::adopt(policy),

@@ -1,12 +1,12 @@
 //! Performs the machine's actions on a socket and reports what happened, the same way for
 //! every driver. The driver keeps what differs: how it waits, and how it closes.
 
-use crate::errors::{event_for, shutdown_refused};
+use crate::AsSocket;
+use crate::errors::event_for;
 use crate::sys;
 use linger::{Action, CloseMachine, Error, Event, Instant, Release};
 use std::cell::Cell;
 use std::io::{self, ErrorKind};
-use std::os::fd::AsFd;
 
 /// Bytes read per `read` while discarding: a whole default round (`reads_per_wakeup`,
 /// 64 KiB) in one call. nginx reads 4 KiB at a time; with 16 KiB an axum server lingering
@@ -25,7 +25,7 @@ pub const DISCARD_CHUNK: usize = 64 << 10;
 /// released socket open. An `Err` means the machine refused what the socket reported, which
 /// a correct kernel never causes; the driver should abort.
 pub fn drive(
-    socket: &impl AsFd,
+    socket: &impl AsSocket,
     machine: &mut CloseMachine,
     now: Instant,
     mut read: impl FnMut(&mut [u8]) -> io::Result<usize>,
@@ -40,7 +40,7 @@ pub fn drive(
 
 /// Performs one action; see [`drive`].
 pub fn perform(
-    socket: &impl AsFd,
+    socket: &impl AsSocket,
     action: Action,
     machine: &mut CloseMachine,
     now: Instant,
@@ -52,9 +52,7 @@ pub fn perform(
         Action::SetNodelay(nodelay) => socket_ref.set_tcp_nodelay(nodelay),
         Action::ShutdownWrite => match socket_ref.shutdown(std::net::Shutdown::Write) {
             Err(error) if error.kind() == ErrorKind::NotConnected => {
-                let pending = socket_ref.take_error().ok().flatten();
-                let unacked = sys::unacked(socket).ok().flatten();
-                if let Some(event) = shutdown_refused(pending.as_ref(), unacked) {
+                if let Some(event) = sys::connection_over(socket) {
                     machine.handle(event, now)?;
                 }
                 Ok(())
@@ -62,11 +60,7 @@ pub fn perform(
             result => result,
         },
         Action::QuerySendQueue => {
-            let event = match sys::unacked(socket) {
-                Ok(Some(unacked)) => Event::SendQueue { unacked },
-                Ok(None) => Event::AcksUnobservable,
-                Err(error) => event_for(&error),
-            };
+            let event = sys::query_send_queue(socket, &machine.stats());
             machine.handle(event, now)?;
             Ok(())
         }

@@ -24,7 +24,9 @@
 //! # A server loop
 //!
 //! Every request gets an immediate `413` and its connection is handed to the lingerer, whose
-//! poller is registered in the server's own so both wake the same loop:
+//! poller is registered in the server's own so both wake the same loop (on unix; on Windows,
+//! where one `mio::Poll` cannot watch another, bound the server's wait by a few milliseconds
+//! and poll the lingerer each time round, as the `early_reply` example does):
 //!
 //! ```no_run
 //! use linger_mio::{Connection, Lingerer, Policy};
@@ -68,8 +70,6 @@
 //! }
 //! # Ok::<(), std::io::Error>(())
 //! ```
-#![cfg(unix)]
-
 pub mod close_handle;
 mod connection;
 mod lingerer;

@@ -9,7 +9,6 @@ use mio::{Events, Interest, Poll, Registry, Token};
 use std::borrow::Borrow;
 use std::collections::VecDeque;
 use std::io::{self, ErrorKind, Read};
-use std::os::fd::{AsRawFd, RawFd};
 use std::time::Duration;
 
 /// The token of the waker through which close and shutdown handles wake the lingerer.
@@ -22,11 +21,12 @@ pub const SHORT_LINGER: Duration = Policy::SHORT_LINGER;
 /// with it, and call [`poll`](Self::poll) from the event loop to drive every close and
 /// collect the outcomes.
 ///
-/// The `Lingerer` owns a `mio::Poll`. To wait on it from another poll, register its file
-/// descriptor ([`AsRawFd`]) with `mio::unix::SourceFd` (mio's `os-ext` feature) for
-/// readable events, bound that wait
-/// by [`next_timeout`](Self::next_timeout), and call `poll(Some(Duration::ZERO))` when
-/// either fires.
+/// The `Lingerer` owns a `mio::Poll`. To wait on it from another poll on unix, register its
+/// file descriptor (`AsRawFd`) with `mio::unix::SourceFd` (mio's `os-ext` feature) for
+/// readable events, bound that wait by [`next_timeout`](Self::next_timeout), and call
+/// `poll(Some(Duration::ZERO))` when either fires. On Windows a `mio::Poll` cannot be
+/// watched by another: call `poll` with a short timeout from the loop (or a thread of its
+/// own).
 ///
 /// # Pressure
 ///
@@ -432,9 +432,10 @@ fn is_current(slots: &[Option<Lingering>]) -> impl Fn(Key, Instant) -> bool + '_
     }
 }
 
-impl AsRawFd for Lingerer {
+#[cfg(unix)]
+impl std::os::fd::AsRawFd for Lingerer {
     /// The poller's descriptor: readable when some close has work.
-    fn as_raw_fd(&self) -> RawFd {
+    fn as_raw_fd(&self) -> std::os::fd::RawFd {
         self.poll.as_raw_fd()
     }
 }

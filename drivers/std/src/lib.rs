@@ -13,7 +13,8 @@
 //! ```
 //!
 //! [`close`] blocks the calling thread for as long as the close lingers (at most the policy's
-//! budget), waiting in `poll(2)`; it never uses `SO_LINGER` with a timeout. [`Connection`]
+//! budget), waiting in `poll(2)` (`WSAPoll` on Windows); it never uses `SO_LINGER` with a
+//! timeout. [`Connection`]
 //! wraps a stream for code that also wants Nagle control before closing.
 //!
 //! Every function that takes a policy takes `Policy` or `&Policy`; the types of the core
@@ -22,10 +23,7 @@
 //! The machine and its [`Policy`] come from [`linger`], the sans-IO core; `linger-mio` and
 //! `linger-tokio` are the drivers for event loops. How each action maps onto a syscall, per
 //! platform: [docs/drivers.md](https://github.com/linger-rs/linger/blob/main/docs/drivers.md).
-#![cfg(unix)]
-
 mod connection;
-mod wait;
 
 pub use connection::Connection;
 pub use linger::{
@@ -72,7 +70,7 @@ fn linger(stream: TcpStream, mut machine: CloseMachine, clock: Clock) -> Outcome
         };
         let timeout = deadline.saturating_duration_since(now);
         let readable = if machine.wants_read() {
-            wait::readable(&stream, timeout)
+            linger_io::sys::wait_readable(&stream, timeout)
         } else {
             std::thread::sleep(timeout);
             false

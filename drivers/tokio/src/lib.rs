@@ -79,8 +79,6 @@
 //! if its budget had run out: a plain close if nothing unread is pending and the policy's
 //! [`OnBudgetSpent`] is `Close`, otherwise a reset. It never leaves the socket open, never
 //! closes plainly over data it knows to be unread, and its outcome says what happened.
-#![cfg(unix)]
-
 #[cfg(feature = "axum")]
 mod axum;
 mod close;

@@ -32,6 +32,9 @@ pub struct Counts {
     pub clean: u64,
     /// Ended [`AckedPeerOpen`](Ending::AckedPeerOpen): every byte acknowledged.
     pub acked_peer_open: u64,
+    /// Ended [`DataAcked`](Ending::DataAcked): every byte acknowledged, our FIN not seen
+    /// acknowledged (macOS, once the connection ended).
+    pub data_acked: u64,
     /// Ended [`TimedOut`](Ending::TimedOut) with bytes unacknowledged.
     pub timed_out: u64,
     /// Ended [`ResetByPeer`](Ending::ResetByPeer).
@@ -51,6 +54,7 @@ impl Counts {
     pub fn ended(&self) -> u64 {
         self.clean
             + self.acked_peer_open
+            + self.data_acked
             + self.timed_out
             + self.reset_by_peer
             + self.aborted
@@ -64,6 +68,7 @@ impl Counts {
 pub(crate) struct Counters {
     clean: AtomicU64,
     acked_peer_open: AtomicU64,
+    data_acked: AtomicU64,
     timed_out: AtomicU64,
     reset_by_peer: AtomicU64,
     aborted: AtomicU64,
@@ -77,6 +82,7 @@ impl Counters {
         let counter = match outcome.ending {
             Ending::Clean => &self.clean,
             Ending::AckedPeerOpen => &self.acked_peer_open,
+            Ending::DataAcked { .. } => &self.data_acked,
             Ending::TimedOut { .. } => &self.timed_out,
             Ending::ResetByPeer { .. } => &self.reset_by_peer,
             Ending::Aborted { .. } => &self.aborted,
@@ -96,6 +102,7 @@ impl Counters {
             in_flight,
             clean: read(&self.clean),
             acked_peer_open: read(&self.acked_peer_open),
+            data_acked: read(&self.data_acked),
             timed_out: read(&self.timed_out),
             reset_by_peer: read(&self.reset_by_peer),
             aborted: read(&self.aborted),
@@ -157,6 +164,8 @@ mod tests {
         let counters = Counters::default();
         counters.count(&outcome(Ending::Clean, Release::Close));
         counters.count(&outcome(Ending::AckedPeerOpen, Release::Abort));
+        let data_acked = Ending::DataAcked { peer_eof: true };
+        counters.count(&outcome(data_acked, Release::Close));
         let timed_out = Ending::TimedOut { unacked: Some(3) };
         counters.count(&outcome(timed_out, Release::Close));
         let reset = Ending::ResetByPeer { unacked: None };
@@ -172,15 +181,16 @@ mod tests {
             [
                 counts.clean,
                 counts.acked_peer_open,
+                counts.data_acked,
                 counts.timed_out,
                 counts.reset_by_peer,
                 counts.aborted,
                 counts.failed,
                 counts.unknown
             ],
-            [1; 7]
+            [1; 8]
         );
-        assert_eq!(counts.ended(), 7);
+        assert_eq!(counts.ended(), 8);
         assert_eq!(counts.released_by_reset, 2);
     }
 }

@@ -6,7 +6,7 @@
 //! time through larger ones: the bytes choose the policy, the bound, and at each step which
 //! of the enabled steps happens next.
 
-use crate::model::{Bound, CloseModel, Linger, Step, properties};
+use crate::model::{Bound, CloseModel, Flavour, Linger, Step, properties};
 use arbitrary::{Arbitrary, Unstructured};
 use linger::Policy;
 use stateright::{Expectation, Model};
@@ -76,7 +76,7 @@ pub fn check(data: &[u8]) -> Result<(), Failure> {
 }
 
 /// Any valid policy; a bound a little larger than the model checker's, within what the
-/// model's `u8` counters hold.
+/// model's `u8` counters hold; any flavour of our kernel.
 fn decode(bytes: &mut Unstructured<'_>) -> arbitrary::Result<(Policy, Bound)> {
     let policy = Policy::arbitrary(bytes)?;
     let bound = Bound {
@@ -85,6 +85,7 @@ fn decode(bytes: &mut Unstructured<'_>) -> arbitrary::Result<(Policy, Bound)> {
         our_window: bytes.int_in_range(1..=4)?,
         peer_sends: bytes.int_in_range(0..=8)?,
         peer_moves: bytes.int_in_range(0..=10)?,
+        kernel: *bytes.choose(&Flavour::ALL)?,
     };
     Ok((policy, bound))
 }

@@ -67,6 +67,7 @@ fn label(step: Step, machine: &CloseMachine) -> String {
         let ending = match outcome.ending {
             Ending::Clean => "Clean",
             Ending::AckedPeerOpen => "AckedPeerOpen",
+            Ending::DataAcked { .. } => "DataAcked",
             Ending::TimedOut { .. } => "TimedOut",
             Ending::ResetByPeer { .. } => "ResetByPeer",
             Ending::Aborted { .. } => "Aborted",
@@ -97,5 +98,6 @@ fn cause(step: Step) -> &'static str {
         | Step::PeerHalfCloses
         | Step::PeerCloses
         | Step::PeerResets => "a peer step",
+        Step::OurKernelGivesUp => "a retransmission timeout",
     }
 }

@@ -1,10 +1,86 @@
 //! One endpoint's kernel TCP, at the level that matters for closing: what was written, sent,
-//! acknowledged; the FIN; the receive queue; and Linux's rules for close and reset.
+//! acknowledged; the FIN; the receive queue; the pending socket error; and each kernel's
+//! rules for close, reset and what it reports ([`Flavour`]).
 //!
 //! Data is counted in segments (one byte each in the model). The network between the two
 //! kernels is a FIFO per direction: in order, never lost, arbitrarily delayed.
 
+use core::fmt;
+use linger_io::acks::TcpState;
 use std::collections::VecDeque;
+
+/// Whose rules a kernel follows where the kernels differ (docs/model.md cites the source of
+/// each rule). The peer's kernel is Linux's; ours is any of them.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Hash)]
+pub enum Flavour {
+    /// `SIOCOUTQ` counts the data and our FIN not acknowledged and keeps its figure after a
+    /// reset; a read returns the peer's EOF before a pending error.
+    #[default]
+    Linux,
+    /// `FIONWRITE` counts the data not acknowledged, not the FIN, and reads 0 once the
+    /// connection is over (`soisdisconnected` drops the send buffer at a reset, a timeout or
+    /// the graceful end); `TCP_INFO` fails once the connection is dropped or in TIME_WAIT; every
+    /// reset leaves `ECONNRESET` pending; a pending error is read before the EOF.
+    FreeBsd,
+    /// `SO_NWRITE` counts the data not acknowledged, not the FIN, and keeps its figure after
+    /// the end; `TCP_CONNECTION_INFO` reports the state to the end; a reset in CLOSING or
+    /// LAST_ACK closes the connection without a pending error; a pending error is read before
+    /// the EOF.
+    MacOs,
+}
+
+impl Flavour {
+    /// Every flavour, in the order the CLI lists them.
+    pub const ALL: [Flavour; 3] = [Flavour::Linux, Flavour::FreeBsd, Flavour::MacOs];
+
+    /// The name the CLI takes: `linux`, `freebsd`, `macos`.
+    pub fn name(self) -> &'static str {
+        match self {
+            Flavour::Linux => "linux",
+            Flavour::FreeBsd => "freebsd",
+            Flavour::MacOs => "macos",
+        }
+    }
+
+    /// The flavour named `name`, as [`name`](Self::name) spells it.
+    pub fn from_name(name: &str) -> Option<Flavour> {
+        Flavour::ALL
+            .into_iter()
+            .find(|flavour| flavour.name() == name)
+    }
+
+    /// Whether a pending error is read before the peer's EOF (the BSDs' `soreceive`) or
+    /// after it (Linux's `tcp_recvmsg` stops at the EOF and leaves the error pending).
+    fn error_before_eof(self) -> bool {
+        self != Flavour::Linux
+    }
+}
+
+impl fmt::Display for Flavour {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.name())
+    }
+}
+
+/// A socket's pending error (`SO_ERROR`): what ended the connection, until a read or
+/// `getsockopt(SO_ERROR)` takes it.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub enum SoError {
+    /// `ECONNRESET` (or Linux's `EPIPE` for a reset after the peer's FIN): the peer reset.
+    Reset,
+    /// `ETIMEDOUT`: our kernel gave up retransmitting.
+    TimedOut,
+}
+
+impl SoError {
+    /// The error as the socket calls return it.
+    pub fn io_error(self) -> std::io::Error {
+        std::io::Error::from(match self {
+            SoError::Reset => std::io::ErrorKind::ConnectionReset,
+            SoError::TimedOut => std::io::ErrorKind::TimedOut,
+        })
+    }
+}
 
 /// What travels between the kernels.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
@@ -81,7 +157,13 @@ pub enum Dead {
     Aborted,
     /// It received RST.
     ResetByPeer,
+    /// It gave up retransmitting (`ETIMEDOUT`); the BSDs send RST as they drop it.
+    TimedOut,
 }
+
+/// `ENOTCONN`: the connection is over.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct NotConnected;
 
 /// What a read returns.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
@@ -90,15 +172,17 @@ pub enum Read {
     Data,
     /// Nothing yet (`EWOULDBLOCK`).
     WouldBlock,
-    /// The peer's FIN: 0.
+    /// The peer's FIN, or a connection that is over: 0.
     Eof,
-    /// `ECONNRESET`, once the received data is read.
-    Reset,
+    /// The pending error, taken by the read once the received data is read.
+    Error(SoError),
 }
 
 /// One endpoint's socket in the kernel.
 #[derive(Clone, Debug, PartialEq, Eq, Hash)]
 pub struct Kernel {
+    /// Whose rules it follows.
+    pub flavour: Flavour,
     /// Data segments the application wrote.
     pub written: u8,
     /// Of those, sent.
@@ -109,6 +193,10 @@ pub struct Kernel {
     pub window_end: u8,
     /// Our FIN.
     pub fin: Fin,
+    /// The other side's FIN had arrived when ours was queued: we close second (CLOSE_WAIT,
+    /// LAST_ACK, then CLOSED once our FIN is acknowledged) rather than first (FIN_WAIT,
+    /// CLOSING, then TIME_WAIT).
+    pub closes_second: bool,
     /// Data segments received from the other kernel.
     pub received: u8,
     /// Of those, read by the application.
@@ -119,8 +207,10 @@ pub struct Kernel {
     pub peer_fin: bool,
     /// The application still holds the socket.
     pub fd_open: bool,
-    /// Dead, and why; a dead kernel sends and accepts nothing more.
+    /// Dead, and why; a dead kernel accepts nothing more (one that gave up answers with RST).
     pub dead: Option<Dead>,
+    /// The pending socket error (`SO_ERROR`), until a read or `getsockopt` takes it.
+    pub error: Option<SoError>,
     /// Written data this kernel will never send: dropped when it died.
     pub discarded: u8,
     /// Data segments that arrived after it died and were dropped.
@@ -128,21 +218,24 @@ pub struct Kernel {
 }
 
 impl Kernel {
-    /// A connected socket with a receive buffer of `capacity` segments, facing a peer whose
-    /// buffer holds `peer_capacity`.
-    pub fn new(capacity: u8, peer_capacity: u8) -> Kernel {
+    /// A connected socket following `flavour`'s rules, with a receive buffer of `capacity`
+    /// segments, facing a peer whose buffer holds `peer_capacity`.
+    pub fn new(flavour: Flavour, capacity: u8, peer_capacity: u8) -> Kernel {
         Kernel {
+            flavour,
             written: 0,
             sent: 0,
             acked: 0,
             window_end: peer_capacity,
             fin: Fin::None,
+            closes_second: false,
             received: 0,
             read: 0,
             capacity,
             peer_fin: false,
             fd_open: true,
             dead: None,
+            error: None,
             discarded: 0,
             dropped: 0,
         }
@@ -153,15 +246,77 @@ impl Kernel {
         self.received - self.read
     }
 
-    /// `SIOCOUTQ`: data written and not acknowledged, plus one for a FIN not acknowledged.
+    /// `SIOCOUTQ`: data written and not acknowledged, plus one for a FIN not acknowledged. It
+    /// keeps its figure after a reset: what really is not acknowledged, on every flavour.
     pub fn siocoutq(&self) -> u32 {
         let fin = u32::from(matches!(self.fin, Fin::Queued | Fin::Sent));
         u32::from(self.written - self.acked) + fin
     }
 
-    /// Whether a read would return something other than `EWOULDBLOCK`.
+    /// The send-queue figure the flavour's kernel reports: Linux `SIOCOUTQ`; FreeBSD
+    /// `FIONWRITE` (data only, 0 once disconnected); macOS `SO_NWRITE` (data only).
+    pub fn send_queue(&self) -> u32 {
+        let data = u32::from(self.written - self.acked);
+        match self.flavour {
+            Flavour::Linux => self.siocoutq(),
+            Flavour::FreeBsd if self.disconnected() => 0,
+            Flavour::FreeBsd | Flavour::MacOs => data,
+        }
+    }
+
+    /// Both FINs acknowledged both ways (TIME_WAIT, or CLOSED after LAST_ACK), or dead: the
+    /// kernel calls the socket disconnected and `shutdown` fails with `ENOTCONN`.
+    pub fn disconnected(&self) -> bool {
+        matches!(self.tcp_state(), TcpState::TimeWait | TcpState::Closed)
+    }
+
+    /// The connection's state, as the BSDs name it (the state changes when the FIN is
+    /// queued, not when it leaves).
+    pub fn tcp_state(&self) -> TcpState {
+        use TcpState::*;
+        if self.dead.is_some() {
+            return Closed;
+        }
+        match (self.fin, self.peer_fin) {
+            (Fin::None, false) => Established,
+            (Fin::None, true) => CloseWait,
+            (Fin::Queued | Fin::Sent, _) if self.closes_second => LastAck,
+            (Fin::Queued | Fin::Sent, false) => FinWait1,
+            (Fin::Queued | Fin::Sent, true) => Closing,
+            (Fin::Acked, _) if self.closes_second => Closed,
+            (Fin::Acked, false) => FinWait2,
+            (Fin::Acked, true) => TimeWait,
+        }
+    }
+
+    /// The state as the flavour's kernel reports it: FreeBSD's `TCP_INFO` fails (`None`)
+    /// once the connection is dropped or in TIME_WAIT (FreeBSD 13 and before); macOS's
+    /// `TCP_CONNECTION_INFO` answers to the end. (Linux's close path does not ask.)
+    pub fn tcp_info(&self) -> Option<TcpState> {
+        match self.flavour {
+            Flavour::FreeBsd if self.disconnected() => None,
+            _ => Some(self.tcp_state()),
+        }
+    }
+
+    /// The send-queue figure the flavour's kernel keeps once the connection is over: Linux's
+    /// and macOS's stay; FreeBSD's is gone with the send buffer.
+    pub fn send_queue_after_the_end(&self) -> Option<u32> {
+        match self.flavour {
+            Flavour::FreeBsd => None,
+            Flavour::Linux | Flavour::MacOs => Some(self.send_queue()),
+        }
+    }
+
+    /// Whether a read would return something other than `EWOULDBLOCK` (a poller reports a
+    /// pending error too).
     pub fn readable(&self) -> bool {
-        self.unread() > 0 || self.peer_fin || self.dead == Some(Dead::ResetByPeer)
+        self.unread() > 0 || self.peer_fin || self.error.is_some() || self.dead.is_some()
+    }
+
+    /// `getsockopt(SO_ERROR)`: takes the pending error.
+    pub fn take_error(&mut self) -> Option<SoError> {
+        self.error.take()
     }
 
     /// The application writes `segments`.
@@ -170,27 +325,42 @@ impl Kernel {
         self.transmit(out);
     }
 
-    /// The application reads one segment, or learns why not. Reading opens the window.
+    /// The application reads one segment, or learns why not. Reading opens the window. Data
+    /// comes first; then Linux returns the peer's EOF and leaves a pending error pending,
+    /// where the BSDs return the error first; a connection that is over reads as EOF.
     pub fn app_read(&mut self, out: &mut Wire) -> Read {
         if self.unread() > 0 {
             self.read += 1;
             if self.dead.is_none() {
                 out.push(self.ack());
             }
-            Read::Data
-        } else if self.peer_fin {
-            Read::Eof
-        } else if self.dead == Some(Dead::ResetByPeer) {
-            Read::Reset
-        } else {
-            Read::WouldBlock
+            return Read::Data;
+        }
+        let error_first = self.flavour.error_before_eof() || !self.peer_fin;
+        match self.error {
+            Some(error) if error_first => {
+                self.error = None;
+                Read::Error(error)
+            }
+            _ if self.peer_fin || self.dead.is_some() => Read::Eof,
+            _ => Read::WouldBlock,
         }
     }
 
-    /// `shutdown(SHUT_WR)`: the FIN follows the data.
-    pub fn shutdown_write(&mut self, out: &mut Wire) {
+    /// `shutdown(SHUT_WR)`: the FIN follows the data. On a connection that is over (reset,
+    /// timed out, or closed both ways), `ENOTCONN`.
+    pub fn shutdown_write(&mut self, out: &mut Wire) -> Result<(), NotConnected> {
+        if self.disconnected() {
+            return Err(NotConnected);
+        }
+        self.queue_fin(out);
+        Ok(())
+    }
+
+    fn queue_fin(&mut self, out: &mut Wire) {
         if self.fin == Fin::None && self.dead.is_none() {
             self.fin = Fin::Queued;
+            self.closes_second = self.peer_fin;
             self.transmit(out);
         }
     }
@@ -205,7 +375,7 @@ impl Kernel {
         if self.unread() > 0 {
             self.die(Dead::ClosedOnUnread, out);
         } else {
-            self.shutdown_write(out);
+            self.queue_fin(out);
         }
     }
 
@@ -222,6 +392,11 @@ impl Kernel {
         if self.dead.is_some() {
             if segment == Segment::Data {
                 self.dropped += 1;
+            }
+            // A kernel that gave up has no connection left: whatever else arrives is answered
+            // with RST (Linux sent none when it gave up; the BSDs did, and send another).
+            if self.dead == Some(Dead::TimedOut) && segment != Segment::Rst {
+                out.push(Segment::Rst);
             }
             return;
         }
@@ -251,11 +426,43 @@ impl Kernel {
                 }
                 self.transmit(out);
             }
-            Segment::Rst => {
-                self.dead = Some(Dead::ResetByPeer);
-                self.discarded = self.written - self.sent;
-            }
+            Segment::Rst => self.reset_by_peer(),
         }
+    }
+
+    /// A RST arrives: the kernel drops the connection, its unsent data with it, and leaves
+    /// `ECONNRESET` pending, except on macOS in CLOSING and LAST_ACK (XNU's `tcp_input`
+    /// closes those without an error). A connection already closed both ways ignores it.
+    fn reset_by_peer(&mut self) {
+        if self.disconnected() {
+            return;
+        }
+        let closing = matches!(self.tcp_state(), TcpState::Closing | TcpState::LastAck);
+        if !(self.flavour == Flavour::MacOs && closing) {
+            self.error = Some(SoError::Reset);
+        }
+        self.dead = Some(Dead::ResetByPeer);
+        self.discarded = self.written - self.sent;
+    }
+
+    /// Our kernel gives up retransmitting: `ETIMEDOUT` pending, unsent data dropped; the BSDs
+    /// send RST as they drop the connection (`tcp_drop`), Linux does not (`tcp_write_err`) and
+    /// answers the peer's next segment with one instead.
+    pub fn time_out(&mut self, out: &mut Wire) {
+        if self.disconnected() {
+            return;
+        }
+        self.error = Some(SoError::TimedOut);
+        self.dead = Some(Dead::TimedOut);
+        self.discarded = self.written - self.sent;
+        if self.flavour != Flavour::Linux {
+            out.push(Segment::Rst);
+        }
+    }
+
+    /// Something written is not acknowledged yet: what a retransmission timer waits on.
+    pub fn awaiting_ack(&self) -> bool {
+        self.acked < self.written || self.fin == Fin::Sent
     }
 
     fn ack(&self) -> Segment {
@@ -278,6 +485,7 @@ impl Kernel {
         }
     }
 
+    /// Our side sends RST (a close over unread data, data after close, an abort).
     fn die(&mut self, why: Dead, out: &mut Wire) {
         self.dead = Some(why);
         self.discarded = self.written - self.sent;

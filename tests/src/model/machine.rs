@@ -1,10 +1,22 @@
-//! The strategy under test: [`CloseMachine`] with a policy, driven the way `linger-mio`
-//! drives it, each action performed on the model's kernel.
+//! The strategies under test: [`CloseMachine`] with a policy, driven the way `linger-mio`
+//! drives it, each action performed on the model's kernel and what the kernel reported turned
+//! into an event by `linger-io`'s own decisions ([`linger_io::acks`], [`linger_io::errors`])
+//! for our kernel's flavour.
+//!
+//! - [`Linger`]: the application writes its response and closes through the machine;
+//! - [`Handover`]: the application shuts down writing itself, as a framework does, and hands
+//!   the socket over when it closes (`linger_io::adopt`): the machine's own `shutdown` then
+//!   meets a connection that may be over;
+//! - [`TrustingFigures`]: as [`Linger`], driven as `linger-io` drove it before it knew the
+//!   BSDs' figures leave out the FIN and FreeBSD's drops them at the end: each figure taken
+//!   at face value. Kept to show what the checker finds.
 
-use super::kernel::Read;
+use super::kernel::{Flavour, Read, SoError};
 use super::strategy::{Describe, Io, Misuse, Strategy};
 use super::trace::Time;
 use linger::{Action, CloseMachine, Event, Instant, Outcome, Policy, State};
+use linger_io::acks::{self, Verdict};
+use linger_io::errors::{event_for, shutdown_refused};
 
 /// A lingering close by [`CloseMachine`] under `policy`.
 #[derive(Clone, Copy, Debug)]
@@ -13,64 +25,137 @@ pub struct Linger {
     pub policy: Policy,
 }
 
-impl Strategy for Linger {
-    type App = CloseMachine;
+/// A lingering close of a socket the application already shut down for writing, handed over
+/// to an adopted [`CloseMachine`] under `policy` when the application closes.
+#[derive(Clone, Copy, Debug)]
+pub struct Handover {
+    /// The policy under test.
+    pub policy: Policy,
+}
 
-    fn name(&self) -> String {
-        "linger".into()
-    }
+/// A lingering close whose driver takes every send-queue figure at face value, as
+/// `linger-io` did before it read the BSDs' TCP state and pending errors.
+#[derive(Clone, Copy, Debug)]
+pub struct TrustingFigures {
+    /// The policy under test.
+    pub policy: Policy,
+}
 
-    fn start(&self, response: u8, io: &mut Io<'_>) -> CloseMachine {
-        let mut machine = CloseMachine::new(self.policy);
-        io.write(response);
-        input(&mut machine, io, |machine, now| {
-            machine.handle(Event::Wrote(response.into()), now)
-        });
-        machine
-    }
+/// How the driver reads the kernel's answers.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum Reading {
+    /// `linger_io::sys`'s per-platform decisions.
+    Checked,
+    /// The figure as the kernel gives it.
+    Trusted,
+}
 
-    fn close(&self, machine: &mut CloseMachine, io: &mut Io<'_>) {
-        input(machine, io, |machine, now| machine.close(now));
-    }
+/// What the three strategies share: the machine is the application's state, and every
+/// delivery, deadline and release is the machine's.
+macro_rules! machine_strategy {
+    ($name:literal, $reading:expr) => {
+        type App = CloseMachine;
 
-    fn on_delivered(&self, machine: &mut CloseMachine, io: &mut Io<'_>) {
-        // The poller reports readability (or hang-up); acknowledgements are polled for.
-        if machine.state() != State::Closed && io.kernel().readable() {
-            input(machine, io, |machine, now| {
-                machine.handle(Event::Readable, now)
+        fn name(&self) -> String {
+            $name.into()
+        }
+
+        fn close(&self, machine: &mut CloseMachine, io: &mut Io<'_>) {
+            input(machine, io, $reading, |machine, now| machine.close(now));
+        }
+
+        fn on_delivered(&self, machine: &mut CloseMachine, io: &mut Io<'_>) {
+            // The poller reports readability (or hang-up, or an error); acknowledgements are
+            // polled for.
+            if machine.state() != State::Closed && io.kernel().readable() {
+                input(machine, io, $reading, |machine, now| {
+                    machine.handle(Event::Readable, now)
+                });
+            }
+        }
+
+        fn deadline(&self, machine: &CloseMachine) -> Option<u64> {
+            machine.poll_timeout().map(Instant::as_micros)
+        }
+
+        fn on_time(&self, machine: &mut CloseMachine, io: &mut Io<'_>) {
+            input(machine, io, $reading, |machine, now| {
+                machine.handle_timeout(now);
+                Ok(())
             });
         }
-    }
 
-    fn deadline(&self, machine: &CloseMachine) -> Option<u64> {
-        machine.poll_timeout().map(Instant::as_micros)
-    }
+        fn released(&self, machine: &CloseMachine) -> bool {
+            machine.state() == State::Closed
+        }
 
-    fn on_time(&self, machine: &mut CloseMachine, io: &mut Io<'_>) {
-        input(machine, io, |machine, now| {
-            machine.handle_timeout(now);
-            Ok(())
-        });
-    }
+        fn claims_delivery(&self, machine: &CloseMachine) -> bool {
+            machine
+                .outcome()
+                .is_some_and(|outcome| outcome.claims_delivery())
+        }
 
-    fn released(&self, machine: &CloseMachine) -> bool {
-        machine.state() == State::Closed
-    }
+        fn outcome(&self, machine: &CloseMachine) -> Option<Outcome> {
+            machine.outcome()
+        }
 
-    fn claims_delivery(&self, machine: &CloseMachine) -> bool {
-        machine
-            .outcome()
-            .is_some_and(|outcome| outcome.claims_delivery())
-    }
+        fn bound(&self) -> u64 {
+            let (_, poll_max) = self.policy.poll_interval();
+            (self.policy.linger_budget() + poll_max).as_micros() as u64
+        }
+    };
+}
 
-    fn outcome(&self, machine: &CloseMachine) -> Option<Outcome> {
-        machine.outcome()
-    }
+impl Strategy for Linger {
+    machine_strategy!("linger", Reading::Checked);
 
-    fn bound(&self) -> u64 {
-        let (_, poll_max) = self.policy.poll_interval();
-        (self.policy.linger_budget() + poll_max).as_micros() as u64
+    fn start(&self, response: u8, io: &mut Io<'_>) -> CloseMachine {
+        write_response(
+            CloseMachine::new(self.policy),
+            response,
+            io,
+            Reading::Checked,
+        )
     }
+}
+
+impl Strategy for TrustingFigures {
+    machine_strategy!("linger, figures trusted", Reading::Trusted);
+
+    fn start(&self, response: u8, io: &mut Io<'_>) -> CloseMachine {
+        write_response(
+            CloseMachine::new(self.policy),
+            response,
+            io,
+            Reading::Trusted,
+        )
+    }
+}
+
+impl Strategy for Handover {
+    machine_strategy!("linger, handed over", Reading::Checked);
+
+    /// The application writes and shuts down writing itself; the machine it will hand the
+    /// socket to knows the count, as `linger_io::adopt` learns it from the kernel.
+    fn start(&self, response: u8, io: &mut Io<'_>) -> CloseMachine {
+        io.write(response);
+        let _ = io.shutdown_write();
+        CloseMachine::adopt_written(self.policy, response.into())
+    }
+}
+
+/// The application writes its response through the machine.
+fn write_response(
+    mut machine: CloseMachine,
+    response: u8,
+    io: &mut Io<'_>,
+    reading: Reading,
+) -> CloseMachine {
+    io.write(response);
+    input(&mut machine, io, reading, |machine, now| {
+        machine.handle(Event::Wrote(response.into()), now)
+    });
+    machine
 }
 
 /// The machine's state and figures; its timers by name in the details.
@@ -99,29 +184,36 @@ impl Describe for CloseMachine {
 fn input(
     machine: &mut CloseMachine,
     io: &mut Io<'_>,
+    reading: Reading,
     step: impl FnOnce(&mut CloseMachine, Instant) -> Result<(), linger::Error>,
 ) {
     let now = Instant::from_micros(io.now());
-    if let Err(error) = step(machine, now).and_then(|()| perform(machine, io, now)) {
+    if let Err(error) = step(machine, now).and_then(|()| perform(machine, io, reading, now)) {
         io.misuse(Misuse::Rejected(error));
     }
 }
 
 /// The driver's loop: each action, then its result fed back.
-fn perform(machine: &mut CloseMachine, io: &mut Io<'_>, now: Instant) -> Result<(), linger::Error> {
+fn perform(
+    machine: &mut CloseMachine,
+    io: &mut Io<'_>,
+    reading: Reading,
+    now: Instant,
+) -> Result<(), linger::Error> {
     while let Some(action) = machine.poll_action() {
         match action {
             Action::SetCork(on) => io.set_cork(on),
             Action::SetNodelay(_) => {}
-            // As the drivers do: `ENOTCONN` means the peer reset the connection.
             Action::ShutdownWrite => {
-                if io.shutdown_write().is_err() {
-                    machine.handle(Event::Reset, now)?;
+                if io.shutdown_write().is_err()
+                    && let Some(event) = connection_over(io, reading)
+                {
+                    machine.handle(event, now)?;
                 }
             }
             Action::QuerySendQueue => {
-                let unacked = io.unacked();
-                machine.handle(Event::SendQueue { unacked }, now)?;
+                let event = query_send_queue(machine, io, reading);
+                machine.handle(event, now)?;
             }
             Action::Discard { max_bytes } => discard(machine, io, max_bytes, now)?,
             Action::Close => io.close(),
@@ -130,6 +222,39 @@ fn perform(machine: &mut CloseMachine, io: &mut Io<'_>, now: Instant) -> Result<
         }
     }
     Ok(())
+}
+
+/// `linger_io::sys::query_send_queue` on the model's kernel: what our kernel's flavour
+/// reports, decided by `linger_io::acks`, the pending error read only when that depends on
+/// it.
+fn query_send_queue(machine: &CloseMachine, io: &mut Io<'_>, reading: Reading) -> Event {
+    let figure = io.send_queue();
+    if reading == Reading::Trusted {
+        return Event::SendQueue { unacked: figure };
+    }
+    let verdict: Verdict = match io.kernel().flavour {
+        Flavour::Linux => acks::linux(figure),
+        Flavour::FreeBsd => {
+            let state = io.tcp_info();
+            acks::freebsd(figure, state, machine.stats().unacked.is_some())
+        }
+        Flavour::MacOs => {
+            let state = io.tcp_info();
+            acks::macos(figure, state)
+        }
+    };
+    verdict.resolve(|| Ok(io.take_error().map(SoError::io_error)))
+}
+
+/// `linger_io::sys::connection_over`: after `ENOTCONN` from `shutdown`, the pending error and
+/// the figure the kernel keeps after the end (every figure, when trusted).
+fn connection_over(io: &mut Io<'_>, reading: Reading) -> Option<Event> {
+    let pending = io.take_error().map(SoError::io_error);
+    let unacked = match reading {
+        Reading::Checked => io.send_queue_after_the_end(),
+        Reading::Trusted => Some(io.send_queue()),
+    };
+    shutdown_refused(pending.as_ref(), unacked)
 }
 
 /// One `Discard` round: a segment is a byte in the model.
@@ -144,7 +269,7 @@ fn discard(
             Read::Data => Event::Read(1),
             Read::WouldBlock => Event::ReadBlocked,
             Read::Eof => Event::PeerEof,
-            Read::Reset => Event::Reset,
+            Read::Error(error) => event_for(&error.io_error()),
         };
         machine.handle(event, now)?;
         if event != Event::Read(1) {

@@ -3,11 +3,13 @@
 //!
 //! - [`kernel`]: one endpoint's TCP at the level that matters for close, with Linux's rules
 //!   (close over unread data resets; data to a closed socket is answered with RST; a RST
-//!   leaves acknowledged data readable; `SIOCOUTQ` counts the FIN);
+//!   leaves acknowledged data readable; `SIOCOUTQ` counts the FIN) and, for our side, where
+//!   FreeBSD's and macOS's differ ([`Flavour`]);
 //! - [`world`]: the whole state and the steps that move it; the peer may read or not, send,
 //!   half-close, close, reset or fall silent, and the network delays each segment arbitrarily;
 //! - [`strategy`]: the trait a close strategy implements, and the socket calls it may make;
-//!   [`Linger`] runs `CloseMachine`, [`reference`](mod@reference) holds the closes it replaces;
+//!   [`Linger`] runs `CloseMachine` (and [`Handover`] a socket the application shut down
+//!   itself), [`reference`](mod@reference) holds the closes it replaces;
 //! - [`properties`]: P1-P5 as stateright properties; [`trace`]: counterexamples for people.
 //!
 //! `docs/model.md` says what is abstracted away and why that is sound for P1-P5.
@@ -30,7 +32,8 @@ pub mod strategy;
 pub mod trace;
 pub mod world;
 
-pub use machine::Linger;
+pub use kernel::Flavour;
+pub use machine::{Handover, Linger, TrustingFigures};
 pub use strategy::Strategy;
 pub use world::{Step, World};
 
@@ -50,8 +53,11 @@ pub struct Bound {
     pub our_window: u8,
     /// Data segments the peer may send (before or after our close).
     pub peer_sends: u8,
-    /// Moves the peer may make: each send, half-close, close or reset costs one.
+    /// Moves the peer may make: each send, half-close, close or reset costs one, and so does
+    /// a retransmission timeout of our kernel.
     pub peer_moves: u8,
+    /// Whose rules our kernel follows (the peer's is Linux's).
+    pub kernel: Flavour,
 }
 
 impl Default for Bound {
@@ -65,6 +71,7 @@ impl Default for Bound {
             our_window: 2,
             peer_sends: 3,
             peer_moves: 4,
+            kernel: Flavour::Linux,
         }
     }
 }
@@ -74,8 +81,13 @@ impl fmt::Display for Bound {
         write!(
             f,
             "{} segments of response, peer window {}, our window {}, peer sends up to {}, \
-             peer moves up to {}",
-            self.segments, self.peer_window, self.our_window, self.peer_sends, self.peer_moves
+             peer moves up to {}, our kernel {}",
+            self.segments,
+            self.peer_window,
+            self.our_window,
+            self.peer_sends,
+            self.peer_moves,
+            self.kernel
         )
     }
 }

@@ -72,6 +72,10 @@ fn honest_outcome<S: Strategy>(model: &CloseModel<S>, world: &World<S::App>) -> 
     let ending = match outcome.ending {
         Ending::Clean => unacked == 0 && world.ours.peer_fin,
         Ending::AckedPeerOpen => unacked == 0,
+        // Every data byte acknowledged (the FIN may not be); the peer's EOF as reported.
+        Ending::DataAcked { peer_eof } => {
+            world.ours.acked == world.ours.written && (!peer_eof || world.ours.peer_fin)
+        }
         // The figure is from the last query; the real queue can only have shrunk since.
         Ending::TimedOut { unacked: reported } | Ending::Failed { unacked: reported } => {
             reported.is_none_or(|reported| reported >= unacked)

@@ -6,9 +6,10 @@
 //! is compared with. Every socket call goes through [`Io`], which records what the properties
 //! need to know (a close over unread data, a call after the fd was released).
 
-use super::kernel::{Kernel, Read, Wire};
+use super::kernel::{Kernel, NotConnected, Read, SoError, Wire};
 use core::fmt::Debug;
 use core::hash::Hash;
+use linger_io::acks::TcpState;
 
 /// A way of closing a connection, run inside the model.
 ///
@@ -79,10 +80,6 @@ pub enum Misuse {
     UnknownAction,
 }
 
-/// `ENOTCONN`: the connection is gone.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub struct NotConnected;
-
 /// What the model records about our application's socket calls, for the properties.
 #[derive(Clone, Debug, Default, PartialEq, Eq, Hash)]
 pub struct Facts {
@@ -123,10 +120,30 @@ impl Io<'_> {
         self.kernel
     }
 
-    /// `SIOCOUTQ`: data and FIN not yet acknowledged.
-    pub fn unacked(&mut self) -> u32 {
+    /// The send-queue figure our kernel reports (`SIOCOUTQ`, `FIONWRITE` or `SO_NWRITE`, per
+    /// its [`Flavour`](super::kernel::Flavour)).
+    pub fn send_queue(&mut self) -> u32 {
         self.check_open();
-        self.kernel.siocoutq()
+        self.kernel.send_queue()
+    }
+
+    /// The connection's state, where the kernel reports it (`TCP_INFO`,
+    /// `TCP_CONNECTION_INFO`).
+    pub fn tcp_info(&mut self) -> Option<TcpState> {
+        self.check_open();
+        self.kernel.tcp_info()
+    }
+
+    /// The send-queue figure the kernel keeps once the connection is over, if it keeps one.
+    pub fn send_queue_after_the_end(&mut self) -> Option<u32> {
+        self.check_open();
+        self.kernel.send_queue_after_the_end()
+    }
+
+    /// `getsockopt(SO_ERROR)`: takes the pending error.
+    pub fn take_error(&mut self) -> Option<SoError> {
+        self.check_open();
+        self.kernel.take_error()
     }
 
     /// `write`: `segments` more data.
@@ -158,18 +175,15 @@ impl Io<'_> {
         read
     }
 
-    /// `shutdown(SHUT_WR)`; on a connection that was reset, `ENOTCONN`.
+    /// `shutdown(SHUT_WR)`; on a connection that is over (reset, timed out, or closed both
+    /// ways), `ENOTCONN`.
     pub fn shutdown_write(&mut self) -> Result<(), NotConnected> {
         self.check_open();
         self.facts.write_shut = true;
-        if self.kernel.dead.is_some() {
-            return Err(NotConnected);
-        }
-        self.kernel.shutdown_write(self.wire);
-        Ok(())
+        self.kernel.shutdown_write(self.wire)
     }
 
-    /// `close`: with unread data, Linux resets.
+    /// `close`: with unread data, the kernel resets.
     pub fn close(&mut self) {
         self.count_close();
         if self.kernel.unread() > 0 && self.kernel.dead.is_none() {

@@ -1,7 +1,7 @@
 //! Counterexamples as numbered, human-readable traces: who did what, what each kernel held,
 //! what was in flight, and which data was lost.
 
-use super::kernel::{Dead, Fin, Kernel, Segment, Wire};
+use super::kernel::{Dead, Fin, Kernel, Segment, SoError, Wire};
 use super::strategy::{Describe, Misuse, Strategy};
 use super::world::{Step, World};
 use core::fmt::{self, Write};
@@ -151,6 +151,7 @@ fn death(dead: Option<Dead>) -> &'static str {
         Some(Dead::DataAfterClose) => "sent RST: data arrived after close",
         Some(Dead::Aborted) => "sent RST: aborted",
         Some(Dead::ResetByPeer) => "was reset by the other side",
+        Some(Dead::TimedOut) => "gave up retransmitting",
         None => "died",
     }
 }
@@ -174,6 +175,11 @@ fn kernel(kernel: &Kernel) -> String {
     );
     if kernel.dead.is_some() {
         let _ = write!(text, "; {}", death(kernel.dead));
+    }
+    match kernel.error {
+        Some(SoError::Reset) => text.push_str("; ECONNRESET pending"),
+        Some(SoError::TimedOut) => text.push_str("; ETIMEDOUT pending"),
+        None => {}
     }
     text
 }

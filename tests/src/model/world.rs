@@ -2,7 +2,7 @@
 //! adversarial peer, and the steps that move it.
 
 use super::Bound;
-use super::kernel::{Kernel, Wire};
+use super::kernel::{Flavour, Kernel, Wire};
 use super::strategy::{Facts, Io, Strategy};
 use core::fmt;
 
@@ -49,6 +49,9 @@ pub enum Step {
     PeerCloses,
     /// The peer's application resets the connection.
     PeerResets,
+    /// The path fails: our kernel gives up retransmitting (an adversary's move, like the
+    /// peer's).
+    OurKernelGivesUp,
     /// Time passes to our application's next deadline.
     Tick,
 }
@@ -64,6 +67,7 @@ impl fmt::Display for Step {
             Step::PeerHalfCloses => "peer app shuts down writing",
             Step::PeerCloses => "peer app closes",
             Step::PeerResets => "peer app resets",
+            Step::OurKernelGivesUp => "our kernel gives up retransmitting",
             Step::Tick => "time passes to our next deadline",
         })
     }
@@ -95,7 +99,7 @@ impl<A> World<A> {
 impl<A: Clone> World<A> {
     /// The connection right after our application wrote its response.
     pub fn start<S: Strategy<App = A>>(strategy: &S, bound: &Bound) -> World<A> {
-        let mut ours = Kernel::new(bound.our_window, bound.peer_window);
+        let mut ours = Kernel::new(bound.kernel, bound.our_window, bound.peer_window);
         let mut to_peer = Wire::default();
         let mut facts = Facts::default();
         let app = strategy.start(
@@ -110,7 +114,7 @@ impl<A: Clone> World<A> {
         World {
             app,
             ours,
-            peer: Kernel::new(bound.peer_window, bound.our_window),
+            peer: Kernel::new(Flavour::Linux, bound.peer_window, bound.our_window),
             to_peer,
             to_us: Wire::default(),
             now: 0,
@@ -146,6 +150,17 @@ impl<A: Clone> World<A> {
             steps.push(Step::PeerCloses);
             steps.push(Step::PeerResets);
         }
+        // From the decision to close, while our application holds the socket: what a close
+        // strategy must report. Before, its own reads and writes hear of a failure; after the
+        // fd is released, an orphan that times out loses data under any close, unheard.
+        let closing = self.facts.close_asked_at.is_some() && self.ours.fd_open;
+        if self.peer_moves_left > 0
+            && closing
+            && !self.ours.disconnected()
+            && self.ours.awaiting_ack()
+        {
+            steps.push(Step::OurKernelGivesUp);
+        }
         if strategy.deadline(&self.app).is_some() {
             steps.push(Step::Tick);
         }
@@ -176,9 +191,19 @@ impl<A: Clone> World<A> {
                 next.peer.app_read(&mut next.to_us);
             }
             Step::PeerSends => next.peer_move(|peer, wire| peer.write(1, wire)),
-            Step::PeerHalfCloses => next.peer_move(|peer, wire| peer.shutdown_write(wire)),
+            Step::PeerHalfCloses => next.peer_move(|peer, wire| {
+                // Offered only while the peer has not sent its FIN and its kernel lives.
+                let _ = peer.shutdown_write(wire);
+            }),
             Step::PeerCloses => next.peer_move(|peer, wire| peer.close(wire)),
             Step::PeerResets => next.peer_move(|peer, wire| peer.abort(wire)),
+            Step::OurKernelGivesUp => {
+                next.peer_moves_left = next.peer_moves_left.saturating_sub(1);
+                next.ours.time_out(&mut next.to_peer);
+                // The poller reports the error; the event loop reacts as to a delivery.
+                let (app, mut io) = next.io();
+                strategy.on_delivered(app, &mut io);
+            }
             Step::Tick => {
                 if let Some(deadline) = strategy.deadline(&next.app) {
                     next.now = next.now.max(deadline);

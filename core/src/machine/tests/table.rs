@@ -41,7 +41,7 @@ fn situations() -> [(&'static str, &'static str, CloseMachine); 8] {
 }
 
 /// Every input, applied at 0 s; `timeout` fires the earliest deadline.
-const INPUTS: [&str; 18] = [
+const INPUTS: [&str; 19] = [
     "cork",
     "uncork",
     "flush",
@@ -56,6 +56,7 @@ const INPUTS: [&str; 18] = [
     "PeerEof",
     "SendQueue(0)",
     "SendQueue(501)",
+    "DataAcked",
     "AcksUnobservable",
     "Reset",
     "Failed",
@@ -80,6 +81,7 @@ fn apply(machine: &mut CloseMachine, input: &str) -> Result<(), crate::Error> {
         "PeerEof" => event(Event::PeerEof)(machine),
         "SendQueue(0)" => event(Event::SendQueue { unacked: 0 })(machine),
         "SendQueue(501)" => event(Event::SendQueue { unacked: 501 })(machine),
+        "DataAcked" => event(Event::DataAcked)(machine),
         "AcksUnobservable" => event(Event::AcksUnobservable)(machine),
         "Reset" => event(Event::Reset)(machine),
         "Failed" => event(Event::Failed)(machine),

@@ -631,6 +631,50 @@ fn write_shut_without_ack_visibility_closes_on_peer_eof_as_unknown() {
 }
 
 #[test]
+fn write_shut_data_acked_without_the_fin_drains_then_ends_data_acked_on_peer_eof() {
+    let mut machine = closing();
+    feed(&mut machine, Event::DataAcked, ms(1));
+    assert_step!(machine, State::Draining, []);
+    assert_eq!(
+        machine.stats().unacked,
+        None,
+        "the FIN's fate is not a figure"
+    );
+    feed(&mut machine, Event::PeerEof, ms(2));
+    assert_step!(machine, State::Closed, [Action::Close]);
+    let outcome = outcome(&machine);
+    assert_eq!(outcome.ending, Ending::DataAcked { peer_eof: true });
+    assert_eq!(outcome.ending.unacked(), None);
+    assert!(
+        !outcome.claims_delivery(),
+        "the FIN was not seen acknowledged"
+    );
+}
+
+#[test]
+fn write_shut_data_acked_with_the_peer_still_open_times_out_data_acked() {
+    let mut machine = closing();
+    feed(&mut machine, Event::DataAcked, ms(0));
+    feed(&mut machine, Event::ReadBlocked, ms(0));
+    assert_eq!(
+        machine.poll_timeout(),
+        Some(ms(5_000)),
+        "nothing left to poll"
+    );
+    machine.handle_timeout(ms(5_000));
+    let outcome = outcome(&machine);
+    assert_eq!(outcome.ending, Ending::DataAcked { peer_eof: false });
+    assert_eq!(outcome.release, Release::Close);
+}
+
+#[test]
+fn data_acked_answers_only_a_query() {
+    let mut machine = open();
+    let refused = machine.handle(Event::DataAcked, ms(0));
+    assert_eq!(refused, Err(Error::UnsolicitedSendQueue));
+}
+
+#[test]
 fn write_shut_without_ack_visibility_times_out_as_unknown() {
     let mut machine = closing();
     feed(&mut machine, Event::AcksUnobservable, ms(0));

@@ -3,10 +3,8 @@
 use linger::{Outcome, Policy};
 use linger_mio::Lingerer;
 use mio::net::{TcpListener, TcpStream};
-use mio::unix::SourceFd;
 use mio::{Events, Interest, Poll, Token};
 use std::net::{Shutdown, SocketAddr};
-use std::os::fd::AsRawFd;
 use std::process::ExitCode;
 use std::time::Duration;
 
@@ -104,7 +102,6 @@ fn parse(
 }
 
 const LISTENER: Token = Token(0);
-const LINGERER: Token = Token(1);
 
 /// Accepts `args.connections` connections on one mio poll, lets `answer` write to each
 /// (blocking), closes each per the strategy, and reports. Exits 1 if a lingering close did
@@ -133,9 +130,7 @@ fn run(
     poll.registry()
         .register(&mut listener, LISTENER, Interest::READABLE)?;
     let mut lingerer = Lingerer::new(args.connections.max(1))?;
-    let lingerer_fd = lingerer.as_raw_fd();
-    poll.registry()
-        .register(&mut SourceFd(&lingerer_fd), LINGERER, Interest::READABLE)?;
+    let idle = watch(&poll, &lingerer)?;
     println!(
         "listening on {} ({:?}), {} connection(s)",
         listener.local_addr()?,
@@ -145,10 +140,11 @@ fn run(
 
     let (mut accepted, mut ended, mut delivered) = (0, 0, true);
     while ended < args.connections {
-        poll.poll(
-            &mut events,
-            lingerer.next_timeout().or(Some(Duration::from_secs(1))),
-        )?;
+        let wait = [lingerer.next_timeout(), Some(idle)]
+            .into_iter()
+            .flatten()
+            .min();
+        poll.poll(&mut events, wait)?;
         while accepted < args.connections {
             let Ok((stream, peer)) = listener.accept() else {
                 break;
@@ -195,8 +191,29 @@ fn run(
     Ok(delivered)
 }
 
+/// Registers the lingerer's poller in the server's, so either wakes the loop (unix); the loop
+/// still wakes within the duration returned. On Windows one `mio::Poll` cannot watch another:
+/// the loop wakes every few milliseconds to poll the lingerer instead.
+#[cfg(unix)]
+fn watch(poll: &Poll, lingerer: &Lingerer) -> std::io::Result<Duration> {
+    use std::os::fd::AsRawFd;
+    const LINGERER: Token = Token(1);
+    let lingerer_fd = lingerer.as_raw_fd();
+    poll.registry().register(
+        &mut mio::unix::SourceFd(&lingerer_fd),
+        LINGERER,
+        Interest::READABLE,
+    )?;
+    Ok(Duration::from_secs(1))
+}
+
+#[cfg(not(unix))]
+fn watch(_: &Poll, _: &Lingerer) -> std::io::Result<Duration> {
+    Ok(Duration::from_millis(5))
+}
+
 fn blocking(stream: TcpStream) -> std::io::Result<std::net::TcpStream> {
-    let stream = std::net::TcpStream::from(std::os::fd::OwnedFd::from(stream));
+    let stream = std::net::TcpStream::from(stream);
     stream.set_nonblocking(false)?;
     stream.set_read_timeout(Some(Duration::from_secs(10)))?;
     stream.set_write_timeout(Some(Duration::from_secs(30)))?;

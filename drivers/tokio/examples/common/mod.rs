@@ -62,6 +62,7 @@ pub(crate) fn parse() -> Result<Command, String> {
 }
 
 /// Resolves on Ctrl-C (SIGINT) or SIGTERM: when the server should stop gracefully.
+#[cfg(unix)]
 pub(crate) async fn stop_signal() {
     use tokio::signal::unix::{SignalKind, signal};
     let terminate = async {
@@ -76,4 +77,10 @@ pub(crate) async fn stop_signal() {
         _ = tokio::signal::ctrl_c() => {}
         () = terminate => {}
     }
+}
+
+/// Resolves on Ctrl-C: when the server should stop gracefully (Windows has no SIGTERM).
+#[cfg(not(unix))]
+pub(crate) async fn stop_signal() {
+    let _ = tokio::signal::ctrl_c().await;
 }

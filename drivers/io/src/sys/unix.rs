@@ -1,0 +1,142 @@
+//! What the unix platforms share: integer socket options and ioctls, and a read that says
+//! not to block.
+
+use crate::AsSocket;
+use std::io;
+use std::os::fd::{AsRawFd, RawFd};
+
+pub(super) fn fd(socket: &impl AsSocket) -> RawFd {
+    socket.as_fd().as_raw_fd()
+}
+
+/// `recv` with `MSG_DONTWAIT`: never blocks, whatever the socket's mode.
+#[allow(unsafe_code)]
+pub(super) fn read_nonblocking(socket: &impl AsSocket, buf: &mut [u8]) -> io::Result<usize> {
+    // SAFETY: `buf` is live and writable for `buf.len()` bytes, which is all `recv` writes;
+    // an invalid descriptor makes the call fail with EBADF, nothing worse.
+    let read = unsafe {
+        libc::recv(
+            fd(socket),
+            buf.as_mut_ptr().cast(),
+            buf.len(),
+            libc::MSG_DONTWAIT,
+        )
+    };
+    usize::try_from(read).map_err(|_| io::Error::last_os_error())
+}
+
+/// `poll(2)` for readability, at most `millis`.
+#[allow(unsafe_code)]
+pub(super) fn wait_readable(socket: &impl AsSocket, millis: i32) -> bool {
+    let mut pollfd = libc::pollfd {
+        fd: fd(socket),
+        events: libc::POLLIN,
+        revents: 0,
+    };
+    // SAFETY: `pollfd` is one live, writable `pollfd` and the count is 1.
+    let ready = unsafe { libc::poll(&mut pollfd, 1, millis) };
+    ready > 0
+}
+
+/// An `ioctl` request, as libc types it on each platform.
+#[cfg(any(target_os = "linux", target_os = "android"))]
+pub(super) type Request = libc::Ioctl;
+#[cfg(target_os = "freebsd")]
+pub(super) type Request = libc::c_ulong;
+
+/// An `ioctl` that writes one `int`.
+#[cfg(any(target_os = "linux", target_os = "android", target_os = "freebsd"))]
+#[allow(unsafe_code)]
+pub(super) fn ioctl_int(socket: &impl AsSocket, request: Request) -> io::Result<libc::c_int> {
+    let mut value: libc::c_int = 0;
+    // SAFETY: the requests passed here write one `int` through the pointer, which points to a
+    // live, writable `c_int`; an invalid descriptor makes the call fail, nothing worse.
+    let result = unsafe { libc::ioctl(fd(socket), request, &mut value as *mut libc::c_int) };
+    if result == -1 {
+        return Err(io::Error::last_os_error());
+    }
+    Ok(value)
+}
+
+/// Room for a `struct tcp_info` (FreeBSD) or `struct tcp_connection_info` (macOS): read as
+/// bytes, at the offsets their headers give, since a larger buffer only gets what the kernel
+/// writes.
+#[cfg(any(target_os = "freebsd", target_os = "macos", target_os = "ios"))]
+pub(super) const TCP_INFO_BUFFER: usize = 512;
+
+/// `getsockopt` of a plain-old-data value `T` (an `int`, a `struct tcp_info`): the value and
+/// the length the kernel wrote.
+#[cfg(any(
+    target_os = "linux",
+    target_os = "android",
+    target_os = "freebsd",
+    target_os = "macos",
+    target_os = "ios"
+))]
+#[allow(unsafe_code)]
+pub(super) fn getsockopt<T: Copy>(
+    socket: &impl AsSocket,
+    level: libc::c_int,
+    name: libc::c_int,
+    mut value: T,
+) -> io::Result<(T, usize)> {
+    let mut len = std::mem::size_of::<T>() as libc::socklen_t;
+    // SAFETY: the kernel writes at most `len` bytes into `value`, a live `T` of that size
+    // which the callers only use for C structs and integers (every bit pattern valid), and
+    // stores the length written in `len`.
+    let result = unsafe {
+        libc::getsockopt(
+            fd(socket),
+            level,
+            name,
+            (&mut value as *mut T).cast(),
+            &mut len,
+        )
+    };
+    if result == -1 {
+        return Err(io::Error::last_os_error());
+    }
+    Ok((value, len as usize))
+}
+
+/// `setsockopt` of one `int`.
+#[cfg(any(target_os = "freebsd", target_os = "macos", target_os = "ios"))]
+#[allow(unsafe_code)]
+pub(super) fn setsockopt_int(
+    socket: &impl AsSocket,
+    level: libc::c_int,
+    name: libc::c_int,
+    value: libc::c_int,
+) -> io::Result<()> {
+    // SAFETY: the option reads one `int` from a live `c_int` of the length given.
+    let result = unsafe {
+        libc::setsockopt(
+            fd(socket),
+            level,
+            name,
+            (&value as *const libc::c_int).cast(),
+            std::mem::size_of::<libc::c_int>() as libc::socklen_t,
+        )
+    };
+    if result == -1 {
+        return Err(io::Error::last_os_error());
+    }
+    Ok(())
+}
+
+/// A send-queue figure from an `int` the kernel reported.
+#[cfg(any(
+    target_os = "linux",
+    target_os = "android",
+    target_os = "freebsd",
+    target_os = "macos",
+    target_os = "ios"
+))]
+pub(super) fn figure(value: libc::c_int) -> io::Result<u32> {
+    u32::try_from(value).map_err(|_| {
+        io::Error::new(
+            io::ErrorKind::InvalidData,
+            format!("negative send queue {value}"),
+        )
+    })
+}
