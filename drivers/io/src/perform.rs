@@ -7,6 +7,9 @@ use linger::{Action, CloseMachine, Error, Event, Instant, Release};
 use std::io::{self, ErrorKind};
 use std::os::fd::AsFd;
 
+#[cfg(test)]
+mod tests;
+
 /// Bytes read per `read` while discarding: nginx reads 4 KiB at a time; four times that
 /// takes a 64 KiB round in four calls.
 pub const DISCARD_CHUNK: usize = 16 << 10;

@@ -1,0 +1,113 @@
+//! Linux and Android: `SIOCOUTQ` and `SIOCOUTQNSD`, `TCP_CORK`, and `tcp_info`'s byte counts.
+
+use super::figure;
+use std::io;
+use std::os::fd::{AsFd, RawFd};
+
+/// `SIOCOUTQNSD` from `linux/sockios.h`; libc does not export it.
+const SIOCOUTQNSD: libc::Ioctl = 0x894B;
+
+#[allow(unsafe_code)]
+fn ioctl_int(fd: RawFd, request: libc::Ioctl) -> io::Result<libc::c_int> {
+    let mut value: libc::c_int = 0;
+    // SAFETY: both requests write one `int` through the pointer, which points to a live,
+    // writable `c_int`; an invalid `fd` makes the call fail with EBADF, nothing worse.
+    let result = unsafe { libc::ioctl(fd, request, &mut value as *mut libc::c_int) };
+    if result == -1 {
+        return Err(io::Error::last_os_error());
+    }
+    Ok(value)
+}
+
+pub(super) fn unacked(fd: RawFd) -> io::Result<Option<u32>> {
+    // SIOCOUTQ is TIOCOUTQ for sockets: write_seq - snd_una, the FIN included.
+    figure(ioctl_int(fd, libc::TIOCOUTQ)?)
+}
+
+pub(super) fn unsent(fd: RawFd) -> io::Result<Option<u32>> {
+    figure(ioctl_int(fd, SIOCOUTQNSD)?)
+}
+
+pub(super) fn set_cork(socket: &impl AsFd, cork: bool) -> io::Result<()> {
+    socket2::SockRef::from(socket).set_tcp_cork(cork)
+}
+
+/// `struct tcp_info` through `tcpi_bytes_retrans` (Linux 4.19), and the offsets read.
+pub(super) const TCP_INFO_LEN: usize = 216;
+pub(super) const STATE: usize = 0;
+pub(super) const NOTSENT_BYTES: usize = 144;
+pub(super) const BYTES_SENT: usize = 200;
+pub(super) const BYTES_RETRANS: usize = 208;
+
+/// `tcpi_state` values (`include/net/tcp_states.h`; libc does not export them).
+pub(super) mod tcp_state {
+    pub(crate) const FIN_WAIT1: u8 = 4;
+    pub(crate) const FIN_WAIT2: u8 = 5;
+    pub(crate) const TIME_WAIT: u8 = 6;
+    pub(crate) const CLOSE: u8 = 7;
+    pub(crate) const LAST_ACK: u8 = 9;
+    pub(crate) const CLOSING: u8 = 11;
+}
+use tcp_state::*;
+
+/// States in which our FIN is queued: it sits among the unsent bytes while
+/// `tcpi_notsent_bytes` is not zero. In `CLOSE` nothing tells whether it is.
+const FIN_QUEUED: [u8; 5] = [FIN_WAIT1, FIN_WAIT2, CLOSING, TIME_WAIT, LAST_ACK];
+
+#[allow(unsafe_code)]
+pub(super) fn bytes_written(fd: RawFd) -> io::Result<Option<u64>> {
+    let mut info = [0u8; TCP_INFO_LEN];
+    let mut len = TCP_INFO_LEN as libc::socklen_t;
+    // SAFETY: TCP_INFO writes at most `len` bytes into `info`, a live buffer of that
+    // size, and stores the length written in `len`.
+    let result = unsafe {
+        libc::getsockopt(
+            fd,
+            libc::IPPROTO_TCP,
+            libc::TCP_INFO,
+            info.as_mut_ptr().cast(),
+            &mut len,
+        )
+    };
+    if result == -1 {
+        return Err(io::Error::last_os_error());
+    }
+    if (len as usize) < TCP_INFO_LEN {
+        return Ok(None);
+    }
+    Ok(written_from_raw_tcp_info(&info))
+}
+
+/// [`bytes_written`] from the `struct tcp_info` the kernel filled in: its fields are in the
+/// machine's byte order.
+pub(super) fn written_from_raw_tcp_info(info: &[u8; TCP_INFO_LEN]) -> Option<u64> {
+    let u32_at = |at: usize| u32::from_ne_bytes(std::array::from_fn(|i| info[at + i]));
+    let u64_at = |at: usize| u64::from_ne_bytes(std::array::from_fn(|i| info[at + i]));
+    written_from_tcp_info(
+        info[STATE],
+        u64_at(BYTES_SENT),
+        u64_at(BYTES_RETRANS),
+        u32_at(NOTSENT_BYTES),
+    )
+}
+
+/// The arithmetic of [`bytes_written`], apart so it can be tested on any figures.
+pub(super) fn written_from_tcp_info(
+    state: u8,
+    bytes_sent: u64,
+    bytes_retrans: u64,
+    notsent: u32,
+) -> Option<u64> {
+    let unsent = u64::from(notsent);
+    let sent_once = bytes_sent.checked_sub(bytes_retrans)?;
+    let unsent_data = match state {
+        _ if unsent == 0 => 0,
+        CLOSE => return None,
+        state if FIN_QUEUED.contains(&state) => unsent - 1,
+        _ => unsent,
+    };
+    sent_once.checked_add(unsent_data)
+}
+
+#[cfg(test)]
+mod tests;
