@@ -80,6 +80,23 @@ fn a_close_whose_peer_closed_too_discards_its_upload_and_ends_clean() {
 }
 
 #[test]
+fn a_close_sends_our_fin_before_it_lingers() {
+    let (mut client, server) = pair();
+    let mut machine = closing(Policy::default());
+    let read = |buf: &mut [u8]| crate::sys::read_nonblocking(&server, buf);
+    let released = drive(&server, &mut machine, Instant::ZERO, read).expect("believed");
+    assert_eq!(released, None, "the close lingers for the silent peer");
+    client
+        .set_read_timeout(Some(Duration::from_secs(2)))
+        .expect("read timeout");
+    let mut rest = Vec::new();
+    client
+        .read_to_end(&mut rest)
+        .expect("our FIN, while we linger");
+    assert!(rest.is_empty());
+}
+
+#[test]
 fn an_abort_arms_a_reset_and_releases() {
     let (_client, server) = pair();
     let mut machine = CloseMachine::new(Policy::default());
