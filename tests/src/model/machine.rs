@@ -71,6 +71,10 @@ impl Strategy for Linger {
         (self.policy.linger_budget() + poll_max).as_micros() as u64
     }
 
+    fn policy(&self) -> Option<Policy> {
+        Some(self.policy)
+    }
+
     fn describe(&self, machine: &CloseMachine) -> String {
         if let Some(outcome) = machine.outcome() {
             return format!("machine Closed: {outcome}");

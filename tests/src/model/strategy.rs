@@ -50,6 +50,12 @@ pub trait Strategy: Clone + Debug + Send + Sync + 'static {
     /// The longest a close may take, in model microseconds, from `close` to release (P3).
     fn bound(&self) -> u64;
 
+    /// The lingering policy the strategy follows, if it has one: its idle timeout, budget
+    /// and discard cap are promises the properties hold it to.
+    fn policy(&self) -> Option<linger::Policy> {
+        None
+    }
+
     /// A few words on the application's state, for traces.
     fn describe(&self, app: &Self::App) -> String;
 }
@@ -92,6 +98,16 @@ pub struct Facts {
     pub read_after_close: u8,
     /// `shutdown(SHUT_WR)` was called.
     pub write_shut: bool,
+    /// The last `SIOCOUTQ` figure the strategy was given.
+    pub last_unacked: Option<u32>,
+    /// When the strategy last saw the close make progress: a segment or the peer's EOF read
+    /// after the close was asked for, or a send queue shorter than the figure before.
+    pub last_progress: Option<u64>,
+    /// Progress was seen in the step under way (reset after every step).
+    pub progressed: bool,
+    /// The socket was released when time passed (a `Tick`), with no progress in that step:
+    /// the strategy let go on a timer or by its policy, not because something happened.
+    pub released_by_time: bool,
     /// The first misuse, if any (P4).
     pub misuse: Option<Misuse>,
 }
@@ -118,7 +134,12 @@ impl Io<'_> {
     /// `SIOCOUTQ`: data and FIN not yet acknowledged.
     pub fn unacked(&mut self) -> u32 {
         self.check_open();
-        self.kernel.siocoutq()
+        let unacked = self.kernel.siocoutq();
+        if self.facts.last_unacked.is_some_and(|last| unacked < last) {
+            self.progress();
+        }
+        self.facts.last_unacked = Some(unacked);
+        unacked
     }
 
     /// `write`: `segments` more data.
@@ -144,8 +165,15 @@ impl Io<'_> {
     pub fn read(&mut self) -> Read {
         self.check_open();
         let read = self.kernel.app_read(self.wire);
-        if read == Read::Data && self.facts.close_asked_at.is_some() {
-            self.facts.read_after_close += 1;
+        if self.facts.close_asked_at.is_some() {
+            match read {
+                Read::Data => {
+                    self.facts.read_after_close += 1;
+                    self.progress();
+                }
+                Read::Eof => self.progress(),
+                Read::WouldBlock | Read::Reset => {}
+            }
         }
         read
     }
@@ -179,6 +207,11 @@ impl Io<'_> {
     /// Records a misuse; the first one is kept.
     pub fn misuse(&mut self, misuse: Misuse) {
         self.facts.misuse.get_or_insert(misuse);
+    }
+
+    fn progress(&mut self) {
+        self.facts.last_progress = Some(self.now);
+        self.facts.progressed = true;
     }
 
     fn check_open(&mut self) {
