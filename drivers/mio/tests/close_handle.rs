@@ -59,6 +59,31 @@ fn an_abort_from_another_thread_wakes_the_lingerer_and_resets_that_close_only() 
 }
 
 #[test]
+fn a_close_from_another_thread_cuts_that_close_short() {
+    let listener = TcpListener::bind("127.0.0.1:0").expect("bind loopback");
+    let mut lingerer = Lingerer::new(16).expect("lingerer");
+    let (stream, _client) = silent_pair(&listener);
+    let token = lingerer.adopt(stream, Policy::default()).expect("adopt");
+    let handle = lingerer
+        .close_handle(token)
+        .expect("a handle on a held close");
+    std::thread::spawn(move || handle.close())
+        .join()
+        .expect("closer")
+        .expect("wake");
+    lingerer
+        .poll(Some(Duration::from_millis(100)))
+        .expect("poll")
+        .for_each(drop);
+    let due = lingerer.next_timeout().expect("a deadline");
+    assert!(
+        due <= SHORT_LINGER,
+        "not cut short: next deadline in {due:?}"
+    );
+    assert_eq!(lingerer.len(), 1, "cut short, not aborted");
+}
+
+#[test]
 fn a_handle_outliving_its_close_does_nothing_to_the_next_close_in_its_slot() {
     let listener = TcpListener::bind("127.0.0.1:0").expect("bind loopback");
     let mut lingerer = Lingerer::new(16).expect("lingerer");

@@ -2,7 +2,7 @@
 //! its Nagle control reaches the socket, and its close runs on the application's own poll.
 
 use linger::{Ending, NagleMode, Policy, Release};
-use linger_mio::Connection;
+use linger_mio::{Connection, Lingerer};
 use mio::{Events, Poll, Token};
 use std::io::{ErrorKind, Read, Write};
 use std::net::{Shutdown, TcpListener, TcpStream};
@@ -229,4 +229,30 @@ fn registration_delivers_the_connections_readiness() {
             .any(|event| event.token() == TOKEN && event.is_readable());
     }
     assert!(readable, "no readiness for the connection's token");
+}
+
+#[test]
+fn a_connection_handed_to_a_lingerer_closes_there_with_its_figures() {
+    let (mut connection, mut client) = connected(Policy::default());
+    let poll = registered(&mut connection);
+    connection.write_all(b"response").expect("write");
+    let mut lingerer = Lingerer::new(4).expect("lingerer");
+    let token = lingerer
+        .adopt_connection(connection, poll.registry())
+        .expect("adopt");
+    client.shutdown(Shutdown::Write).expect("client FIN");
+    let deadline = Instant::now() + Duration::from_secs(2);
+    let mut ended = Vec::new();
+    while ended.is_empty() && Instant::now() < deadline {
+        ended.extend(
+            lingerer
+                .poll(Some(Duration::from_millis(50)))
+                .expect("poll"),
+        );
+    }
+    let (ended_token, outcome) = ended.pop().expect("the close ended");
+    assert_eq!(ended_token, token);
+    assert_eq!(outcome.ending, Ending::Clean);
+    assert_eq!(outcome.bytes_written, Some(8), "counted by the connection");
+    assert_eq!(read_to_eof(&mut client), b"response");
 }

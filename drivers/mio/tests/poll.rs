@@ -1,9 +1,12 @@
 //! How `Lingerer::poll` waits: until the given timeout or the next deadline, whichever
-//! comes first, woken early by a socket that needs it; and what `adopt` gives back when
-//! the poller refuses a socket.
+//! comes first, woken early by a socket that needs it, not at all when closes have ended
+//! already, and through a signal; how its descriptor wakes an outer poll; and what `adopt`
+//! gives back when the poller refuses a socket.
 
 use linger::{Ending, Policy};
 use linger_mio::Lingerer;
+use mio::unix::SourceFd;
+use mio::{Events, Interest, Poll, Token};
 use std::net::{Shutdown, TcpListener, TcpStream};
 use std::os::fd::{AsRawFd, FromRawFd, IntoRawFd};
 use std::time::{Duration, Instant};
@@ -60,6 +63,9 @@ fn with_nothing_due_the_poll_waits_its_timeout() {
             .poll(Some(Duration::from_millis(10)))
             .expect("poll");
     }
+    let due = lingerer.next_timeout().expect("a deadline");
+    assert!(due > Duration::from_secs(1), "next deadline in {due:?}");
+    assert!(!lingerer.is_empty());
     let started = Instant::now();
     let ended = lingerer
         .poll(Some(Duration::from_millis(200)))
@@ -115,4 +121,86 @@ fn a_socket_the_poller_refuses_comes_back_and_is_not_held() {
             panic!("a second registration of one descriptor was accepted as {token:?}");
         }
     }
+}
+
+#[test]
+fn a_close_that_ended_during_adopt_is_reported_without_waiting() {
+    let listener = TcpListener::bind("127.0.0.1:0").expect("bind loopback");
+    let mut lingerer = Lingerer::new(4).expect("lingerer");
+    let (stream, client) = silent_pair(&listener);
+    client.shutdown(Shutdown::Write).expect("client FIN");
+    // Once the FIN is in, the close ends inside `adopt`: EOF, and everything acknowledged.
+    let settle = Instant::now() + Duration::from_secs(2);
+    while stream.peek(&mut [0u8; 1]).map_or(true, |read| read > 0) && Instant::now() < settle {
+        std::thread::sleep(Duration::from_millis(1));
+    }
+    lingerer.adopt(stream, Policy::default()).expect("adopt");
+    assert!(lingerer.is_empty(), "ended during adopt");
+    let started = Instant::now();
+    let ended: Vec<_> = lingerer
+        .poll(Some(Duration::from_secs(2)))
+        .expect("poll")
+        .collect();
+    assert_eq!(ended.len(), 1, "{ended:?}");
+    assert!(
+        started.elapsed() < Duration::from_secs(1),
+        "{:?}",
+        started.elapsed()
+    );
+}
+
+#[test]
+fn the_lingerers_descriptor_wakes_an_outer_poll() {
+    const LINGERER: Token = Token(9);
+    let listener = TcpListener::bind("127.0.0.1:0").expect("bind loopback");
+    let mut lingerer = Lingerer::new(4).expect("lingerer");
+    let mut outer = Poll::new().expect("poll");
+    let fd = lingerer.as_raw_fd();
+    outer
+        .registry()
+        .register(&mut SourceFd(&fd), LINGERER, Interest::READABLE)
+        .expect("register the lingerer");
+    let (stream, client) = silent_pair(&listener);
+    lingerer.adopt(stream, Policy::default()).expect("adopt");
+    client.shutdown(Shutdown::Write).expect("client FIN");
+    let mut events = Events::with_capacity(4);
+    let deadline = Instant::now() + Duration::from_secs(2);
+    let mut woken = false;
+    while !woken && Instant::now() < deadline {
+        outer
+            .poll(&mut events, Some(Duration::from_millis(100)))
+            .expect("outer poll");
+        woken = events.iter().any(|event| event.token() == LINGERER);
+    }
+    assert!(woken, "the outer poll never saw the lingerer's work");
+}
+
+extern "C" fn ignore(_: libc::c_int) {}
+
+#[test]
+#[allow(unsafe_code)]
+fn a_signal_during_the_wait_is_no_error() {
+    // SAFETY: installs a handler that does nothing, for a signal nothing else in this
+    // process uses; without SA_RESTART, the wait it interrupts fails with EINTR.
+    unsafe {
+        let mut action: libc::sigaction = std::mem::zeroed();
+        action.sa_sigaction = ignore as extern "C" fn(libc::c_int) as libc::sighandler_t;
+        assert_eq!(
+            libc::sigaction(libc::SIGUSR2, &action, std::ptr::null_mut()),
+            0
+        );
+    }
+    let mut lingerer = Lingerer::new(4).expect("lingerer");
+    // SAFETY: pthread_self names this thread, alive until the signaller is joined.
+    let this_thread = unsafe { libc::pthread_self() };
+    let signaller = std::thread::spawn(move || {
+        std::thread::sleep(Duration::from_millis(50));
+        // SAFETY: the target thread is alive: it joins this one before returning.
+        unsafe { libc::pthread_kill(this_thread, libc::SIGUSR2) }
+    });
+    let waited = lingerer
+        .poll(Some(Duration::from_millis(500)))
+        .map(Iterator::count);
+    assert_eq!(signaller.join().expect("signaller"), 0, "signalled");
+    assert_eq!(waited.expect("an interrupted wait is no error"), 0);
 }

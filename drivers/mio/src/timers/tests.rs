@@ -115,3 +115,14 @@ fn stale_entries_are_compacted_away() {
     }
     assert_eq!(timers.earliest(), Some(ms(10_000)));
 }
+
+#[test]
+fn a_deadline_moved_back_and_forth_leaves_no_pile_of_entries() {
+    let mut timers = timers_with(&[5]);
+    for round in 0..1_000 {
+        timers.set(0, Some(ms(if round % 2 == 0 { 9 } else { 5 })));
+    }
+    assert!(timers.len() <= 2 + 64, "{} entries", timers.len());
+    assert_eq!(timers.pop_due(ms(5)), Some(0));
+    assert_eq!(timers.pop_due(ms(9)), None, "one deadline, fired once");
+}
