@@ -64,6 +64,15 @@ fn a_close_from_another_thread_cuts_that_close_short() {
     let mut lingerer = Lingerer::new(16).expect("lingerer");
     let (stream, _client) = silent_pair(&listener);
     let token = lingerer.adopt(stream, Policy::default()).expect("adopt");
+    // Once the acks are in, the next deadline is the 5 s idle timeout.
+    let settle = Instant::now() + Duration::from_secs(2);
+    while lingerer.next_timeout() <= Some(SHORT_LINGER) && Instant::now() < settle {
+        lingerer
+            .poll(Some(Duration::from_millis(10)))
+            .expect("poll")
+            .for_each(drop);
+    }
+    assert!(lingerer.next_timeout() > Some(SHORT_LINGER));
     let handle = lingerer
         .close_handle(token)
         .expect("a handle on a held close");
