@@ -25,6 +25,19 @@ fn ended_within(lingerer: &mut Lingerer, within: Duration) -> Vec<(mio::Token, l
     ended
 }
 
+/// Polls until every close has its acks in and its next deadline is the 5 s idle timeout,
+/// for at most two seconds: a close cut short is then told apart by its deadline.
+fn settle_until_idle_timeouts(lingerer: &mut Lingerer) {
+    let settle = Instant::now() + Duration::from_secs(2);
+    while lingerer.next_timeout() <= Some(SHORT_LINGER) && Instant::now() < settle {
+        lingerer
+            .poll(Some(Duration::from_millis(10)))
+            .expect("poll")
+            .for_each(drop);
+    }
+    assert!(lingerer.next_timeout() > Some(SHORT_LINGER), "not settled");
+}
+
 #[test]
 fn an_abort_from_another_thread_wakes_the_lingerer_and_resets_that_close_only() {
     let listener = TcpListener::bind("127.0.0.1:0").expect("bind loopback");
@@ -64,15 +77,7 @@ fn a_close_from_another_thread_cuts_that_close_short() {
     let mut lingerer = Lingerer::new(16).expect("lingerer");
     let (stream, _client) = silent_pair(&listener);
     let token = lingerer.adopt(stream, Policy::default()).expect("adopt");
-    // Once the acks are in, the next deadline is the 5 s idle timeout.
-    let settle = Instant::now() + Duration::from_secs(2);
-    while lingerer.next_timeout() <= Some(SHORT_LINGER) && Instant::now() < settle {
-        lingerer
-            .poll(Some(Duration::from_millis(10)))
-            .expect("poll")
-            .for_each(drop);
-    }
-    assert!(lingerer.next_timeout() > Some(SHORT_LINGER));
+    settle_until_idle_timeouts(&mut lingerer);
     let handle = lingerer
         .close_handle(token)
         .expect("a handle on a held close");
@@ -127,6 +132,7 @@ fn a_shutdown_cuts_every_close_short_and_an_abort_all_resets_the_rest() {
         clients.push(client);
         lingerer.adopt(stream, Policy::default()).expect("adopt");
     }
+    settle_until_idle_timeouts(&mut lingerer);
     let shutdown = lingerer.shutdown_handle();
     std::thread::spawn({
         let shutdown = shutdown.clone();
