@@ -152,7 +152,8 @@ fn every_driver_times_out_a_stalled_peer_and_counts_what_it_never_acked() {
 
 #[test]
 fn every_driver_bounds_a_flooding_peer_by_the_discard_cap_and_the_budget() {
-    let cap = 1 << 20;
+    // Not a multiple of the 64 KiB round: the last round may read only what is left.
+    let cap = (1 << 20) + 1000;
     for closer in Closer::DRIVERS {
         let run = sockets::flooding_peer(closer, cap);
         report("flooding peer", closer, &run);
