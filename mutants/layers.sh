@@ -5,7 +5,7 @@
 # fails. The first row is HEAD itself, where every suite must pass. Prints a table; fails if
 # HEAD fails a suite, a patch no longer applies, or a mutant survives every suite.
 #
-#   mutants/layers.sh        # about 15 min on 2 cores
+#   mutants/layers.sh
 set -euo pipefail
 cd "$(dirname "$0")/.."
 

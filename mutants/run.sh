@@ -6,7 +6,7 @@
 # true). linger-std and linger-tokio are reported, their survivors listed. A mutant that
 # makes the tests hang past the timeout is caught, and listed apart.
 #
-#   mutants/run.sh                    # linger, linger-io, linger-mio (about 15 min here)
+#   mutants/run.sh                    # linger, linger-io, linger-mio (10 min here)
 #   mutants/run.sh all                # and linger-std, linger-tokio
 #   mutants/run.sh linger-io ...      # the crates named
 #   mutants/run.sh all --in-diff F    # only the mutants on lines the diff F touches (CI)
