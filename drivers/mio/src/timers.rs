@@ -4,7 +4,8 @@
 //! Each slot's current deadline is kept here beside the heap, named by a generation that
 //! changes whenever the deadline moves. Moving it pushes a new entry and leaves the old one
 //! behind, recognised as stale when it surfaces; the heap is rebuilt once it holds more than
-//! twice as many entries as there are slots. Each operation costs O(log n) in the closes held.
+//! twice as many entries as there are slots, plus 64. A deadline that fires is spent: the
+//! slot has none until it is set again. Each operation costs O(log n) in the closes held.
 //!
 //! Time is a parameter, never read here: the [`Lingerer`](crate::Lingerer) passes its clock's
 //! `now`, and the tests drive the same bookkeeping in virtual time.
