@@ -95,3 +95,26 @@ impl fmt::Display for Intent {
         })
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::Event;
+
+    #[test]
+    fn events_display_as_they_are_written() {
+        let table = [
+            (Event::Wrote(3), "Wrote(3)"),
+            (Event::Readable, "Readable"),
+            (Event::Read(4), "Read(4)"),
+            (Event::ReadBlocked, "ReadBlocked"),
+            (Event::PeerEof, "PeerEof"),
+            (Event::SendQueue { unacked: 5 }, "SendQueue(5)"),
+            (Event::AcksUnobservable, "AcksUnobservable"),
+            (Event::Reset, "Reset"),
+            (Event::Failed, "Failed"),
+        ];
+        for (event, shown) in table {
+            assert_eq!(event.to_string(), shown);
+        }
+    }
+}

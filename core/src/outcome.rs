@@ -168,3 +168,25 @@ impl fmt::Display for Outcome {
         write!(f, ", {} discarded", self.bytes_discarded)
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::Ending;
+
+    #[test]
+    fn each_ending_reports_what_it_knows_of_the_unacked_bytes() {
+        let table = [
+            (Ending::Clean, Some(0)),
+            (Ending::AckedPeerOpen, Some(0)),
+            (Ending::TimedOut { unacked: Some(7) }, Some(7)),
+            (Ending::TimedOut { unacked: None }, None),
+            (Ending::ResetByPeer { unacked: Some(5) }, Some(5)),
+            (Ending::Aborted { unacked: Some(3) }, Some(3)),
+            (Ending::Failed { unacked: Some(2) }, Some(2)),
+            (Ending::Unknown { peer_eof: true }, None),
+        ];
+        for (ending, unacked) in table {
+            assert_eq!(ending.unacked(), unacked, "{ending}");
+        }
+    }
+}

@@ -380,6 +380,14 @@ mod tests {
     }
 
     #[test]
+    fn builder_accepts_a_fixed_poll_interval() {
+        let second = Duration::from_secs(1);
+        let policy = Policy::builder().poll_interval(second, second).build();
+        let policy = policy.expect("min == max is a fixed interval");
+        assert_eq!(policy.poll_interval(), (second, second));
+    }
+
+    #[test]
     fn builder_rejects_inverted_poll_range() {
         let error = Policy::builder()
             .poll_interval(Duration::from_secs(2), Duration::from_secs(1))

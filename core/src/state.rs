@@ -63,3 +63,29 @@ impl fmt::Display for State {
         })
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::State::{self, *};
+
+    #[test]
+    fn each_state_says_what_it_allows() {
+        let table: [(State, [bool; 4]); 5] = [
+            // may_write, may_receive, is_closing, is_closed
+            (Open, [true, true, false, false]),
+            (Corked, [true, true, false, false]),
+            (WriteShut, [false, true, true, false]),
+            (Draining, [false, true, true, false]),
+            (Closed, [false, false, false, true]),
+        ];
+        for (state, expected) in table {
+            let said = [
+                state.may_write(),
+                state.may_receive(),
+                state.is_closing(),
+                state.is_closed(),
+            ];
+            assert_eq!(said, expected, "{state}");
+        }
+    }
+}

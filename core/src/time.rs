@@ -122,7 +122,7 @@ impl Clock {
     }
 
     /// The `std` instant that `instant` stands for, or `None` if `std` cannot represent it
-    /// (such as [`Instant::MAX`]).
+    /// (on some platforms, [`Instant::MAX`]).
     pub fn to_std(&self, instant: Instant) -> Option<std::time::Instant> {
         self.epoch
             .checked_add(Duration::from_micros(instant.as_micros()))
@@ -133,5 +133,48 @@ impl Clock {
 impl Default for Clock {
     fn default() -> Clock {
         Clock::new()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::Instant;
+    use core::time::Duration;
+
+    #[test]
+    fn adding_past_the_end_of_time_stops_there() {
+        assert_eq!(Instant::from_secs(1) + Duration::MAX, Instant::MAX);
+        // 2^45 s is past u64::MAX µs, and not by a multiple of 2^64 µs: it cannot wrap to MAX.
+        assert_eq!(Instant::ZERO + Duration::from_secs(1 << 45), Instant::MAX);
+        assert_eq!(
+            Instant::from_millis(1) + Duration::from_millis(2),
+            Instant::from_millis(3)
+        );
+    }
+
+    #[test]
+    fn subtracting_gives_the_time_between_or_zero() {
+        let (early, late) = (Instant::from_millis(5), Instant::from_millis(12));
+        assert_eq!(late - early, Duration::from_millis(7));
+        assert_eq!(early - late, Duration::ZERO);
+    }
+
+    #[test]
+    fn instants_show_seconds_to_the_millisecond() {
+        let instant = Instant::from_micros(5_003_900);
+        assert_eq!(format!("{instant}"), "5.003s");
+        assert_eq!(format!("{instant:?}"), "5.003s");
+    }
+
+    #[cfg(feature = "std")]
+    #[test]
+    fn the_clock_maps_std_instants_both_ways() {
+        let clock = super::Clock::new();
+        let later = std::time::Instant::now() + Duration::from_secs(3);
+        let mapped = clock.from_std(later);
+        assert!(mapped >= Instant::from_secs(3), "{mapped}");
+        assert_eq!(clock.to_std(mapped).map(|back| back <= later), Some(true));
+        std::thread::sleep(Duration::from_millis(2));
+        assert!(clock.now() >= Instant::from_millis(2));
     }
 }

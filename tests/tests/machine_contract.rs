@@ -4,7 +4,9 @@
 //!   time never panic, every refusal is a typed error that changes nothing, and the
 //!   invariants hold after every step (the same checks as the `machine` fuzz target);
 //! - `proptest-state-machine` runs the machine beside [`Contract`], a reference model written
-//!   from the documentation alone, and shrinks any disagreement to a minimal sequence.
+//!   from the documentation alone, and shrinks any disagreement to a minimal sequence;
+//! - a truthful driver runs every discard round against a peer that queued more or less than
+//!   the cap: the machine reads all it may, and never past the cap.
 
 use core::time::Duration;
 use linger::{
@@ -107,6 +109,68 @@ proptest! {
         if let Err(violation) = run(policy, &steps) {
             return Err(TestCaseError::fail(violation.to_string()));
         }
+    }
+}
+
+/// A close under `policy` whose peer queued `queued` bytes and acknowledged everything,
+/// driven truthfully (each round reads what is there, up to its allowance; every deadline
+/// fired in turn) to its end, checking after every step that nothing is discarded past the
+/// cap. Returns the bytes discarded.
+fn discard_everything_allowed(policy: Policy, queued: u32) -> Result<u64, TestCaseError> {
+    let cap = u64::from(policy.discard_cap());
+    let mut machine = CloseMachine::new(policy);
+    let mut now = Instant::ZERO;
+    let mut left = queued;
+    machine.close(now).expect("close from Open");
+    for _ in 0..10_000 {
+        while let Some(action) = machine.poll_action() {
+            let answers = match action {
+                Action::QuerySendQueue => vec![Event::SendQueue { unacked: 0 }],
+                Action::Discard { max_bytes } => {
+                    let read = left.min(max_bytes);
+                    left -= read;
+                    let mut answers = vec![];
+                    if read > 0 {
+                        answers.push(Event::Read(read));
+                    }
+                    if read < max_bytes {
+                        answers.push(Event::ReadBlocked);
+                    }
+                    answers
+                }
+                _ => vec![],
+            };
+            for answer in answers {
+                prop_assert_eq!(machine.handle(answer, now), Ok(()), "{}", answer);
+                let discarded = machine.stats().bytes_discarded;
+                prop_assert!(discarded <= cap, "{} discarded, cap {}", discarded, cap);
+            }
+        }
+        let Some(deadline) = machine.poll_timeout() else {
+            return Ok(machine.stats().bytes_discarded);
+        };
+        now = now.max(deadline);
+        machine.handle_timeout(now);
+    }
+    Err(TestCaseError::fail("the close never ended"))
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig::with_cases(1_000))]
+
+    #[test]
+    fn every_round_reads_what_is_left_of_the_cap_and_no_more(
+        cap in 0u32..2_000,
+        reads_per_wakeup in 1u32..500,
+        queued in 0u32..4_000,
+    ) {
+        let policy = Policy::builder()
+            .discard_cap(cap)
+            .reads_per_wakeup(reads_per_wakeup)
+            .build()
+            .expect("valid policy");
+        let discarded = discard_everything_allowed(policy, queued)?;
+        prop_assert_eq!(discarded, u64::from(cap.min(queued)));
     }
 }
 

@@ -3,7 +3,7 @@
 use linger::{Ending, NagleMode, Policy};
 use linger_check::sockets::{self, Received};
 use mio::{Events, Poll, Token};
-use std::io::Write;
+use std::io::{Read, Write};
 use std::thread;
 use std::time::{Duration, Instant};
 
@@ -36,6 +36,53 @@ fn std_connection_corks_while_assembling_and_delivers_on_close() {
     assert_eq!((received.bytes, received.eof), (HEAD.len() + 5, true));
     assert_eq!(outcome.ending, Ending::Clean);
     assert_eq!(outcome.bytes_written, Some((HEAD.len() + 5) as u64));
+}
+
+#[test]
+fn std_connection_counts_both_ways_and_half_closes() {
+    let (mut client, server) = sockets::pair(None);
+    let mut connection = linger_std::Connection::new(server, Policy::default());
+    client.write_all(b"request").expect("request");
+    let mut request = [0u8; 7];
+    connection.read_exact(&mut request).expect("read through");
+    assert_eq!(&request, b"request");
+    connection.write_all(HEAD).expect("head");
+    assert_eq!(connection.stats().bytes_written, Some(HEAD.len() as u64));
+    connection.shutdown_write().expect("half-close");
+    let received = sockets::read_all(client, 4096, Duration::ZERO, Duration::from_secs(2));
+    assert_eq!(
+        (received.bytes, received.eof),
+        (HEAD.len(), true),
+        "our FIN"
+    );
+    assert_eq!(
+        connection.close().ending,
+        Ending::Clean,
+        "the client closed too"
+    );
+}
+
+#[test]
+fn std_connection_cork_holds_the_tail_until_flushed() {
+    let (mut client, server) = sockets::pair(None);
+    let mut connection = linger_std::Connection::new(server, Policy::default());
+    let cork = |connection: &linger_std::Connection| {
+        socket2::SockRef::from(connection.stream())
+            .tcp_cork()
+            .expect("TCP_CORK")
+    };
+    connection.cork().expect("cork");
+    assert!(cork(&connection));
+    connection.write_all(b"tail").expect("write");
+    connection.flush_segments().expect("flush");
+    // A corked tail waits up to 200 ms; flushed, it arrives at once.
+    client
+        .set_read_timeout(Some(Duration::from_millis(100)))
+        .expect("read timeout");
+    let mut tail = [0u8; 4];
+    client.read_exact(&mut tail).expect("the flushed tail");
+    connection.uncork().expect("uncork");
+    assert!(!cork(&connection));
 }
 
 #[test]

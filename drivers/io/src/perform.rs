@@ -8,6 +8,9 @@ use linger::{Action, CloseMachine, Error, Event, Instant, Release};
 use std::cell::Cell;
 use std::io::{self, ErrorKind};
 
+#[cfg(test)]
+mod tests;
+
 /// Bytes read per `read` while discarding: a whole default round (`reads_per_wakeup`,
 /// 64 KiB) in one call. nginx reads 4 KiB at a time; with 16 KiB an axum server lingering
 /// over a 20 MB upload made 151 reads per close, with 64 KiB 26 (`benches/http_syscalls.sh`).

@@ -2,8 +2,8 @@
 //! 100,000: `cargo bench -p linger-mio --bench timers`.
 //!
 //! Sockets play no part (the closes held by a real lingerer are limited by file descriptors;
-//! see `close_many` for 10,000 real ones): each close is a slot with one current deadline,
-//! spread over the 30 s budget, as the lingerer keeps them.
+//! see `close_many` for 10,000 real ones): each close is a slot with one deadline, spread
+//! over the 30 s budget, as the lingerer keeps them.
 //!
 //! - `move_deadline`: a close made progress and its deadline moved later. The old entry goes
 //!   stale and the heap is compacted once stale entries outnumber live ones (amortised here).
@@ -12,7 +12,7 @@
 
 use divan::{Bencher, black_box};
 use linger::Instant;
-use linger_mio::timers::{Key, Timers};
+use linger_mio::timers::Timers;
 
 fn main() {
     divan::main();
@@ -20,81 +20,37 @@ fn main() {
 
 const HELD: [usize; 4] = [100, 1_000, 10_000, 100_000];
 
-/// Closes held, each with its current generation and deadline.
-struct Held {
-    timers: Timers,
-    generations: Vec<u64>,
-    deadlines: Vec<Instant>,
-}
-
-impl Held {
-    /// `count` closes with deadlines spread evenly over 30 s.
-    fn new(count: usize) -> Held {
-        let mut held = Held {
-            timers: Timers::default(),
-            generations: vec![0; count],
-            deadlines: (0..count)
-                .map(|slot| Instant::from_micros(30_000_000 * slot as u64 / count as u64))
-                .collect(),
-        };
-        for slot in 0..count {
-            held.timers.schedule(
-                Key {
-                    slot,
-                    generation: 0,
-                },
-                held.deadlines[slot],
-            );
-        }
-        held
+/// `count` closes with deadlines spread evenly over 30 s.
+fn held(count: usize) -> Timers {
+    let mut timers = Timers::default();
+    for slot in 0..count {
+        let at = Instant::from_micros(30_000_000 * slot as u64 / count as u64);
+        timers.set(slot, Some(at));
     }
-
-    /// Moves the deadline of `slot` to `at`, as the lingerer does after a close's progress.
-    fn reschedule(&mut self, slot: usize, at: Instant) {
-        self.generations[slot] += 1;
-        self.deadlines[slot] = at;
-        let key = Key {
-            slot,
-            generation: self.generations[slot],
-        };
-        self.timers.schedule(key, at);
-        let generations = &self.generations;
-        self.timers.compact(generations.len(), |key, _| {
-            generations[key.slot] == key.generation
-        });
-    }
-
-    /// The earliest current deadline.
-    fn next(&mut self) -> Option<Instant> {
-        let generations = &self.generations;
-        self.timers
-            .next(|key, _| generations[key.slot] == key.generation)
-    }
+    timers
 }
 
 #[divan::bench(args = HELD)]
-fn move_deadline(bencher: Bencher<'_, '_>, held: usize) {
-    let mut closes = Held::new(held);
+fn move_deadline(bencher: Bencher<'_, '_>, held_count: usize) {
+    let mut timers = held(held_count);
     // Visits the slots in a scattered order (a prime stride), as readiness would.
     let mut slot = 0;
     bencher.bench_local(|| {
-        slot = (slot + 7_919) % held;
-        let later = closes.deadlines[slot] + core::time::Duration::from_millis(5);
-        closes.reschedule(slot, later);
-        black_box(closes.next())
+        slot = (slot + 7_919) % held_count;
+        let later =
+            timers.deadline(slot).unwrap_or(Instant::ZERO) + core::time::Duration::from_millis(5);
+        timers.set(slot, Some(later));
+        black_box(timers.earliest())
     });
 }
 
 #[divan::bench(args = HELD)]
-fn fire_and_rearm(bencher: Bencher<'_, '_>, held: usize) {
-    let mut closes = Held::new(held);
+fn fire_and_rearm(bencher: Bencher<'_, '_>, held_count: usize) {
+    let mut timers = held(held_count);
     bencher.bench_local(|| {
-        let now = closes.next()?;
-        let generations = &closes.generations;
-        let fired = closes
-            .timers
-            .pop_due(now, |key, _| generations[key.slot] == key.generation)?;
-        closes.reschedule(fired.slot, now + core::time::Duration::from_millis(200));
+        let now = timers.earliest()?;
+        let fired = timers.pop_due(now)?;
+        timers.set(fired, Some(now + core::time::Duration::from_millis(200)));
         black_box(Some(fired))
     });
 }

@@ -2,7 +2,7 @@
 
 use crate::Connection;
 use crate::close_handle::{Arc, CloseHandle, Mailbox, Request, Requests, ShutdownHandle};
-use crate::timers::{Key, Timers};
+use crate::timers::Timers;
 use linger::{Clock, CloseMachine, Event, Instant, Outcome, Policy};
 use mio::net::TcpStream;
 use mio::{Events, Interest, Poll, Registry, Token};
@@ -53,15 +53,23 @@ pub struct Lingerer {
     held: usize,
     capacity: usize,
     /// Closes not yet shortened, oldest first; entries of closes that ended are skipped.
-    order: VecDeque<Key>,
+    order: VecDeque<Adoption>,
     /// Closes already shortened, oldest first (older than any in `order`).
-    shortened: VecDeque<Key>,
+    shortened: VecDeque<Adoption>,
+    /// Each held close's deadline, by slot.
     timers: Timers,
-    next_generation: u64,
+    adoptions: u64,
     /// Slots the last poll reported ready (kept to reuse its allocation).
     ready: Vec<usize>,
     finished: Vec<(Token, Outcome)>,
     requests: Requests,
+}
+
+/// An entry of the pressure queues: the close adopted `number`th, in `slot` if still held.
+#[derive(Clone, Copy, Debug)]
+struct Adoption {
+    slot: usize,
+    number: u64,
 }
 
 /// One socket being closed.
@@ -69,9 +77,8 @@ pub struct Lingerer {
 struct Lingering {
     stream: TcpStream,
     machine: CloseMachine,
-    /// Identifies this close in `order` and its current deadline in `timers`.
+    /// Which adoption this is: tells this close from earlier ones in the same slot.
     adopted: u64,
-    deadline: Option<(Instant, u64)>,
     /// What other threads asked of this close.
     mailbox: Arc<Mailbox>,
     /// Registered with the poller (only once the close has to wait).
@@ -94,7 +101,7 @@ impl Lingerer {
             order: VecDeque::new(),
             shortened: VecDeque::new(),
             timers: Timers::default(),
-            next_generation: 0,
+            adoptions: 0,
             ready: Vec::new(),
             finished: Vec::new(),
             requests,
@@ -162,13 +169,12 @@ impl Lingerer {
         let mut machine = machine;
         // Refused only if it is closing already, which is as good.
         let _ = machine.close(now);
-        self.next_generation += 1;
-        let adopted = self.next_generation;
+        self.adoptions += 1;
+        let adopted = self.adoptions;
         let lingering = Lingering {
             stream,
             machine,
             adopted,
-            deadline: None,
             mailbox: self.requests.mailbox(slot),
             registered: false,
         };
@@ -178,9 +184,9 @@ impl Lingerer {
             self.slots[slot] = Some(lingering);
         }
         self.held += 1;
-        self.order.push_back(Key {
+        self.order.push_back(Adoption {
             slot,
-            generation: adopted,
+            number: adopted,
         });
         // A server shutdown asked for before this adoption applies to it too.
         self.answer_request(slot, now);
@@ -203,6 +209,7 @@ impl Lingerer {
             return Ok(());
         };
         let stream = self.slots[slot].take().map(|lingering| lingering.stream);
+        self.timers.set(slot, None);
         self.held -= 1;
         self.free.push(slot);
         Err(AdoptError { stream, error })
@@ -249,14 +256,12 @@ impl Lingerer {
             }
         }
         self.ready = ready;
-        while let Some(key) = self.timers.pop_due(now, is_current(&self.slots)) {
-            if let Some(lingering) = self.slots.get_mut(key.slot).and_then(Option::as_mut) {
-                lingering.deadline = None;
+        while let Some(slot) = self.timers.pop_due(now) {
+            if let Some(lingering) = self.slots.get_mut(slot).and_then(Option::as_mut) {
                 lingering.machine.handle_timeout(now);
-                self.run(key.slot, now);
+                self.run(slot, now);
             }
         }
-        self.timers.compact(self.held, is_current(&self.slots));
         // A token is reused only once its outcome was reported, so no report is ambiguous.
         self.free
             .extend(self.finished.iter().map(|(Token(slot), _)| *slot));
@@ -309,44 +314,44 @@ impl Lingerer {
     }
 
     fn next_deadline(&mut self) -> Option<Instant> {
-        self.timers.next(is_current(&self.slots))
+        self.timers.earliest()
     }
 
     /// Past three quarters of the capacity, shortens the oldest close not yet shortened; at
     /// the capacity, aborts the oldest close.
     fn relieve_pressure(&mut self, now: Instant) {
         if self.held >= self.capacity {
-            if let Some(key) = self.oldest(true) {
-                if let Some(lingering) = self.live(key) {
+            if let Some(oldest) = self.oldest(true) {
+                if let Some(lingering) = self.live(oldest) {
                     let _ = lingering.machine.abort(now);
                 }
-                self.run(key.slot, now);
+                self.run(oldest.slot, now);
             }
         } else if self.held >= self.capacity - self.capacity / 4 {
-            if let Some(key) = self.oldest(false) {
-                if let Some(lingering) = self.live(key) {
+            if let Some(oldest) = self.oldest(false) {
+                if let Some(lingering) = self.live(oldest) {
                     let _ = lingering.machine.shorten_budget(now, SHORT_LINGER);
                 }
-                self.shortened.push_back(key);
-                self.run(key.slot, now);
+                self.shortened.push_back(oldest);
+                self.run(oldest.slot, now);
             }
         }
     }
 
     /// Takes the oldest close still held: among all (`any`), or among those not shortened.
-    fn oldest(&mut self, any: bool) -> Option<Key> {
+    fn oldest(&mut self, any: bool) -> Option<Adoption> {
         let shortened = any
             .then(|| pop_held(&mut self.shortened, &self.slots))
             .flatten();
         shortened.or_else(|| pop_held(&mut self.order, &self.slots))
     }
 
-    /// The close `key` names, if it is still held.
-    fn live(&mut self, key: Key) -> Option<&mut Lingering> {
+    /// The close `adoption` names, if it is still held.
+    fn live(&mut self, adoption: Adoption) -> Option<&mut Lingering> {
         self.slots
-            .get_mut(key.slot)
+            .get_mut(adoption.slot)
             .and_then(Option::as_mut)
-            .filter(|lingering| lingering.adopted == key.generation)
+            .filter(|lingering| lingering.adopted == adoption.number)
     }
 
     /// Performs what the close in `slot` asks for; releases it, or reschedules its deadline.
@@ -358,16 +363,7 @@ impl Lingerer {
             self.release(slot);
             return;
         }
-        let deadline = lingering.machine.poll_timeout();
-        if deadline == lingering.deadline.map(|(at, _)| at) {
-            return;
-        }
-        self.next_generation += 1;
-        let generation = self.next_generation;
-        lingering.deadline = deadline.map(|at| (at, generation));
-        if let Some(at) = deadline {
-            self.timers.schedule(Key { slot, generation }, at);
-        }
+        self.timers.set(slot, lingering.machine.poll_timeout());
     }
 
     /// Closes the socket in `slot` (deregistered first, if it was registered) and records its
@@ -386,6 +382,7 @@ impl Lingerer {
             let _ = self.poll.registry().deregister(&mut stream);
         }
         drop(stream);
+        self.timers.set(slot, None);
         self.held -= 1;
         match machine.outcome() {
             // The slot is freed once `poll` reports the outcome.
@@ -396,11 +393,11 @@ impl Lingerer {
 }
 
 /// Pops `queue` until an entry names a close still held.
-fn pop_held(queue: &mut VecDeque<Key>, slots: &[Option<Lingering>]) -> Option<Key> {
-    while let Some(key) = queue.pop_front() {
-        let held = slots.get(key.slot).and_then(Option::as_ref);
-        if held.is_some_and(|lingering| lingering.adopted == key.generation) {
-            return Some(key);
+fn pop_held(queue: &mut VecDeque<Adoption>, slots: &[Option<Lingering>]) -> Option<Adoption> {
+    while let Some(adoption) = queue.pop_front() {
+        let held = slots.get(adoption.slot).and_then(Option::as_ref);
+        if held.is_some_and(|lingering| lingering.adopted == adoption.number) {
+            return Some(adoption);
         }
     }
     None
@@ -419,16 +416,6 @@ fn drive(lingering: &mut Lingering, now: Instant) -> bool {
                 let _ = lingering.machine.abort(now);
             }
         }
-    }
-}
-
-/// Whether `key` still names the current deadline `at` of a close held.
-fn is_current(slots: &[Option<Lingering>]) -> impl Fn(Key, Instant) -> bool + '_ {
-    move |key, at| {
-        slots
-            .get(key.slot)
-            .and_then(Option::as_ref)
-            .is_some_and(|lingering| lingering.deadline == Some((at, key.generation)))
     }
 }
 

@@ -25,6 +25,19 @@ fn ended_within(lingerer: &mut Lingerer, within: Duration) -> Vec<(mio::Token, l
     ended
 }
 
+/// Polls until every close has its acks in and its next deadline is the 5 s idle timeout,
+/// for at most two seconds: a close cut short is then told apart by its deadline.
+fn settle_until_idle_timeouts(lingerer: &mut Lingerer) {
+    let settle = Instant::now() + Duration::from_secs(2);
+    while lingerer.next_timeout() <= Some(SHORT_LINGER) && Instant::now() < settle {
+        lingerer
+            .poll(Some(Duration::from_millis(10)))
+            .expect("poll")
+            .for_each(drop);
+    }
+    assert!(lingerer.next_timeout() > Some(SHORT_LINGER), "not settled");
+}
+
 #[test]
 fn an_abort_from_another_thread_wakes_the_lingerer_and_resets_that_close_only() {
     let listener = TcpListener::bind("127.0.0.1:0").expect("bind loopback");
@@ -56,6 +69,32 @@ fn an_abort_from_another_thread_wakes_the_lingerer_and_resets_that_close_only() 
     assert_eq!(outcome.release, Release::Abort);
     assert_eq!(lingerer.len(), 1);
     assert!(lingerer.close_handle(other).is_some());
+}
+
+#[test]
+fn a_close_from_another_thread_cuts_that_close_short() {
+    let listener = TcpListener::bind("127.0.0.1:0").expect("bind loopback");
+    let mut lingerer = Lingerer::new(16).expect("lingerer");
+    let (stream, _client) = silent_pair(&listener);
+    let token = lingerer.adopt(stream, Policy::default()).expect("adopt");
+    settle_until_idle_timeouts(&mut lingerer);
+    let handle = lingerer
+        .close_handle(token)
+        .expect("a handle on a held close");
+    std::thread::spawn(move || handle.close())
+        .join()
+        .expect("closer")
+        .expect("wake");
+    lingerer
+        .poll(Some(Duration::from_millis(100)))
+        .expect("poll")
+        .for_each(drop);
+    let due = lingerer.next_timeout().expect("a deadline");
+    assert!(
+        due <= SHORT_LINGER,
+        "not cut short: next deadline in {due:?}"
+    );
+    assert_eq!(lingerer.len(), 1, "cut short, not aborted");
 }
 
 #[test]
@@ -93,6 +132,7 @@ fn a_shutdown_cuts_every_close_short_and_an_abort_all_resets_the_rest() {
         clients.push(client);
         lingerer.adopt(stream, Policy::default()).expect("adopt");
     }
+    settle_until_idle_timeouts(&mut lingerer);
     let shutdown = lingerer.shutdown_handle();
     std::thread::spawn({
         let shutdown = shutdown.clone();

@@ -133,6 +133,7 @@ impl Driver {
             Step::PollActions => self.poll_actions()?,
         }
         monotone(&before, &self.machine)?;
+        within_discard_cap(&self.machine)?;
         self.deadlines_within_budget()?;
         outcome_matches_stats(&self.machine)
     }
@@ -251,6 +252,17 @@ fn monotone(before: &CloseMachine, after: &CloseMachine) -> Result<(), Broken> {
     if rank(after.state()) < rank(before.state()) {
         let detail = format!("{} then {}", before.state(), after.state());
         return Err(("the state never goes back", detail));
+    }
+    Ok(())
+}
+
+/// Never more discarded than the policy's cap, whatever the reads reported.
+fn within_discard_cap(machine: &CloseMachine) -> Result<(), Broken> {
+    let discarded = machine.stats().bytes_discarded;
+    let cap = machine.policy().discard_cap();
+    if discarded > u64::from(cap) {
+        let detail = format!("{discarded} discarded, the cap is {cap}");
+        return Err(("nothing is discarded past the cap", detail));
     }
     Ok(())
 }

@@ -103,6 +103,10 @@ macro_rules! machine_strategy {
             let (_, poll_max) = self.policy.poll_interval();
             (self.policy.linger_budget() + poll_max).as_micros() as u64
         }
+
+        fn policy(&self) -> Option<Policy> {
+            Some(self.policy)
+        }
     };
 }
 
@@ -213,6 +217,9 @@ fn perform(
             }
             Action::QuerySendQueue => {
                 let event = query_send_queue(machine, io, reading);
+                if let Event::SendQueue { unacked } = event {
+                    io.told_unacked(unacked);
+                }
                 machine.handle(event, now)?;
             }
             Action::Discard { max_bytes } => discard(machine, io, max_bytes, now)?,

@@ -10,7 +10,9 @@
 //! - [`strategy`]: the trait a close strategy implements, and the socket calls it may make;
 //!   [`Linger`] runs `CloseMachine` (and [`Handover`] a socket the application shut down
 //!   itself), [`reference`](mod@reference) holds the closes it replaces;
-//! - [`properties`]: P1-P5 as stateright properties; [`trace`]: counterexamples for people.
+//! - [`properties`]: P1-P5 as stateright properties, the lingering policy's promises
+//!   (progress kept until the budget, the discard cap), and what some path must reach (a
+//!   clean ending among them); [`trace`]: counterexamples for people.
 //!
 //! `docs/model.md` says what is abstracted away and why that is sound for P1-P5.
 //!

@@ -1,7 +1,9 @@
-//! P1-P5 (docs/design.md) as stateright properties over [`World`], plus two `sometimes`
-//! properties that fail if the model explores nothing interesting. The names read after
-//! stateright's own word for each: the explorer shows "Always P1 no silent loss",
-//! "Sometimes every byte delivered".
+//! P1-P5 (docs/design.md) as stateright properties over [`World`]; two promises of a
+//! lingering policy (progress is never cut off before the budget, nothing is discarded past
+//! the cap); and `sometimes` properties that fail if the model explores nothing interesting,
+//! or if the strategy never does its job (a clean ending). The names read after stateright's
+//! own word for each: the explorer shows "Always P1 no silent loss", "Sometimes a clean
+//! ending".
 
 use super::CloseModel;
 use super::kernel::Dead;
@@ -18,7 +20,10 @@ pub fn all<S: Strategy>() -> Vec<Property<CloseModel<S>>> {
         Property::always("P3 closed within the bound", bounded),
         Property::always("P4 no misuse, fd closed once", no_misuse),
         Property::always("P5 outcome matches what happened", honest_outcome),
+        Property::always("progress is never cut off before the budget", patient),
+        Property::always("nothing discarded past the cap", within_discard_cap),
         Property::sometimes("every byte delivered", all_delivered),
+        Property::sometimes("a clean ending", a_clean_ending),
         Property::sometimes("a connection reset", a_reset),
     ]
 }
@@ -92,9 +97,62 @@ fn honest_outcome<S: Strategy>(model: &CloseModel<S>, world: &World<S::App>) -> 
     figures && ending && release
 }
 
+/// A close that lets go when time passes, before its budget and not by its policy's choice
+/// (a time-out, or giving up on a peer that has not closed while the policy waits for it;
+/// not a peer cut off at the discard cap), has seen no progress for a whole idle timeout: a
+/// peer that keeps acknowledging, sending or closing within the idle timeout and the cap is
+/// kept until the budget.
+fn patient<S: Strategy>(model: &CloseModel<S>, world: &World<S::App>) -> bool {
+    let (Some(policy), Some(outcome)) =
+        (model.strategy.policy(), model.strategy.outcome(&world.app))
+    else {
+        return true;
+    };
+    let (Some(asked), Some(released)) = (world.facts.close_asked_at, world.facts.released_at)
+    else {
+        return true;
+    };
+    let micros = |duration: core::time::Duration| duration.as_micros() as u64;
+    // A peer that sent past the discard cap is cut off by the cap's own promise.
+    let within_cap = outcome.bytes_discarded < u64::from(policy.discard_cap());
+    let gave_up = within_cap
+        && match outcome.ending {
+            Ending::TimedOut { .. } | Ending::Unknown { .. } => true,
+            Ending::AckedPeerOpen => policy.wait_for_peer_eof(),
+            _ => false,
+        };
+    let before_budget = released < asked + micros(policy.linger_budget());
+    let last_progress = world.facts.last_progress.unwrap_or(asked).max(asked);
+    !(world.facts.released_by_time && gave_up && before_budget)
+        || released >= last_progress + micros(policy.idle_timeout())
+}
+
+/// A strategy with a discard cap never reads more than it after the close.
+fn within_discard_cap<S: Strategy>(model: &CloseModel<S>, world: &World<S::App>) -> bool {
+    model
+        .strategy
+        .policy()
+        .is_none_or(|policy| u32::from(world.facts.read_after_close) <= policy.discard_cap())
+}
+
 /// Some path delivers every byte and releases the socket.
 fn all_delivered<S: Strategy>(_: &CloseModel<S>, world: &World<S::App>) -> bool {
     world.released() && world.lost() == 0 && world.peer.received == world.ours.written
+}
+
+/// Some path ends gracefully: a plain close with everything acknowledged, the peer's FIN
+/// in, neither side reset, and, from a strategy that reports how it ended, `Clean`.
+fn a_clean_ending<S: Strategy>(model: &CloseModel<S>, world: &World<S::App>) -> bool {
+    let reported_clean = model
+        .strategy
+        .outcome(&world.app)
+        .is_none_or(|outcome| outcome.ending == Ending::Clean && outcome.release == Release::Close);
+    world.released()
+        && world.facts.unacked_at_release == Some(0)
+        && world.ours.peer_fin
+        && world.ours.dead.is_none()
+        && world.peer.dead.is_none()
+        && reported_clean
 }
 
 /// Some path ends in a reset.

@@ -50,6 +50,12 @@ pub trait Strategy: Clone + Debug + Send + Sync + 'static {
 
     /// The longest a close may take, in model microseconds, from `close` to release (P3).
     fn bound(&self) -> u64;
+
+    /// The lingering policy the strategy follows, if it has one: its idle timeout, budget
+    /// and discard cap are promises the properties hold it to.
+    fn policy(&self) -> Option<linger::Policy> {
+        None
+    }
 }
 
 /// Our application's state in words, for counterexample traces and the explorer.
@@ -97,6 +103,16 @@ pub struct Facts {
     pub read_after_close: u8,
     /// `shutdown(SHUT_WR)` was called.
     pub write_shut: bool,
+    /// The last send-queue figure the strategy was told ([`Io::told_unacked`]).
+    pub last_unacked: Option<u32>,
+    /// When the strategy last saw the close make progress: a segment or the peer's EOF read
+    /// after the close was asked for, or a send queue shorter than the figure before.
+    pub last_progress: Option<u64>,
+    /// Progress was seen in the step under way (reset after every step).
+    pub progressed: bool,
+    /// The socket was released when time passed (a `Tick`), with no progress in that step:
+    /// the strategy let go on a timer or by its policy, not because something happened.
+    pub released_by_time: bool,
     /// The first misuse, if any (P4).
     pub misuse: Option<Misuse>,
 }
@@ -125,6 +141,17 @@ impl Io<'_> {
     pub fn send_queue(&mut self) -> u32 {
         self.check_open();
         self.kernel.send_queue()
+    }
+
+    /// The strategy was told `unacked` bytes are not acknowledged, from what the kernel
+    /// reported: a smaller figure than the last is progress. (The figure the strategy is
+    /// told, not the kernel's: on the BSDs the FIN's acknowledgement shows in the state, not
+    /// in the figure.)
+    pub fn told_unacked(&mut self, unacked: u32) {
+        if self.facts.last_unacked.is_some_and(|last| unacked < last) {
+            self.progress();
+        }
+        self.facts.last_unacked = Some(unacked);
     }
 
     /// The connection's state, where the kernel reports it (`TCP_INFO`,
@@ -169,8 +196,15 @@ impl Io<'_> {
     pub fn read(&mut self) -> Read {
         self.check_open();
         let read = self.kernel.app_read(self.wire);
-        if read == Read::Data && self.facts.close_asked_at.is_some() {
-            self.facts.read_after_close += 1;
+        if self.facts.close_asked_at.is_some() {
+            match read {
+                Read::Data => {
+                    self.facts.read_after_close += 1;
+                    self.progress();
+                }
+                Read::Eof => self.progress(),
+                Read::WouldBlock | Read::Error(_) => {}
+            }
         }
         read
     }
@@ -201,6 +235,11 @@ impl Io<'_> {
     /// Records a misuse; the first one is kept.
     pub fn misuse(&mut self, misuse: Misuse) {
         self.facts.misuse.get_or_insert(misuse);
+    }
+
+    fn progress(&mut self) {
+        self.facts.last_progress = Some(self.now);
+        self.facts.progressed = true;
     }
 
     fn check_open(&mut self) {

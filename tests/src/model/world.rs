@@ -218,7 +218,9 @@ impl<A: Clone> World<A> {
         if next.facts.released_at.is_none() && strategy.released(&next.app) {
             next.facts.released_at = Some(next.now);
             next.facts.unacked_at_release = Some(next.ours.siocoutq());
+            next.facts.released_by_time = step == Step::Tick && !next.facts.progressed;
         }
+        next.facts.progressed = false;
         next
     }
 

@@ -112,6 +112,11 @@ fn close_with_lingerer(stream: TcpStream, policy: &Policy) -> Outcome {
 /// receive buffer before connecting, which bounds its window.
 pub fn pair(client_rcvbuf: Option<usize>) -> (TcpStream, TcpStream) {
     let listener = TcpListener::bind("127.0.0.1:0").expect("bind loopback");
+    accepted_pair(&listener, client_rcvbuf)
+}
+
+/// A client connected to `listener`, and the server side it accepted: `(client, server)`.
+fn accepted_pair(listener: &TcpListener, client_rcvbuf: Option<usize>) -> (TcpStream, TcpStream) {
     let client = connect(listener.local_addr().expect("address"), client_rcvbuf);
     let (server, _) = listener.accept().expect("accept");
     (client, server)
@@ -120,8 +125,16 @@ pub fn pair(client_rcvbuf: Option<usize>) -> (TcpStream, TcpStream) {
 /// A loopback listener with room for `backlog` connections waiting to be accepted (std's
 /// default of 128 drops SYNs when a thousand clients connect at once).
 pub fn listener(backlog: i32) -> TcpListener {
+    listener_with(backlog, None)
+}
+
+/// As [`listener`], its connections' receive buffers set to `rcvbuf` before they connect.
+fn listener_with(backlog: i32, rcvbuf: Option<usize>) -> TcpListener {
     let socket =
         socket2::Socket::new(socket2::Domain::IPV4, socket2::Type::STREAM, None).expect("socket");
+    if let Some(size) = rcvbuf {
+        socket.set_recv_buffer_size(size).expect("SO_RCVBUF");
+    }
     let address: SocketAddr = ([127, 0, 0, 1], 0).into();
     socket.bind(&address.into()).expect("bind loopback");
     socket.listen(backlog).expect("listen");
@@ -239,20 +252,38 @@ fn serve(
     client_setup: impl FnOnce(&TcpStream),
     client_read: impl FnOnce(TcpStream) -> Received + Send + 'static,
 ) -> Run {
-    let (client, mut server) = pair(client_rcvbuf);
+    let (client, server) = pair(client_rcvbuf);
     client_setup(&client);
+    answer_and_close(closer, &policy, server, response, client, client_read)
+}
+
+/// Writes `response` on `server` while `client_read` reads `client` on a thread of its own,
+/// closes `server` with `closer`, and reports what each side saw.
+fn answer_and_close(
+    closer: Closer,
+    policy: &Policy,
+    mut server: TcpStream,
+    response: Response,
+    client: TcpStream,
+    client_read: impl FnOnce(TcpStream) -> Received + Send + 'static,
+) -> Run {
     let reader = thread::spawn(move || client_read(client));
-    let response = response.write(&mut server);
-    let started = Instant::now();
-    let outcome = closer.close(server, &policy);
-    let close_took = started.elapsed();
+    let sent = response.write(&mut server);
+    let (outcome, close_took) = timed_close(closer, policy, server);
     let received = reader.join().expect("client thread");
     Run {
-        sent: response,
+        sent,
         received,
         outcome,
         close_took,
     }
+}
+
+/// Closes `server` with `closer`: how it ended, and how long the close took.
+fn timed_close(closer: Closer, policy: &Policy, server: TcpStream) -> (Option<Outcome>, Duration) {
+    let started = Instant::now();
+    let outcome = closer.close(server, policy);
+    (outcome, started.elapsed())
 }
 
 /// The early reply: the client uploads 64 KiB the server never reads, then reads the
@@ -348,6 +379,92 @@ pub fn silent_peer(closer: Closer, budget: Duration) -> Run {
             }
         },
     )
+}
+
+/// A slow peer whose drain outlasts the idle timeout `idle` several times over: a 384 KiB
+/// answer, queued at once in a 1 MiB send buffer, read through an 8 KiB receive buffer
+/// 4 KiB every 10 ms (about a second). Each read opens the window and lets more of the answer
+/// be acknowledged: progress, which restarts the idle timeout. The budget is 20 times `idle`,
+/// the send queue polled at least every fifth of it.
+pub fn slow_peer(closer: Closer, idle: Duration) -> Run {
+    let policy = Policy::builder()
+        .idle_timeout(idle)
+        .linger_budget(idle * 20)
+        .poll_interval(Duration::from_millis(1), idle / 5)
+        .build()
+        .expect("valid policy");
+    let (client, server) = pair(Some(8 << 10));
+    socket2::SockRef::from(&server)
+        .set_send_buffer_size(1 << 20)
+        .expect("SO_SNDBUF");
+    answer_and_close(
+        closer,
+        &policy,
+        server,
+        Response::Bytes(384 << 10),
+        client,
+        |client| {
+            read_all(
+                client,
+                4 << 10,
+                Duration::from_millis(10),
+                Duration::from_secs(20),
+            )
+        },
+    )
+}
+
+/// What [`queue_then_silent_peer`] uploads before our close.
+pub const QUEUED_UPLOAD: usize = 512 << 10;
+
+/// A peer that uploads [`QUEUED_UPLOAD`] (eight discard rounds) into our 4 MiB receive
+/// buffer before we close, then falls silent, without a FIN, until our close has ended; only
+/// then does it read our 16 KiB answer. Every discard round after the first runs from the
+/// machine's resume timer, each re-arming it at the instant it fired; nothing else will wake
+/// the close. The budget is `budget`; the peer gives up waiting 6 s after it.
+pub fn queue_then_silent_peer(closer: Closer, budget: Duration) -> Run {
+    let policy = Policy::builder()
+        .linger_budget(budget)
+        .build()
+        .expect("valid policy");
+    let listener = listener_with(1, Some(4 << 20));
+    let (client, mut server) = accepted_pair(&listener, None);
+    (&client)
+        .write_all(&vec![b'u'; QUEUED_UPLOAD])
+        .expect("upload");
+    wait_until_queued(&server, QUEUED_UPLOAD);
+    let (closed, close_ended) = std::sync::mpsc::channel::<()>();
+    let reader = thread::spawn(move || {
+        // Ends early only if the server side panicked and dropped the sender.
+        let _ = close_ended.recv_timeout(budget + Duration::from_secs(6));
+        read_all(client, 64 << 10, Duration::ZERO, Duration::from_secs(2))
+    });
+    let sent = Response::Bytes(16 << 10).write(&mut server);
+    let (outcome, close_took) = timed_close(closer, &policy, server);
+    let _ = closed.send(());
+    Run {
+        sent,
+        received: reader.join().expect("client thread"),
+        outcome,
+        close_took,
+    }
+}
+
+/// Waits, for at most two seconds, until `bytes` wait unread in `server`'s receive queue.
+fn wait_until_queued(server: &TcpStream, bytes: usize) {
+    let mut peeked = vec![0; bytes];
+    let deadline = Instant::now() + Duration::from_secs(2);
+    server
+        .set_read_timeout(Some(Duration::from_millis(100)))
+        .expect("read timeout");
+    while Instant::now() < deadline {
+        if server.peek(&mut peeked).is_ok_and(|queued| queued >= bytes) {
+            server.set_read_timeout(None).expect("read timeout");
+            return;
+        }
+        thread::sleep(Duration::from_millis(1));
+    }
+    panic!("{bytes} bytes never queued at the server: is net.core.rmem_max below 4 MiB?");
 }
 
 /// A peer that never reads: its 4 KiB window closes and our data stays unacknowledged.

@@ -43,6 +43,15 @@ fn cork_while_assembling_policy_starts_corked() {
 }
 
 #[test]
+fn machine_keeps_the_policy_it_was_given() {
+    let policy = Policy::builder()
+        .discard_cap(7)
+        .build()
+        .expect("valid policy");
+    assert_eq!(CloseMachine::new(policy).policy(), &policy);
+}
+
+#[test]
 fn close_machine_fits_in_128_bytes() {
     let size = core::mem::size_of::<CloseMachine>();
     std::println!("size_of::<CloseMachine>() = {size} bytes");
@@ -371,6 +380,37 @@ fn write_shut_discarded_bytes_are_counted_and_restart_the_idle_timer() {
         machine.poll_timeout(),
         Some(ms(6_000)),
         "idle restarted at 1 s"
+    );
+}
+
+#[test]
+fn write_shut_round_ended_before_it_was_polled_asks_for_nothing() {
+    let mut machine = open();
+    machine.close(ms(0)).expect("close from Open");
+    feed(&mut machine, Event::ReadBlocked, ms(0));
+    assert_step!(
+        machine,
+        State::WriteShut,
+        [Action::ShutdownWrite, Action::QuerySendQueue]
+    );
+}
+
+#[test]
+fn write_shut_round_restarted_before_it_was_polled_is_queued_once() {
+    let mut machine = open();
+    machine.close(ms(0)).expect("close from Open");
+    for _ in 0..3 {
+        feed(&mut machine, Event::ReadBlocked, ms(0));
+        feed(&mut machine, Event::Readable, ms(0));
+    }
+    assert_step!(
+        machine,
+        State::WriteShut,
+        [
+            Action::ShutdownWrite,
+            Action::QuerySendQueue,
+            Action::Discard { max_bytes: ROUND }
+        ]
     );
 }
 
@@ -711,6 +751,62 @@ fn write_shut_discard_cap_stops_reading_then_aborts_once_acked() {
     assert_eq!(outcome.release, Release::Abort);
     assert_eq!(outcome.bytes_discarded, 100);
     assert!(!outcome.claims_delivery(), "a reset followed the acks");
+}
+
+#[test]
+fn write_shut_last_round_reads_only_what_is_left_of_the_cap() {
+    let policy = Policy::builder()
+        .discard_cap(100)
+        .reads_per_wakeup(60)
+        .build()
+        .expect("valid policy");
+    let mut machine = closing_with(policy);
+    feed(&mut machine, Event::Read(60), ms(1));
+    machine.handle_timeout(ms(1));
+    assert_step!(
+        machine,
+        State::WriteShut,
+        [Action::Discard { max_bytes: 40 }]
+    );
+    feed(&mut machine, Event::Read(40), ms(1));
+    assert_eq!(machine.stats().bytes_discarded, 100);
+    assert!(!machine.wants_read());
+}
+
+#[test]
+fn write_shut_reaching_the_cap_leaves_no_resume_timer() {
+    let policy = Policy::builder()
+        .discard_cap(100)
+        .build()
+        .expect("valid policy");
+    let mut machine = closing_with(policy);
+    feed(&mut machine, Event::Read(100), ms(1));
+    assert_eq!(
+        machine.poll_timeout(),
+        Some(ms(5_001)),
+        "nothing is left to resume: the next deadline is the idle timeout"
+    );
+}
+
+#[test]
+fn write_shut_peer_eof_is_progress_and_restarts_the_idle_timer() {
+    let policy = Policy::builder()
+        .poll_interval(Duration::from_secs(10), Duration::from_secs(10))
+        .build()
+        .expect("valid policy");
+    let mut machine = awaiting_acks_with(policy, ALL_UNACKED);
+    feed(&mut machine, Event::Readable, ms(1_000));
+    drain(&mut machine);
+    feed(&mut machine, Event::PeerEof, ms(1_000));
+    feed(
+        &mut machine,
+        Event::SendQueue {
+            unacked: ALL_UNACKED,
+        },
+        ms(1_000),
+    );
+    assert_eq!(machine.state(), State::WriteShut, "still waiting for acks");
+    assert_eq!(machine.poll_timeout(), Some(ms(6_000)), "idle from 1 s on");
 }
 
 #[test]

@@ -1,0 +1,158 @@
+#!/usr/bin/env bash
+# Mutation testing: cargo-mutants (.cargo/mutants.toml) crate by crate, each crate's
+# mutants against the tests meant to catch them. In linger, linger-io and linger-mio every
+# mutant must be caught: the run fails on a survivor not argued equivalent in
+# mutants/equivalent.txt, and on an entry there that no longer survives (the list must stay
+# true). linger-std and linger-tokio are reported, their survivors listed. A mutant that
+# makes the tests hang past the timeout is caught, and listed apart.
+#
+#   mutants/run.sh                    # linger, linger-io, linger-mio (10 min here)
+#   mutants/run.sh all                # and linger-std, linger-tokio
+#   mutants/run.sh linger-io ...      # the crates named
+#   mutants/run.sh all --in-diff F    # only the mutants on lines the diff F touches (CI)
+#
+# Each crate's results go to target/mutation/CRATE/mutants.out (caught.txt, missed.txt,
+# timeout.txt, unviable.txt, and a log per mutant). Installs cargo-mutants and cargo-nextest
+# if missing.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+in_diff=()
+crates=()
+while (($#)); do
+    case "$1" in
+        --in-diff)
+            in_diff=(--in-diff "$2")
+            shift 2
+            ;;
+        all)
+            crates+=(linger linger-io linger-mio linger-std linger-tokio)
+            shift
+            ;;
+        linger | linger-io | linger-mio | linger-std | linger-tokio)
+            crates+=("$1")
+            shift
+            ;;
+        *)
+            echo "usage: mutants/run.sh [all | CRATE...] [--in-diff DIFF]" >&2
+            exit 2
+            ;;
+    esac
+done
+((${#crates[@]})) || crates=(linger linger-io linger-mio)
+
+if ! cargo mutants --version >/dev/null 2>&1; then
+    cargo install --locked cargo-mutants
+fi
+if ! cargo nextest --version >/dev/null 2>&1; then
+    cargo install --locked cargo-nextest
+fi
+
+# cargo-mutants builds in a scratch copy of the tree. One target directory for every run
+# compiles the dependencies once, not once per crate, and keeps them for the next run.
+export CARGO_TARGET_DIR="$PWD/target/mutants-build"
+
+# The tests each crate's mutants face: the crate's own, except for linger-std and
+# linger-tokio, which have too few and are checked by linger-check's real-socket scenarios
+# (they run every driver). Sets `tests` to cargo-mutants options.
+tests_for() {
+    case "$1" in
+        linger) tests=(--features std) ;; # `Clock` and its tests are behind `std`
+        linger-io | linger-mio) tests=() ;;
+        linger-std | linger-tokio)
+            # The unmutated run tests only the mutated crate (cargo-mutants' rule), where the
+            # filter may leave nothing: that is no failure.
+            tests=(--test-package "$1,linger-check" --cargo-test-arg=--no-tests=pass
+                --cargo-test-arg=-E
+                "--cargo-test-arg=package($1) | binary(sockets) | binary(sockets_connection)")
+            ;;
+    esac
+}
+
+# Where each crate's sources are, as mutant names and mutants/equivalent.txt spell them.
+directory_of() {
+    case "$1" in
+        linger) echo core ;;
+        *) echo "drivers/${1#linger-}" ;;
+    esac
+}
+
+# What no test caught (line and column dropped, so the names survive edits elsewhere).
+missed_in() {
+    sed -E 's/:[0-9]+:[0-9]+: /: /' "$1/missed.txt" 2>/dev/null | sort || true
+}
+
+known_equivalent() {
+    grep -E "^$1/" mutants/equivalent.txt | sort || true
+}
+
+# The crates whose every mutant must be caught.
+must_catch_all() {
+    case "$1" in
+        linger | linger-io | linger-mio) return 0 ;;
+        *) return 1 ;;
+    esac
+}
+
+status=0
+mkdir -p target/mutation
+printf '%-13s %7s %7s %7s %8s %9s %7s\n' crate mutants caught missed timeout unviable time
+for crate in "${crates[@]}"; do
+    out="target/mutation/$crate"
+    log="target/mutation/$crate.log"
+    rm -rf "$out"
+    tests_for "$crate"
+    started=$SECONDS
+    code=0
+    cargo mutants --package "$crate" "${tests[@]}" "${in_diff[@]}" --output "$out" \
+        --no-shuffle >"$log" 2>&1 || code=$?
+    took=$((SECONDS - started))
+    results="$out/mutants.out/outcomes.json"
+    if [[ ! -f "$results" ]]; then
+        if ((code == 0)); then
+            # An empty diff, or one that touches nothing of this crate: nothing to run.
+            printf '%-13s %7s   (none to test, %ss)\n' "$crate" 0 "$took"
+            continue
+        fi
+        tail -n 20 "$log" >&2
+        echo "!! cargo mutants failed for $crate (exit $code, log: $log)" >&2
+        status=1
+        continue
+    fi
+    jq -r --arg crate "$crate" --arg took "${took}s" \
+        '[$crate, .total_mutants, .caught, .missed, .timeout, .unviable, $took] | @tsv' \
+        "$results" | xargs printf '%-13s %7s %7s %7s %8s %9s %7s\n'
+    if ! jq -e '.outcomes[0].summary == "Success"' "$results" >/dev/null; then
+        echo "!! $crate: the tests fail without any mutant (log: $log)" >&2
+        status=1
+        continue
+    fi
+    timeouts="$out/mutants.out/timeout.txt"
+    if [[ -s "$timeouts" ]]; then
+        echo "   $crate: timeouts (the tests hung: caught, slowly):"
+        sed 's/^/     /' "$timeouts"
+    fi
+    directory=$(directory_of "$crate")
+    if ! must_catch_all "$crate"; then
+        if [[ -s "$out/mutants.out/missed.txt" ]]; then
+            echo "   $crate: survivors (reported, not required):"
+            sed 's/^/     /' "$out/mutants.out/missed.txt"
+        fi
+        continue
+    fi
+    unexplained=$(comm -23 <(missed_in "$out/mutants.out") <(known_equivalent "$directory"))
+    if [[ -n "$unexplained" ]]; then
+        echo "!! $crate: survivors not argued equivalent in mutants/equivalent.txt:" >&2
+        sed 's/^/     /' <<<"$unexplained" >&2
+        status=1
+    fi
+    if ((${#in_diff[@]} == 0)); then
+        stale=$(comm -13 <(missed_in "$out/mutants.out") <(known_equivalent "$directory"))
+        if [[ -n "$stale" ]]; then
+            echo "!! $crate: in mutants/equivalent.txt but no longer surviving:" >&2
+            sed 's/^/     /' <<<"$stale" >&2
+            status=1
+        fi
+    fi
+done
+exit "$status"
