@@ -11,7 +11,6 @@ use hyper_util::rt::TokioIo;
 use linger_check::sockets::clients::{self, Reply, Sending};
 use linger_tokio::{Counts, Lingerer, Policy};
 use std::convert::Infallible;
-use std::net::SocketAddr;
 use tokio::io::{AsyncRead, AsyncWrite};
 
 const ANSWER: usize = 1 << 20;
@@ -35,15 +34,7 @@ async fn serve(stream: impl AsyncRead + AsyncWrite + Unpin + Send + 'static) {
 /// Serves `RUNS` connections (through linger or not), each a 20 MB upload sent as `sending`
 /// says; returns the replies and, through linger, the closes' counts once the last ended.
 fn run(linger: bool, sending: Sending) -> (Vec<Reply>, Option<Counts>) {
-    let runtime = tokio::runtime::Builder::new_multi_thread()
-        .worker_threads(2)
-        .enable_all()
-        .build()
-        .expect("a tokio runtime");
-    let listener = runtime
-        .block_on(tokio::net::TcpListener::bind("127.0.0.1:0"))
-        .expect("bind loopback");
-    let address: SocketAddr = listener.local_addr().expect("address");
+    let (runtime, listener, address) = linger_check::sockets::server_runtime();
     let lingerer = Lingerer::new(Policy::default());
     let accepting = lingerer.clone();
     runtime.spawn(async move {

@@ -23,36 +23,17 @@ use axum::body::{Body, Bytes};
 use axum::extract::ConnectInfo;
 use axum::http::StatusCode;
 use axum::routing::get;
-use common::{Close, Command};
+use common::Close;
 use http_body_util::BodyExt;
 use linger_tokio::{LingerListener, Lingerer, Policy, SHORT_LINGER};
 use std::net::SocketAddr;
 use std::process::ExitCode;
 
-const USAGE: &str = "usage: axum_early_reply --listen ADDR [--close linger|plain] [--body-bytes N]";
-
 #[tokio::main]
 async fn main() -> ExitCode {
-    let args = match common::parse() {
-        Ok(Command::Serve(args)) => args,
-        Ok(Command::Help) => {
-            println!("{USAGE}");
-            return ExitCode::SUCCESS;
-        }
-        Err(message) => {
-            eprintln!("axum_early_reply: {message}\n{USAGE}");
-            return ExitCode::from(2);
-        }
-    };
-    let listener = match tokio::net::TcpListener::bind(args.listen).await {
-        Ok(listener) => listener,
-        Err(error) => {
-            eprintln!(
-                "axum_early_reply: cannot listen on {}: {error}",
-                args.listen
-            );
-            return ExitCode::FAILURE;
-        }
+    let (args, listener) = match common::start("axum_early_reply").await {
+        Ok(started) => started,
+        Err(status) => return status,
     };
     let answer = Bytes::from(vec![b'x'; args.body_bytes]);
     let early_reply = move |ConnectInfo(peer): ConnectInfo<SocketAddr>, body: Body| async move {
@@ -73,10 +54,7 @@ async fn main() -> ExitCode {
         }
         Close::Linger => {
             let lingerer = Lingerer::builder(Policy::default())
-                .on_outcome(|report| {
-                    let peer = report.peer.map_or("?".into(), |peer| peer.to_string());
-                    println!("{peer}: {}", report.outcome);
-                })
+                .on_outcome(common::print_outcome)
                 .build();
             let listener = LingerListener::with_lingerer(listener, lingerer.clone());
             let served = axum::serve(listener.with_connect_info(), app)

@@ -16,7 +16,7 @@
 
 mod common;
 
-use common::{Close, Command};
+use common::Close;
 use http_body_util::{BodyExt, Full};
 use hyper::body::{Bytes, Incoming};
 use hyper::server::conn::http1;
@@ -28,37 +28,14 @@ use std::convert::Infallible;
 use std::process::ExitCode;
 use tokio::io::{AsyncRead, AsyncWrite};
 
-const USAGE: &str =
-    "usage: hyper_early_reply --listen ADDR [--close linger|plain] [--body-bytes N]";
-
 #[tokio::main]
 async fn main() -> ExitCode {
-    let args = match common::parse() {
-        Ok(Command::Serve(args)) => args,
-        Ok(Command::Help) => {
-            println!("{USAGE}");
-            return ExitCode::SUCCESS;
-        }
-        Err(message) => {
-            eprintln!("hyper_early_reply: {message}\n{USAGE}");
-            return ExitCode::from(2);
-        }
-    };
-    let listener = match tokio::net::TcpListener::bind(args.listen).await {
-        Ok(listener) => listener,
-        Err(error) => {
-            eprintln!(
-                "hyper_early_reply: cannot listen on {}: {error}",
-                args.listen
-            );
-            return ExitCode::FAILURE;
-        }
+    let (args, listener) = match common::start("hyper_early_reply").await {
+        Ok(started) => started,
+        Err(status) => return status,
     };
     let lingerer = Lingerer::builder(Policy::default())
-        .on_outcome(|report| {
-            let peer = report.peer.map_or("?".into(), |peer| peer.to_string());
-            println!("{peer}: {}", report.outcome);
-        })
+        .on_outcome(common::print_outcome)
         .build();
     let answer = Bytes::from(vec![b'x'; args.body_bytes]);
     let (linger, plain) = (args.close == Close::Linger, args.close == Close::Plain);

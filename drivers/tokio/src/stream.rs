@@ -196,6 +196,19 @@ impl LingerStream {
         io::Error::new(kind, "the write side of this connection is closed")
     }
 
+    /// A write through `write`, refused once the write side is shut, its bytes counted.
+    fn write_counted(
+        &mut self,
+        write: impl FnOnce(Pin<&mut TcpStream>) -> Poll<io::Result<usize>>,
+    ) -> Poll<io::Result<usize>> {
+        if !self.machine.state().may_write() {
+            return Poll::Ready(Err(self.refusal()));
+        }
+        let result = ready!(write(self.stream_pin()?));
+        self.observe(linger_io::write_event(result.as_ref().copied()));
+        Poll::Ready(result)
+    }
+
     fn stream_pin(&mut self) -> io::Result<Pin<&mut TcpStream>> {
         match &mut self.stream {
             Some(stream) => Ok(Pin::new(stream)),
@@ -220,29 +233,21 @@ impl AsyncRead for LingerStream {
 
 impl AsyncWrite for LingerStream {
     fn poll_write(
-        mut self: Pin<&mut Self>,
+        self: Pin<&mut Self>,
         cx: &mut Context<'_>,
         buf: &[u8],
     ) -> Poll<io::Result<usize>> {
-        if !self.machine.state().may_write() {
-            return Poll::Ready(Err(self.refusal()));
-        }
-        let result = ready!(self.stream_pin()?.poll_write(cx, buf));
-        self.observe(linger_io::write_event(result.as_ref().copied()));
-        Poll::Ready(result)
+        self.get_mut()
+            .write_counted(|stream| stream.poll_write(cx, buf))
     }
 
     fn poll_write_vectored(
-        mut self: Pin<&mut Self>,
+        self: Pin<&mut Self>,
         cx: &mut Context<'_>,
         bufs: &[IoSlice<'_>],
     ) -> Poll<io::Result<usize>> {
-        if !self.machine.state().may_write() {
-            return Poll::Ready(Err(self.refusal()));
-        }
-        let result = ready!(self.stream_pin()?.poll_write_vectored(cx, bufs));
-        self.observe(linger_io::write_event(result.as_ref().copied()));
-        Poll::Ready(result)
+        self.get_mut()
+            .write_counted(|stream| stream.poll_write_vectored(cx, bufs))
     }
 
     fn is_write_vectored(&self) -> bool {

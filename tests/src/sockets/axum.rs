@@ -107,15 +107,7 @@ impl Server {
 
     /// As [`start`](Self::start), the closes managed by `lingerer` (for `Linger`).
     pub fn start_with(listening: Listening, lingerer: Lingerer, page: &'static str) -> Server {
-        let runtime = tokio::runtime::Builder::new_multi_thread()
-            .worker_threads(2)
-            .enable_all()
-            .build()
-            .expect("a tokio runtime");
-        let listener = runtime
-            .block_on(tokio::net::TcpListener::bind("127.0.0.1:0"))
-            .expect("bind loopback");
-        let address = listener.local_addr().expect("address");
+        let (runtime, listener, address) = super::server_runtime();
         let (stop, stopped) = oneshot::channel::<()>();
         let reports = Reports::default();
         let service =

@@ -82,6 +82,21 @@ pub fn current_thread_runtime() -> tokio::runtime::Runtime {
         .expect("a tokio runtime")
 }
 
+/// A runtime with two workers, as a small server has, and a loopback listener on it: the
+/// listener, and its address.
+pub fn server_runtime() -> (tokio::runtime::Runtime, tokio::net::TcpListener, SocketAddr) {
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .enable_all()
+        .build()
+        .expect("a tokio runtime");
+    let listener = runtime
+        .block_on(tokio::net::TcpListener::bind("127.0.0.1:0"))
+        .expect("bind loopback");
+    let address = listener.local_addr().expect("address");
+    (runtime, listener, address)
+}
+
 /// `stream` as a tokio stream, registered with the reactor of the runtime this is called in.
 pub fn into_tokio(stream: TcpStream) -> tokio::net::TcpStream {
     stream.set_nonblocking(true).expect("non-blocking");

@@ -1,6 +1,10 @@
-//! What the HTTP examples share: their command line.
+//! What the HTTP examples share: their command line, their listener, how they print an
+//! outcome, and when they stop.
 
+use linger_tokio::CloseReport;
 use std::net::SocketAddr;
+use std::process::ExitCode;
+use tokio::net::TcpListener;
 
 /// How the server closes its connections.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -19,14 +23,44 @@ pub(crate) struct Args {
 }
 
 /// What the command line asks for.
-pub(crate) enum Command {
+enum Command {
     Serve(Args),
     /// `--help`: print the usage and exit 0.
     Help,
 }
 
+/// The command line of example `name` and its listener, bound; or, once `--help` printed the
+/// usage (0) or an error was said (2 for the command line), the status to exit with.
+pub(crate) async fn start(name: &str) -> Result<(Args, TcpListener), ExitCode> {
+    let usage = format!("usage: {name} --listen ADDR [--close linger|plain] [--body-bytes N]");
+    let args = match parse() {
+        Ok(Command::Serve(args)) => args,
+        Ok(Command::Help) => {
+            println!("{usage}");
+            return Err(ExitCode::SUCCESS);
+        }
+        Err(message) => {
+            eprintln!("{name}: {message}\n{usage}");
+            return Err(ExitCode::from(2));
+        }
+    };
+    match TcpListener::bind(args.listen).await {
+        Ok(listener) => Ok((args, listener)),
+        Err(error) => {
+            eprintln!("{name}: cannot listen on {}: {error}", args.listen);
+            Err(ExitCode::FAILURE)
+        }
+    }
+}
+
+/// Prints how a close ended, with its peer: the examples' hook.
+pub(crate) fn print_outcome(report: &CloseReport) {
+    let peer = report.peer.map_or("?".into(), |peer| peer.to_string());
+    println!("{peer}: {}", report.outcome);
+}
+
 /// Parses the command line, or returns the message to print before exiting with status 2.
-pub(crate) fn parse() -> Result<Command, String> {
+fn parse() -> Result<Command, String> {
     let mut listen = None;
     let mut close = Close::Linger;
     let mut body_bytes = 1 << 20;
@@ -36,7 +70,11 @@ pub(crate) fn parse() -> Result<Command, String> {
             return Ok(Command::Help);
         }
         if !["--listen", "--close", "--body-bytes"].contains(&word.as_str()) {
-            return Err(format!("unknown argument {word:?}"));
+            return Err(if word.starts_with('-') {
+                format!("unknown option {word}")
+            } else {
+                format!("unexpected argument {word:?}")
+            });
         }
         let value = words
             .next()
