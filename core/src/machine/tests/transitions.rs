@@ -708,6 +708,14 @@ fn write_shut_data_acked_with_the_peer_still_open_times_out_data_acked() {
 }
 
 #[test]
+fn write_shut_data_acked_is_progress_and_restarts_the_idle_timer() {
+    let mut machine = closing();
+    feed(&mut machine, Event::DataAcked, ms(1_000));
+    feed(&mut machine, Event::ReadBlocked, ms(1_000));
+    assert_eq!(machine.poll_timeout(), Some(ms(6_000)), "idle from 1 s on");
+}
+
+#[test]
 fn data_acked_answers_only_a_query() {
     let mut machine = open();
     let refused = machine.handle(Event::DataAcked, ms(0));
