@@ -1,7 +1,7 @@
 //! `drive` on real loopback sockets, its reads injected where an error must be staged.
 
-use crate::drive;
-use linger::{CloseMachine, Ending, Instant, NagleMode, Policy, Release};
+use crate::{drive, perform};
+use linger::{Action, CloseMachine, Ending, Instant, NagleMode, Policy, Release};
 use std::io::{self, ErrorKind, Read, Write};
 use std::net::{Shutdown, TcpListener, TcpStream};
 use std::time::Duration;
@@ -185,4 +185,14 @@ fn a_discard_round_that_meets_a_reset_ends_the_close() {
     assert_eq!(released, Some(Release::Close));
     let ending = machine.outcome().expect("closed").ending;
     assert!(matches!(ending, Ending::ResetByPeer { .. }), "{ending:?}");
+}
+
+#[test]
+fn performing_close_or_abort_releases_the_socket() {
+    let (_client, server) = pair();
+    for (action, release) in [(Action::Close, Release::Close), (Action::Abort, Release::Abort)] {
+        let mut machine = closing(Policy::default());
+        let performed = perform(&server, action, &mut machine, Instant::ZERO, script(vec![]));
+        assert_eq!(performed, Ok(Some(release)));
+    }
 }

@@ -2,7 +2,7 @@
 
 use super::{BYTES_RETRANS, BYTES_SENT, NOTSENT_BYTES, STATE, TCP_INFO_LEN};
 use super::{tcp_state, written_from_raw_tcp_info, written_from_tcp_info};
-use crate::sys::{bytes_written, read_nonblocking, set_cork, unacked, unsent};
+use crate::sys::{bytes_written, read_nonblocking, set_cork, unacked, unsent, wait_readable};
 use std::io;
 use std::io::{Read, Write};
 use std::net::{Shutdown, TcpListener, TcpStream};
@@ -96,6 +96,27 @@ fn read_nonblocking_never_blocks_a_blocking_stream() {
         0,
         "the peer's FIN reads as EOF"
     );
+}
+
+#[test]
+fn wait_readable_waits_out_its_timeout_when_nothing_arrives() {
+    let (_client, server) = pair();
+    let started = Instant::now();
+    assert!(!wait_readable(&server, Duration::from_millis(30)));
+    assert!(
+        started.elapsed() >= Duration::from_millis(30),
+        "the wait lasted its timeout"
+    );
+}
+
+#[test]
+fn wait_readable_reports_data_and_the_peers_fin() {
+    let (mut client, mut server) = pair();
+    client.write_all(b"x").expect("write");
+    assert!(wait_readable(&server, Duration::from_secs(5)), "data");
+    server.read_exact(&mut [0u8; 1]).expect("read the byte");
+    client.shutdown(Shutdown::Write).expect("shutdown");
+    assert!(wait_readable(&server, Duration::from_secs(5)), "EOF");
 }
 
 /// Writes `total` bytes in uneven pieces to a peer that does not read, so part of them
