@@ -118,3 +118,25 @@ async fn wait_after_accept_error(error: &io::Error) {
     tracing::error!(target: "linger", "accept error: {error}");
     tokio::time::sleep(Duration::from_secs(1)).await;
 }
+
+#[cfg(test)]
+mod tests {
+    use super::wait_after_accept_error;
+    use std::io;
+    use std::time::Duration;
+    use tokio::time::Instant;
+
+    #[tokio::test(start_paused = true)]
+    async fn a_connection_lost_before_accept_is_skipped_at_once() {
+        let started = Instant::now();
+        wait_after_accept_error(&io::ErrorKind::ConnectionReset.into()).await;
+        assert_eq!(started.elapsed(), Duration::ZERO);
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn any_other_accept_error_waits_a_second() {
+        let started = Instant::now();
+        wait_after_accept_error(&io::Error::other("too many open files")).await;
+        assert_eq!(started.elapsed(), Duration::from_secs(1));
+    }
+}

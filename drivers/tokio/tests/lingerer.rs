@@ -172,3 +172,12 @@ mod tracing_events {
         assert_eq!(seen.load(Ordering::Relaxed), 1);
     }
 }
+
+#[test]
+fn a_lingerer_closes_under_the_policy_it_was_built_with() {
+    let policy = Policy::builder()
+        .linger_budget(Duration::from_secs(7))
+        .build()
+        .expect("valid policy");
+    assert_eq!(Lingerer::new(policy).policy(), &policy);
+}

@@ -190,7 +190,10 @@ fn a_discard_round_that_meets_a_reset_ends_the_close() {
 #[test]
 fn performing_close_or_abort_releases_the_socket() {
     let (_client, server) = pair();
-    for (action, release) in [(Action::Close, Release::Close), (Action::Abort, Release::Abort)] {
+    for (action, release) in [
+        (Action::Close, Release::Close),
+        (Action::Abort, Release::Abort),
+    ] {
         let mut machine = closing(Policy::default());
         let performed = perform(&server, action, &mut machine, Instant::ZERO, script(vec![]));
         assert_eq!(performed, Ok(Some(release)));
