@@ -181,3 +181,12 @@ fn a_lingerer_closes_under_the_policy_it_was_built_with() {
         .expect("valid policy");
     assert_eq!(Lingerer::new(policy).policy(), &policy);
 }
+
+#[test]
+fn a_lingerer_debugs_as_its_policy_capacity_and_counts() {
+    let lingerer = Lingerer::builder(Policy::default()).capacity(4).build();
+    let debug = format!("{lingerer:?}");
+    for field in ["Lingerer", "policy", "capacity: 4", "counts"] {
+        assert!(debug.contains(field), "{field} missing from {debug}");
+    }
+}
