@@ -221,3 +221,28 @@ impl Drop for Lingering {
         self.finish();
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::read_surely;
+    use std::io::{self, Write};
+
+    #[tokio::test]
+    async fn read_surely_reads_what_tokio_has_not_seen_arrive() {
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
+            .await
+            .expect("bind");
+        let address = listener.local_addr().expect("address");
+        let mut client = std::net::TcpStream::connect(address).expect("connect");
+        let (server, _) = listener.accept().await.expect("accept");
+        let mut buf = [0u8; 16];
+        // Nothing sent yet: the kernel says so through tokio, which clears its readiness.
+        let empty = server.try_read(&mut buf).expect_err("nothing sent yet");
+        assert_eq!(empty.kind(), io::ErrorKind::WouldBlock);
+        client.write_all(b"upload").expect("write");
+        // No await since: the reactor has not polled, tokio still believes nothing is there.
+        // Loopback delivers within the write, so the kernel has it.
+        let read = read_surely(&server, &mut buf).expect("the kernel's bytes");
+        assert_eq!(&buf[..read], b"upload");
+    }
+}

@@ -183,10 +183,14 @@ fn a_lingerer_closes_under_the_policy_it_was_built_with() {
 }
 
 #[test]
-fn a_lingerer_debugs_as_its_policy_capacity_and_counts() {
+fn a_lingerer_and_its_builder_debug_as_their_settings() {
     let lingerer = Lingerer::builder(Policy::default()).capacity(4).build();
     let debug = format!("{lingerer:?}");
     for field in ["Lingerer", "policy", "capacity: 4", "counts"] {
         assert!(debug.contains(field), "{field} missing from {debug}");
+    }
+    let builder = format!("{:?}", Lingerer::builder(Policy::default()).capacity(4));
+    for field in ["LingererBuilder", "policy", "capacity: 4", "hook: false"] {
+        assert!(builder.contains(field), "{field} missing from {builder}");
     }
 }

@@ -77,6 +77,21 @@ async fn every_write_is_counted_vectored_or_not() {
 }
 
 #[tokio::test]
+async fn stats_count_the_writes_and_cork_holds_until_uncork() {
+    let (server, client) = pair().await;
+    let mut stream = linger_tokio::LingerStream::new(server, Policy::default());
+    stream.write_all(b"response").await.expect("write");
+    assert_eq!(stream.stats().bytes_written, Some(8));
+    stream.cork().expect("cork while open");
+    assert_eq!(stream.state(), State::Corked);
+    stream.uncork().expect("uncork");
+    assert_eq!(stream.state(), State::Open);
+    let reader = tokio::task::spawn_blocking(move || read_all(client));
+    assert_eq!(stream.close().await.ending, Ending::Clean);
+    assert_eq!(reader.await.expect("reader"), (8, false));
+}
+
+#[tokio::test]
 async fn a_dropped_stream_delivers_an_early_answer_to_a_client_still_uploading() {
     let (server, client) = pair().await;
     let (lingerer, reports) = recording_lingerer(Policy::default());
