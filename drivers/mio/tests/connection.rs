@@ -179,6 +179,8 @@ fn an_abort_resets_the_peer() {
     assert_eq!(reset.kind(), ErrorKind::ConnectionReset);
 }
 
+/// Reads `TCP_CORK` back, which only Linux has.
+#[cfg(target_os = "linux")]
 #[test]
 fn corking_holds_the_tail_until_flushed() {
     let (mut connection, mut client) = connected(Policy::default());

@@ -1,7 +1,9 @@
 //! How `Lingerer::poll` waits: until the given timeout or the next deadline, whichever
 //! comes first, woken early by a socket that needs it, not at all when closes have ended
 //! already, and through a signal; how its descriptor wakes an outer poll; and what `adopt`
-//! gives back when the poller refuses a socket.
+//! gives back when the poller refuses a socket. Unix only: the tests hand descriptors
+//! around and send a signal.
+#![cfg(unix)]
 
 use linger::{Ending, Policy};
 use linger_mio::Lingerer;

@@ -108,22 +108,30 @@ fn an_abort_arms_a_reset_and_releases() {
     assert_eq!(linger, Some(Duration::ZERO), "close() will send RST");
 }
 
-#[test]
-fn nagle_actions_set_the_socket_options() {
-    let (_client, server) = pair();
+/// A fresh machine whose policy has `nagle`, its first actions performed on `server`.
+fn nagle_set(server: &TcpStream, nagle: NagleMode) {
     let no_reads = |_: &mut [u8]| -> io::Result<usize> { unreachable!("nothing to read") };
-    let policy = |nagle| Policy::builder().nagle(nagle).build().expect("valid");
-    let mut corked = CloseMachine::new(policy(NagleMode::CorkWhileAssembling));
-    drive(&server, &mut corked, Instant::ZERO, no_reads).expect("believed");
-    assert!(
-        socket2::SockRef::from(&server)
-            .tcp_cork()
-            .expect("TCP_CORK")
-    );
-    let mut nodelay = CloseMachine::new(policy(NagleMode::NoDelay));
-    drive(&server, &mut nodelay, Instant::ZERO, no_reads).expect("believed");
+    let policy = Policy::builder().nagle(nagle).build().expect("valid");
+    let mut machine = CloseMachine::new(policy);
+    drive(server, &mut machine, Instant::ZERO, no_reads).expect("believed");
+}
+
+#[test]
+fn no_delay_sets_tcp_nodelay() {
+    let (_client, server) = pair();
+    nagle_set(&server, NagleMode::NoDelay);
     let socket = socket2::SockRef::from(&server);
     assert!(socket.tcp_nodelay().expect("TCP_NODELAY"));
+}
+
+/// `TCP_CORK` reads back only on Linux.
+#[cfg(target_os = "linux")]
+#[test]
+fn cork_while_assembling_sets_tcp_cork() {
+    let (_client, server) = pair();
+    nagle_set(&server, NagleMode::CorkWhileAssembling);
+    let socket = socket2::SockRef::from(&server);
+    assert!(socket.tcp_cork().expect("TCP_CORK"));
 }
 
 #[test]
@@ -180,7 +188,7 @@ fn a_discard_round_retries_an_interrupted_read_and_stops_when_it_would_block() {
 fn a_discard_round_that_meets_a_reset_ends_the_close() {
     let (_client, server) = pair();
     let mut machine = closing(Policy::default());
-    let reads = script(vec![Err(io::Error::from_raw_os_error(libc::ECONNRESET))]);
+    let reads = script(vec![Err(io::ErrorKind::ConnectionReset.into())]);
     let released = drive(&server, &mut machine, Instant::ZERO, reads).expect("believed");
     assert_eq!(released, Some(Release::Close));
     let ending = machine.outcome().expect("closed").ending;
