@@ -92,6 +92,40 @@ async fn stats_count_the_writes_and_cork_holds_until_uncork() {
 }
 
 #[tokio::test]
+async fn the_peers_eof_is_seen_after_a_partial_read() {
+    let (server, mut client) = pair().await;
+    let mut stream = linger_tokio::LingerStream::new(server, Policy::default());
+    client.write_all(b"ab").expect("write");
+    client.shutdown(std::net::Shutdown::Write).expect("FIN");
+    // Two reads into one buffer: the bytes, then the EOF with the buffer half filled.
+    let short = stream.read_exact(&mut [0u8; 4]).await.expect_err("EOF");
+    assert_eq!(short.kind(), ErrorKind::UnexpectedEof);
+    assert!(stream.stats().peer_eof);
+}
+
+#[tokio::test]
+async fn a_flush_pushes_what_the_cork_holds() {
+    let (server, mut client) = pair().await;
+    let mut stream = linger_tokio::LingerStream::new(server, Policy::default());
+    stream.cork().expect("cork");
+    stream.write_all(b"tail").await.expect("write");
+    stream.flush().await.expect("flush");
+    assert_eq!(stream.state(), State::Corked, "still corked after a flush");
+    // A corked tail waits up to 200 ms; flushed, it arrives at once.
+    let tail = tokio::task::spawn_blocking(move || {
+        client
+            .set_read_timeout(Some(Duration::from_millis(100)))
+            .expect("read timeout");
+        let mut tail = [0u8; 4];
+        client.read_exact(&mut tail).map(|()| tail)
+    });
+    assert_eq!(
+        tail.await.expect("reader").expect("the flushed tail"),
+        *b"tail"
+    );
+}
+
+#[tokio::test]
 async fn a_dropped_stream_delivers_an_early_answer_to_a_client_still_uploading() {
     let (server, client) = pair().await;
     let (lingerer, reports) = recording_lingerer(Policy::default());
