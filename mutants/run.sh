@@ -6,7 +6,7 @@
 # true). linger-std and linger-tokio are reported, their survivors listed. A mutant that
 # makes the tests hang past the timeout is caught, and listed apart.
 #
-#   mutants/run.sh                    # linger, linger-io, linger-mio (10 min here)
+#   mutants/run.sh                    # linger, linger-io, linger-mio (14 min here)
 #   mutants/run.sh all                # and linger-std, linger-tokio
 #   mutants/run.sh linger-io ...      # the crates named
 #   mutants/run.sh all --in-diff F    # only the mutants on lines the diff F touches (CI)
@@ -52,9 +52,9 @@ fi
 # compiles the dependencies once, not once per crate, and keeps them for the next run.
 export CARGO_TARGET_DIR="$PWD/target/mutants-build"
 
-# The tests each crate's mutants face: the crate's own, except for linger-std and
-# linger-tokio, which have too few and are checked by linger-check's real-socket scenarios
-# (they run every driver). Sets `tests` to cargo-mutants options.
+# The tests each crate's mutants face: the crate's own; linger-std and linger-tokio also
+# face linger-check's real-socket scenarios (they run every driver). Sets `tests` to
+# cargo-mutants options.
 tests_for() {
     case "$1" in
         linger) tests=(--features std) ;; # `Clock` and its tests are behind `std`
