@@ -7,9 +7,10 @@ use core::fmt;
 ///
 /// Results of an [`Action`](crate::Action) must be reported before the next action is polled:
 /// a [`QuerySendQueue`](crate::Action::QuerySendQueue) is answered by [`Event::SendQueue`],
-/// [`Event::DataAcked`] or [`Event::AcksUnobservable`]; a [`Discard`](crate::Action::Discard) by one [`Event::Read`]
-/// per successful read, then [`Event::ReadBlocked`], [`Event::PeerEof`], [`Event::Reset`] or
-/// [`Event::Failed`] unless its byte allowance ran out first.
+/// [`Event::DataAcked`] or [`Event::AcksUnobservable`]; a [`Discard`](crate::Action::Discard)
+/// by one [`Event::Read`] per successful read, then [`Event::ReadBlocked`],
+/// [`Event::PeerEof`], [`Event::Reset`] or [`Event::Failed`] unless its byte allowance ran
+/// out first.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
 #[cfg_attr(feature = "arbitrary", derive(arbitrary::Arbitrary))]
 pub enum Event {
@@ -109,6 +110,7 @@ mod tests {
             (Event::ReadBlocked, "ReadBlocked"),
             (Event::PeerEof, "PeerEof"),
             (Event::SendQueue { unacked: 5 }, "SendQueue(5)"),
+            (Event::DataAcked, "DataAcked"),
             (Event::AcksUnobservable, "AcksUnobservable"),
             (Event::Reset, "Reset"),
             (Event::Failed, "Failed"),

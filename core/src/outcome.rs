@@ -183,6 +183,7 @@ mod tests {
             (Ending::ResetByPeer { unacked: Some(5) }, Some(5)),
             (Ending::Aborted { unacked: Some(3) }, Some(3)),
             (Ending::Failed { unacked: Some(2) }, Some(2)),
+            (Ending::DataAcked { peer_eof: true }, None),
             (Ending::Unknown { peer_eof: true }, None),
         ];
         for (ending, unacked) in table {

@@ -114,12 +114,7 @@ impl Strategy for Linger {
     machine_strategy!("linger", Reading::Checked);
 
     fn start(&self, response: u8, io: &mut Io<'_>) -> CloseMachine {
-        write_response(
-            CloseMachine::new(self.policy),
-            response,
-            io,
-            Reading::Checked,
-        )
+        write_response(self.policy, response, io, Reading::Checked)
     }
 }
 
@@ -127,12 +122,7 @@ impl Strategy for TrustingFigures {
     machine_strategy!("linger, figures trusted", Reading::Trusted);
 
     fn start(&self, response: u8, io: &mut Io<'_>) -> CloseMachine {
-        write_response(
-            CloseMachine::new(self.policy),
-            response,
-            io,
-            Reading::Trusted,
-        )
+        write_response(self.policy, response, io, Reading::Trusted)
     }
 }
 
@@ -148,13 +138,9 @@ impl Strategy for Handover {
     }
 }
 
-/// The application writes its response through the machine.
-fn write_response(
-    mut machine: CloseMachine,
-    response: u8,
-    io: &mut Io<'_>,
-    reading: Reading,
-) -> CloseMachine {
+/// The application writes its response through a new machine under `policy`.
+fn write_response(policy: Policy, response: u8, io: &mut Io<'_>, reading: Reading) -> CloseMachine {
+    let mut machine = CloseMachine::new(policy);
     io.write(response);
     input(&mut machine, io, reading, |machine, now| {
         machine.handle(Event::Wrote(response.into()), now)

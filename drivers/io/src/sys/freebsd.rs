@@ -8,8 +8,13 @@ use crate::acks::{self, TcpState, Verdict};
 use linger::Stats;
 use std::io;
 
+/// `FIONWRITE`: the data not acknowledged, without the FIN.
+fn fionwrite(socket: &impl AsSocket) -> io::Result<u32> {
+    unix::figure(unix::ioctl_int(socket, libc::FIONWRITE)?)
+}
+
 pub(super) fn unacked(socket: &impl AsSocket) -> io::Result<Option<u32>> {
-    unix::figure(unix::ioctl_int(socket, libc::FIONWRITE)?).map(Some)
+    fionwrite(socket).map(Some)
 }
 
 pub(super) fn unsent(_: &impl AsSocket) -> io::Result<Option<u32>> {
@@ -30,9 +35,8 @@ fn state(socket: &impl AsSocket) -> Option<TcpState> {
 
 /// `FIONWRITE` and the state; the pending error only when the verdict depends on it.
 pub(super) fn send_queue_verdict(socket: &impl AsSocket, stats: &Stats) -> io::Result<Verdict> {
-    let fionwrite = unix::figure(unix::ioctl_int(socket, libc::FIONWRITE)?)?;
     Ok(acks::freebsd(
-        fionwrite,
+        fionwrite(socket)?,
         state(socket),
         stats.unacked.is_some(),
     ))

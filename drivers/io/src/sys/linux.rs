@@ -10,9 +10,13 @@ use std::io;
 /// `SIOCOUTQNSD` from `linux/sockios.h`; libc does not export it.
 const SIOCOUTQNSD: unix::Request = 0x894B;
 
+/// `SIOCOUTQ`, which is `TIOCOUTQ` for sockets: `write_seq - snd_una`, the FIN included.
+fn siocoutq(socket: &impl AsSocket) -> io::Result<u32> {
+    unix::figure(unix::ioctl_int(socket, libc::TIOCOUTQ)?)
+}
+
 pub(super) fn unacked(socket: &impl AsSocket) -> io::Result<Option<u32>> {
-    // SIOCOUTQ is TIOCOUTQ for sockets: write_seq - snd_una, the FIN included.
-    unix::figure(unix::ioctl_int(socket, libc::TIOCOUTQ)?).map(Some)
+    siocoutq(socket).map(Some)
 }
 
 pub(super) fn unsent(socket: &impl AsSocket) -> io::Result<Option<u32>> {
@@ -21,8 +25,7 @@ pub(super) fn unsent(socket: &impl AsSocket) -> io::Result<Option<u32>> {
 
 /// One `ioctl(SIOCOUTQ)`: nothing else is read on Linux's close path.
 pub(super) fn send_queue_verdict(socket: &impl AsSocket, _: &Stats) -> io::Result<Verdict> {
-    let siocoutq = unix::figure(unix::ioctl_int(socket, libc::TIOCOUTQ)?)?;
-    Ok(acks::linux(siocoutq))
+    Ok(acks::linux(siocoutq(socket)?))
 }
 
 pub(super) fn unacked_kept_after_the_end(socket: &impl AsSocket) -> Option<u32> {
