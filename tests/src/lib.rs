@@ -5,10 +5,12 @@
 //! - [`model`]: exhaustive model checking of close strategies (P1-P5 over every
 //!   interleaving of a bounded model of two kernels and an adversarial peer);
 //! - [`fuzz`]: the checks the fuzz targets in `fuzz/` run, also replayed over the committed
-//!   corpus by `cargo test`.
+//!   corpus by `cargo test`;
+//! - [`skip`]: how a test that lacks a program or root says it skips.
 
 pub mod fuzz;
 pub mod model;
+pub mod skip;
 pub mod sockets;
 
 /// The READMEs' examples (the repository's and each published crate's, shown on crates.io),

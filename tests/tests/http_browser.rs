@@ -3,9 +3,9 @@
 //! Served on a plain `TcpListener`, the browser sees network errors or short bodies; on a
 //! `LingerListener`, the `413` and the whole body every time.
 //!
-//! Takes about 3 s (two browser starts, 2 × 6 uploads of 20 MB on loopback). Skipped, with
-//! the reason printed, where Chromium is not installed (Debian: `chromium`); under CI,
-//! whose `.ci/run` installs it, a missing browser fails the test.
+//! Takes about 3 s (two browser starts, 2 × 6 uploads of 20 MB on loopback). Skipped, with a
+//! `SKIPPED` line in the output, where Chromium is not installed (Debian: `chromium`); under
+//! CI, whose `.ci/run` installs it, a missing browser fails the test.
 
 use linger_check::sockets::axum::{EARLY_BODY, Listening, Server};
 use linger_check::sockets::clients;

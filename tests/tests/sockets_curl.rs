@@ -1,7 +1,7 @@
 //! The early reply with a real HTTP client: curl uploads 20 MiB, the server answers
 //! 413 with a 3 MiB body without reading the upload, and closes. The server answers once the
-//! upload has begun (`serve_early_reply`), so curl is always caught sending. Skipped, with
-//! the reason printed, only where curl is not installed.
+//! upload has begun (`serve_early_reply`), so curl is always caught sending. Skipped where
+//! curl is not installed, with a `SKIPPED` line in the output (a failure under CI).
 //!
 //! On loopback an unthrottled curl drains 3 MiB about as fast as the server writes it, so a
 //! plain close finds little left to destroy (the loss shows in about one run of five). A
@@ -9,40 +9,17 @@
 //! part of the answer in the server's send queue when it closes, as on a real network.
 
 use linger_check::sockets::Closer;
+use linger_check::sockets::clients::{self, UploadFile};
 use linger_check::sockets::http::serve_early_reply;
-use std::io::Write;
 use std::process::Command;
-use std::sync::atomic::{AtomicUsize, Ordering};
 
 const BODY: usize = 3 << 20;
+const UPLOAD: usize = 20 << 20;
 /// curl's read rate: a 3 MiB body takes about a third of a second.
 const RATE: &str = "10M";
 
-struct Upload(std::path::PathBuf);
-
-impl Upload {
-    /// A file of its own: the tests run side by side, and one must not truncate or delete
-    /// the other's upload.
-    fn create() -> Upload {
-        static CREATED: AtomicUsize = AtomicUsize::new(0);
-        let number = CREATED.fetch_add(1, Ordering::Relaxed);
-        let name = format!("linger-upload-{}-{number}.bin", std::process::id());
-        let path = std::env::temp_dir().join(name);
-        let mut file = std::fs::File::create(&path).expect("create the upload");
-        file.write_all(&vec![b'u'; 20 << 20])
-            .expect("write the upload");
-        Upload(path)
-    }
-}
-
-impl Drop for Upload {
-    fn drop(&mut self) {
-        let _ = std::fs::remove_file(&self.0);
-    }
-}
-
 /// curl's exit code and the bytes of body it received.
-fn curl(closer: Closer, upload: &Upload) -> (i32, usize) {
+fn curl(closer: Closer, upload: &UploadFile) -> (i32, usize) {
     let (address, server) = serve_early_reply(closer, BODY, 1);
     let output = Command::new("curl")
         .args([
@@ -55,7 +32,7 @@ fn curl(closer: Closer, upload: &Upload) -> (i32, usize) {
             "Expect:",
         ])
         .args(["--limit-rate", RATE, "--max-time", "30", "--data-binary"])
-        .arg(format!("@{}", upload.0.display()))
+        .arg(format!("@{}", upload.path().display()))
         .arg(format!("http://{address}/"))
         .output()
         .expect("run curl");
@@ -67,20 +44,12 @@ fn curl(closer: Closer, upload: &Upload) -> (i32, usize) {
     (output.status.code().unwrap_or(-1), received)
 }
 
-fn curl_installed() -> bool {
-    let installed = Command::new("curl").arg("--version").output().is_ok();
-    if !installed {
-        println!("skipped: curl is not installed (Debian: curl)");
-    }
-    installed
-}
-
 #[test]
 fn curl_gets_connection_reset_from_a_plain_close() {
-    if !curl_installed() {
+    if !clients::curl_available() {
         return;
     }
-    let upload = Upload::create();
+    let upload = UploadFile::create(UPLOAD);
     let runs: Vec<(i32, usize)> = (0..5).map(|_| curl(Closer::Plain, &upload)).collect();
     println!("plain close: curl (exit code, body bytes) over five runs: {runs:?}");
     assert!(
@@ -91,10 +60,10 @@ fn curl_gets_connection_reset_from_a_plain_close() {
 
 #[test]
 fn curl_gets_the_whole_body_from_every_driver() {
-    if !curl_installed() {
+    if !clients::curl_available() {
         return;
     }
-    let upload = Upload::create();
+    let upload = UploadFile::create(UPLOAD);
     for closer in Closer::DRIVERS {
         for _ in 0..3 {
             let (code, received) = curl(closer, &upload);

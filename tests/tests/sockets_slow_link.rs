@@ -1,9 +1,11 @@
 //! A slow link: 2 MB across a veth pair rate-limited to 8 Mbit/s with `tbf`, between two
 //! network namespaces the test creates. The client uploads first, the server answers and
-//! closes. Needs root, `ip` and `tc`; skipped with the reason printed where they are missing.
+//! closes. Needs root, `ip` and `tc`; skipped where they are missing, with a `SKIPPED` line in
+//! the output (a failure under CI).
 //! `cargo test -p linger-check --test sockets_slow_link -- --nocapture` prints the figures.
 
 use linger::Ending;
+use linger_check::skip;
 use linger_check::sockets::Closer;
 use linger_check::sockets::netns::{SlowLink, early_reply_across};
 
@@ -11,12 +13,8 @@ const ANSWER: usize = 2_000_000;
 
 #[test]
 fn linger_waits_for_the_slow_link_to_drain_while_plain_close_loses_data() {
-    let link = match SlowLink::create(8) {
-        Ok(link) => link,
-        Err(reason) => {
-            println!("skipped: {reason}");
-            return;
-        }
+    let Some(link) = skip::unless(SlowLink::create(8)) else {
+        return;
     };
     for closer in std::iter::once(Closer::Plain).chain(Closer::DRIVERS) {
         let run = early_reply_across(&link, closer, ANSWER);

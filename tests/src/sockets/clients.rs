@@ -1,8 +1,8 @@
 //! HTTP clients driven from tests and the demo: curl and Python `requests`, each run once
 //! per call, bounded in time, and a client on plain sockets that needs no program. A missing
-//! program skips its test with the reason printed, except under CI (`CI=true`), whose
-//! `.ci/run` installs them, where it fails.
+//! program skips its test, visibly, except under CI, where it fails ([`crate::skip`]).
 
+use crate::skip;
 use std::io::{self, BufRead, BufReader, ErrorKind, Read, Write};
 use std::net::{SocketAddr, TcpStream};
 use std::path::PathBuf;
@@ -56,18 +56,15 @@ impl Reply {
     }
 }
 
-/// Whether `program` runs here; prints why a test skips if not, and fails under CI.
+/// Whether `program` runs here; if not, the running test reports its skip, or fails under
+/// CI ([`skip::because`]).
 pub fn available(program: &str, probe: &[&str], install: &str) -> bool {
     let runs = Command::new(program)
         .args(probe)
         .output()
         .is_ok_and(|output| output.status.success());
     if !runs {
-        assert!(
-            std::env::var("CI").as_deref() != Ok("true"),
-            "{program} is missing under CI: .ci/run installs it ({install})"
-        );
-        println!("skipped: {program} is not available ({install})");
+        skip::because(&format!("{program} is not available ({install})"));
     }
     runs
 }
