@@ -6,12 +6,14 @@
 //!   interleaving of a bounded model of two kernels and an adversarial peer);
 //! - [`fuzz`]: the checks the fuzz targets in `fuzz/` run, also replayed over the committed
 //!   corpus by `cargo test`;
-//! - [`skip`]: how a test that lacks a program or root says it skips.
+//! - [`skip`]: how a test that lacks a program or root says it skips;
+//! - [`text`]: wrapping the reports to a terminal's width.
 
 pub mod fuzz;
 pub mod model;
 pub mod skip;
 pub mod sockets;
+pub mod text;
 
 /// The READMEs' examples (the repository's and each published crate's, shown on crates.io),
 /// compiled and, where they can, run as doctests. Here, where every driver is a dependency,

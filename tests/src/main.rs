@@ -208,9 +208,6 @@ impl Command {
             model::explore(strategy, self.bound, address);
             return ExitCode::SUCCESS;
         }
-        if matches!(self.strategy.as_str(), "linger" | "handover") {
-            println!("policy:   {:?}", self.policy);
-        }
         let report = model::check(strategy, self.bound);
         print!("{report}");
         if report.holds() {

@@ -237,14 +237,92 @@ fn the_committed_state_diagram_matches_the_model() {
     );
 }
 
+/// Runs the `linger-check` command with `arguments`.
+fn linger_check(arguments: &[&str]) -> std::process::Output {
+    std::process::Command::new(env!("CARGO_BIN_EXE_linger-check"))
+        .args(arguments)
+        .output()
+        .expect("linger-check runs")
+}
+
+/// `text` with its lines joined, as wrapped prose reads.
+fn unwrapped(text: &str) -> String {
+    text.split_whitespace().collect::<Vec<_>>().join(" ")
+}
+
+/// The report's lines before the first counterexample's trace, each at most 80 columns.
+fn assert_explanations_fit_80_columns(stdout: &str) {
+    let explained = stdout.split("\nshortest counterexample").next();
+    for line in explained.unwrap_or_default().lines() {
+        assert!(line.chars().count() <= 80, "wider than 80 columns: {line}");
+    }
+}
+
+#[test]
+fn the_report_explains_the_bound_the_scaled_down_policy_and_what_sometimes_means() {
+    let small = [
+        "--strategy",
+        "linger",
+        "--segments",
+        "1",
+        "--peer-sends",
+        "1",
+    ];
+    let holds = linger_check(&[&small[..], &["--peer-moves", "1"]].concat());
+    let stdout = String::from_utf8_lossy(&holds.stdout);
+    assert_eq!(holds.status.code(), Some(0), "{stdout}");
+    assert_explanations_fit_80_columns(&stdout);
+    let default = Policy::default();
+    let scaled_down = format!(
+        "the model's policy, the real default ({:?}, {:?},",
+        default.idle_timeout(),
+        default.linger_budget()
+    );
+    for explained in [
+        "peer moves up to 1 (each send, half-close, close or reset of the peer, and each",
+        &scaled_down,
+        "always: no state on any path may break it",
+        "sometimes: at least one path must reach it",
+    ] {
+        let prose = unwrapped(&stdout);
+        assert!(
+            prose.contains(explained),
+            "{explained:?} missing:\n{stdout}"
+        );
+    }
+    assert!(!stdout.contains("FAILS"), "{stdout}");
+
+    let budget = ["--peer-moves", "1", "--budget-ms", "20"];
+    let changed = linger_check(&[&small[..], &budget].concat());
+    let prose = unwrapped(&String::from_utf8_lossy(&changed.stdout));
+    assert!(
+        prose.contains("set on the command line, over the real default"),
+        "{prose}"
+    );
+
+    let fails = linger_check(&["--strategy", "naive"]);
+    let stdout = String::from_utf8_lossy(&fails.stdout);
+    assert_eq!(fails.status.code(), Some(1), "{stdout}");
+    assert_explanations_fit_80_columns(&stdout);
+    assert!(
+        !stdout.contains("policy:"),
+        "naive has no policy:\n{stdout}"
+    );
+    let prose = unwrapped(&stdout);
+    for explained in [
+        "\"a clean ending\" FAILS: no path reaches a plain close",
+        "not an error of the checker",
+    ] {
+        assert!(
+            prose.contains(explained),
+            "{explained:?} missing:\n{stdout}"
+        );
+    }
+}
+
 #[test]
 fn the_command_exits_0_when_all_hold_1_on_a_counterexample_and_2_on_bad_arguments() {
-    let run = |arguments: &[&str]| {
-        std::process::Command::new(env!("CARGO_BIN_EXE_linger-check"))
-            .args(arguments)
-            .output()
-            .expect("linger-check runs")
-    };
+    let run = linger_check;
     let small = ["--segments", "1", "--peer-sends", "1", "--peer-moves", "1"];
 
     let holds = run(&[&["--strategy", "linger"][..], &small].concat());
@@ -277,12 +355,7 @@ fn the_command_exits_0_when_all_hold_1_on_a_counterexample_and_2_on_bad_argument
 
 #[test]
 fn the_command_prints_its_usage_on_help_and_names_what_it_does_not_understand() {
-    let run = |arguments: &[&str]| {
-        std::process::Command::new(env!("CARGO_BIN_EXE_linger-check"))
-            .args(arguments)
-            .output()
-            .expect("linger-check runs")
-    };
+    let run = linger_check;
     for help in ["--help", "-h"] {
         let output = run(&["--strategy", "linger", help]);
         let stdout = String::from_utf8_lossy(&output.stdout);

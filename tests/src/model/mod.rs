@@ -39,6 +39,7 @@ pub use machine::{Handover, Linger, TrustingFigures};
 pub use strategy::Strategy;
 pub use world::{Step, World};
 
+use crate::text::{WIDTH, wrap};
 use core::fmt;
 use core::time::Duration;
 use stateright::{Checker, Expectation, Model, Property};
@@ -79,11 +80,13 @@ impl Default for Bound {
 }
 
 impl fmt::Display for Bound {
+    /// The bound in words, each limit explained.
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         write!(
             f,
             "{} segments of response, peer window {}, our window {}, peer sends up to {}, \
-             peer moves up to {}, our kernel {}",
+             peer moves up to {} (each send, half-close, close or reset of the peer, and each \
+             retransmission timeout of our kernel, is a move), our kernel {}",
             self.segments,
             self.peer_window,
             self.our_window,
@@ -106,6 +109,50 @@ pub fn policy() -> linger::Policy {
         .reads_per_wakeup(1)
         .build()
         .expect("the model policy is valid")
+}
+
+/// `policy` in words, and what it is: the real default scaled down to the model's
+/// milliseconds and segments, or that with knobs set on the command line.
+pub fn describe_policy(policy: &linger::Policy) -> String {
+    let (poll_min, poll_max) = policy.poll_interval();
+    let real = linger::Policy::default();
+    let (real_min, real_max) = real.poll_interval();
+    format!(
+        "idle timeout {:?}, budget {:?}, polls every {poll_min:?} to {poll_max:?}, discard cap \
+         {} segments, {} read per wake-up, on budget spent {:?}, {}, Nagle {:?}: {} the real \
+         default ({:?}, {:?}, {real_min:?} to {real_max:?}, {}, {}) scaled down to the \
+         model's milliseconds and segments",
+        policy.idle_timeout(),
+        policy.linger_budget(),
+        policy.discard_cap(),
+        policy.reads_per_wakeup(),
+        policy.on_budget_spent(),
+        if policy.wait_for_peer_eof() {
+            "waits for the peer's EOF"
+        } else {
+            "does not wait for the peer's EOF"
+        },
+        policy.nagle(),
+        if *policy == self::policy() {
+            "the model's policy,"
+        } else {
+            "set on the command line, over"
+        },
+        real.idle_timeout(),
+        real.linger_budget(),
+        bytes(real.discard_cap()),
+        bytes(real.reads_per_wakeup()),
+    )
+}
+
+/// A byte count in the largest binary unit that divides it.
+fn bytes(count: u32) -> String {
+    [(30, "GiB"), (20, "MiB"), (10, "KiB")]
+        .into_iter()
+        .find(|(shift, _)| count >= 1 << shift && count % (1 << shift) == 0)
+        .map_or(format!("{count} bytes"), |(shift, unit)| {
+            format!("{} {unit}", count >> shift)
+        })
 }
 
 /// A strategy in the bounded world: the stateright model.
@@ -169,6 +216,8 @@ pub struct Verdict {
 pub struct Report {
     /// The strategy checked.
     pub strategy: String,
+    /// Its policy, for a strategy that has one.
+    pub policy: Option<linger::Policy>,
     /// The bound explored.
     pub bound: Bound,
     /// States visited (a state reached by two paths counts twice).
@@ -198,18 +247,42 @@ impl Report {
 }
 
 impl fmt::Display for Report {
+    /// The report, explained for a reader who has not read docs/model.md, in lines that fit
+    /// 80 columns (but for the counterexamples' traces).
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         writeln!(f, "strategy: {}", self.strategy)?;
-        writeln!(f, "bound:    {}", self.bound)?;
+        writeln!(f, "{}", wrap("bound:    ", &self.bound.to_string(), WIDTH))?;
+        if let Some(policy) = &self.policy {
+            writeln!(f, "{}", wrap("policy:   ", &describe_policy(policy), WIDTH))?;
+        }
         writeln!(
             f,
             "explored: {} states ({} distinct, depth {}) in {:.2?}",
             self.states, self.unique_states, self.max_depth, self.elapsed
         )?;
+        for (sometimes, heading) in [
+            (false, "always: no state on any path may break it"),
+            (true, "sometimes: at least one path must reach it"),
+        ] {
+            writeln!(f, "{heading}")?;
+            for verdict in self.verdicts.iter().filter(|v| v.sometimes == sometimes) {
+                let status = if verdict.holds { "holds" } else { "FAILS" };
+                writeln!(f, "  {status:5}  {}", verdict.property)?;
+            }
+        }
         for verdict in &self.verdicts {
-            let status = if verdict.holds { "holds" } else { "FAILS" };
-            let sometimes = if verdict.sometimes { "sometimes: " } else { "" };
-            writeln!(f, "  {status:5}  {sometimes}{}", verdict.property)?;
+            let reaching = properties::SOMETIMES
+                .iter()
+                .find(|(name, _)| *name == verdict.property)
+                .map(|(_, reaching)| *reaching);
+            if let (false, Some(reaching)) = (verdict.holds, reaching) {
+                let explained = format!(
+                    "\"{}\" FAILS: no path reaches {reaching}: a finding about the strategy \
+                     (or a bound too small to show it), not an error of the checker.",
+                    verdict.property
+                );
+                writeln!(f, "\n{}", wrap("", &explained, WIDTH))?;
+            }
         }
         for verdict in &self.verdicts {
             if let Some(trace) = &verdict.counterexample {
@@ -229,6 +302,7 @@ impl fmt::Display for Report {
 /// every run).
 pub fn check<S: Strategy>(strategy: S, bound: Bound) -> Report {
     let name = strategy.name();
+    let policy = strategy.policy();
     let model = CloseModel { strategy, bound };
     let started = Instant::now();
     let checker = model.checker().spawn_bfs().join();
@@ -253,6 +327,7 @@ pub fn check<S: Strategy>(strategy: S, bound: Bound) -> Report {
         .collect();
     Report {
         strategy: name,
+        policy,
         bound,
         states: checker.state_count(),
         unique_states: checker.unique_state_count(),
