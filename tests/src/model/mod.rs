@@ -149,7 +149,7 @@ pub fn describe_policy(policy: &linger::Policy) -> String {
 fn bytes(count: u32) -> String {
     [(30, "GiB"), (20, "MiB"), (10, "KiB")]
         .into_iter()
-        .find(|(shift, _)| count >= 1 << shift && count % (1 << shift) == 0)
+        .find(|(shift, _)| count >= 1 << shift && count.is_multiple_of(1 << shift))
         .map_or(format!("{count} bytes"), |(shift, unit)| {
             format!("{} {unit}", count >> shift)
         })
