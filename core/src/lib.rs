@@ -65,6 +65,9 @@
 //!   driver enables it.
 //! - `arbitrary`: `arbitrary::Arbitrary` for events, intents and policies, for fuzzers
 //!   (implies `std`).
+// Where rustdoc links this crate's items from docs built without them (`cargo doc
+// --no-deps`): docs.rs, at this version (.ci/doc-links checks it).
+#![doc(html_root_url = "https://docs.rs/linger/0.1.0")]
 #![cfg_attr(not(any(test, feature = "std")), no_std)]
 #![forbid(unsafe_code)]
 #![cfg_attr(docsrs, feature(doc_cfg))]

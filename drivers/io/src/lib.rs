@@ -13,6 +13,10 @@
 //! action-to-syscall table, what each outcome promises on each platform, and the steps of
 //! writing a driver for another event loop.
 
+// Where rustdoc links this crate's items from docs built without them (`cargo doc
+// --no-deps`): docs.rs, at this version (.ci/doc-links checks it).
+#![doc(html_root_url = "https://docs.rs/linger-io/0.1.0")]
+
 pub mod acks;
 pub mod errors;
 mod perform;

@@ -47,6 +47,8 @@
 //! The same holds for the server-wide level ([`ShutdownHandle`]). `tests/loom.rs` checks
 //! these rules over every interleaving with `loom`:
 //! `RUSTFLAGS="--cfg loom" cargo test -p linger-mio --release --test loom`.
+//!
+//! [`mio::Waker`]: https://docs.rs/mio/1/mio/struct.Waker.html
 
 use std::io;
 
@@ -87,6 +89,8 @@ impl Request {
 }
 
 /// Wakes the event loop; [`mio::Waker`] in production.
+///
+/// [`mio::Waker`]: https://docs.rs/mio/1/mio/struct.Waker.html
 pub trait Wake: Send + Sync {
     /// Makes the loop's next (or current) poll return.
     fn wake(&self) -> io::Result<()>;

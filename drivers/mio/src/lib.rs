@@ -70,6 +70,11 @@
 //! }
 //! # Ok::<(), std::io::Error>(())
 //! ```
+
+// Where rustdoc links this crate's items from docs built without them (`cargo doc
+// --no-deps`): docs.rs, at this version (.ci/doc-links checks it).
+#![doc(html_root_url = "https://docs.rs/linger-mio/0.1.0")]
+
 pub mod close_handle;
 mod connection;
 mod lingerer;

@@ -23,6 +23,11 @@
 //! The machine and its [`Policy`] come from [`linger`], the sans-IO core; `linger-mio` and
 //! `linger-tokio` are the drivers for event loops. How each action maps onto a syscall, per
 //! platform: [docs/drivers.md](https://github.com/linger-rs/linger/blob/main/docs/drivers.md).
+
+// Where rustdoc links this crate's items from docs built without them (`cargo doc
+// --no-deps`): docs.rs, at this version (.ci/doc-links checks it).
+#![doc(html_root_url = "https://docs.rs/linger-std/0.1.0")]
+
 mod connection;
 
 pub use connection::Connection;

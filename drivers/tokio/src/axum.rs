@@ -41,6 +41,9 @@ use tokio::net::TcpListener;
 /// [`finished`](Lingerer::finished) (or [`shutdown`](Lingerer::shutdown)) after `serve`
 /// returns, before the runtime goes away: a close still waiting when its runtime shuts down
 /// is ended at once.
+///
+/// [`axum::serve::Listener`]: https://docs.rs/axum/0.8/axum/serve/trait.Listener.html
+/// [`ListenerExt::tap_io`]: https://docs.rs/axum/0.8/axum/serve/trait.ListenerExt.html#method.tap_io
 #[derive(Debug)]
 pub struct LingerListener {
     listener: TcpListener,

@@ -41,8 +41,10 @@
 //!
 //! - [`close`] (or [`LingerClose::linger_close`]): await the close and get its [`Outcome`];
 //! - [`spawn_close`]: hand the stream to a task of its own; the
-//!   [`JoinHandle`](tokio::task::JoinHandle) yields the outcome;
+//!   [`JoinHandle`] yields the outcome;
 //! - [`Lingerer::close`]: hand it to a server's lingerer, which reports it with the rest.
+//!
+//! [`JoinHandle`]: https://docs.rs/tokio/1/tokio/task/struct.JoinHandle.html
 //!
 //! ```no_run
 //! use linger_tokio::{LingerClose, Policy};
@@ -79,6 +81,11 @@
 //! if its budget had run out: a plain close if nothing unread is pending and the policy's
 //! [`OnBudgetSpent`] is `Close`, otherwise a reset. It never leaves the socket open, never
 //! closes plainly over data it knows to be unread, and its outcome says what happened.
+
+// Where rustdoc links this crate's items from docs built without them (`cargo doc
+// --no-deps`): docs.rs, at this version (.ci/doc-links checks it).
+#![doc(html_root_url = "https://docs.rs/linger-tokio/0.1.0")]
+
 #[cfg(feature = "axum")]
 mod axum;
 mod close;
