@@ -316,7 +316,8 @@ impl Row {
 fn table(rows: &[Row]) -> String {
     let with_limit = rows.iter().any(|row| row.limit.is_some());
     let columns = columns(with_limit);
-    let mut lines = vec![columns.iter().map(|(name, _)| name.to_string()).collect()];
+    let mut lines: Vec<Vec<String>> =
+        vec![columns.iter().map(|(name, _)| name.to_string()).collect()];
     for row in rows {
         let mut cells = vec![
             row.strategy.to_string(),
@@ -334,34 +335,33 @@ fn table(rows: &[Row]) -> String {
         );
         lines.push(cells);
     }
-    let width = |column: usize| {
-        let cells = lines
-            .iter()
-            .map(|cells: &Vec<String>| cells[column].chars().count());
-        cells.max().unwrap_or(0)
-    };
-    let widths: Vec<usize> = (0..columns.len()).map(width).collect();
-    let lines: Vec<String> =
-        lines
-            .iter()
-            .map(|cells| {
-                let aligned = cells.iter().zip(&widths).zip(&columns).map(
-                    |((cell, &width), &(_, figure))| {
-                        if figure {
-                            format!("{cell:>width$}")
-                        } else {
-                            format!("{cell:<width$}")
-                        }
-                    },
-                );
-                aligned
-                    .collect::<Vec<_>>()
-                    .join("  ")
-                    .trim_end()
-                    .to_string()
-            })
-            .collect();
+    let widths: Vec<usize> = (0..columns.len())
+        .map(|column| {
+            let widths = lines.iter().map(|cells| cells[column].chars().count());
+            widths.max().unwrap_or(0)
+        })
+        .collect();
+    let lines: Vec<String> = lines
+        .iter()
+        .map(|cells| aligned(cells, &widths, &columns))
+        .collect();
     lines.join("\n")
+}
+
+/// One line of a table: each cell padded to its column's width, to the right for a figure.
+fn aligned(cells: &[String], widths: &[usize], columns: &[(&str, bool)]) -> String {
+    let cells = cells
+        .iter()
+        .zip(widths)
+        .zip(columns)
+        .map(|((cell, &width), &(_, figure))| {
+            if figure {
+                format!("{cell:>width$}")
+            } else {
+                format!("{cell:<width$}")
+            }
+        });
+    cells.collect::<Vec<_>>().join("  ").trim_end().to_string()
 }
 
 /// The table's columns, each defined in the `LEGEND` (`limit` before the slow-link table),
@@ -447,8 +447,10 @@ mod tests {
                 _ => row(name, written, 999_999, Duration::ZERO),
             })
             .collect();
-        for row in rows.iter_mut().filter(|_| slow_link) {
-            row.limit = Some(second);
+        if slow_link {
+            for row in &mut rows {
+                row.limit = Some(second);
+            }
         }
         rows
     }
