@@ -214,6 +214,48 @@ mod tests {
     }
 
     #[test]
+    fn each_profile_answers_what_it_was_found_to_be() {
+        let hidden_resets = Profile {
+            resets_reported: false,
+            writes_counted: false,
+            ..UNOBSERVED
+        };
+        assert!(OBSERVED.observes_acks() && OBSERVED.reports_resets());
+        assert!(!hidden_resets.observes_acks() && !hidden_resets.reports_resets());
+        assert_eq!(OBSERVED.written_before_handover(70), Some(70));
+        assert_eq!(hidden_resets.written_before_handover(70), None);
+    }
+
+    /// A loopback connection whose server side reset it; the client is returned.
+    fn reset_by_its_server() -> TcpStream {
+        let (client, server) = loopback_pair().expect("loopback");
+        socket2::SockRef::from(&server)
+            .set_linger(Some(Duration::ZERO))
+            .expect("SO_LINGER");
+        drop(server);
+        client
+            .set_read_timeout(Some(PROBE_TIMEOUT))
+            .expect("read timeout");
+        client
+    }
+
+    #[test]
+    fn where_reads_report_resets_a_read_of_nothing_is_no_reset_whatever_a_write_says() {
+        let client = reset_by_its_server();
+        assert!(!OBSERVED.saw_reset(&Ok(0), &client));
+    }
+
+    #[test]
+    fn where_reads_hide_resets_a_write_after_a_read_of_nothing_tells() {
+        let hidden_resets = Profile {
+            resets_reported: false,
+            ..OBSERVED
+        };
+        let client = reset_by_its_server();
+        assert!(hidden_resets.saw_reset(&Ok(0), &client));
+    }
+
+    #[test]
     fn a_peer_that_read_a_fin_saw_no_reset() {
         let profile = Profile::detect().expect("loopback");
         let (client, server) = loopback_pair().expect("loopback");
@@ -225,14 +267,7 @@ mod tests {
     #[test]
     fn a_peer_that_was_reset_saw_it_on_every_profile() {
         let profile = Profile::detect().expect("loopback");
-        let (client, server) = loopback_pair().expect("loopback");
-        socket2::SockRef::from(&server)
-            .set_linger(Some(Duration::ZERO))
-            .expect("SO_LINGER");
-        drop(server);
-        client
-            .set_read_timeout(Some(PROBE_TIMEOUT))
-            .expect("read timeout");
+        let client = reset_by_its_server();
         let end = (&client).read(&mut [0; 8]);
         assert!(profile.saw_reset(&end, &client), "{end:?}");
     }
