@@ -7,7 +7,8 @@
 //! `FIONWRITE`, `TCP_INFO`, `TCP_CONNECTION_INFO`, `SIO_TCP_INFO`, the cork option);
 //! [`acks`] decides what the kernel's figures prove, apart from the syscalls; [`errors`] maps
 //! every socket error onto the event it stands for. A driver adds only how it waits (epoll,
-//! `poll(2)`, `WSAPoll`, tokio) and how it closes.
+//! `poll(2)`, `WSAPoll`, tokio) and how it closes. [`profile`] finds at run time what a close
+//! can observe here, for test suites that run the same scenarios on every platform.
 //!
 //! [docs/drivers.md](https://github.com/linger-rs/linger/blob/main/docs/drivers.md) has the
 //! action-to-syscall table, what each outcome promises on each platform, and the steps of
@@ -20,6 +21,7 @@
 pub mod acks;
 pub mod errors;
 mod perform;
+pub mod profile;
 pub mod sys;
 
 pub use errors::{event_for, read_event, write_event};

@@ -68,7 +68,7 @@ pub fn perform(
             Ok(())
         }
         Action::Discard { max_bytes } => {
-            discard(machine, now, max_bytes, &mut read)?;
+            discard(socket, machine, now, max_bytes, &mut read)?;
             Ok(())
         }
         Action::Close => return Ok(Some(Release::Close)),
@@ -95,6 +95,7 @@ thread_local! {
 /// Reads and throws away up to `max_bytes`, reporting each read, until the socket would
 /// block, reports EOF or an error, or the allowance is spent.
 fn discard(
+    socket: &impl AsSocket,
     machine: &mut CloseMachine,
     now: Instant,
     max_bytes: u32,
@@ -106,12 +107,13 @@ fn discard(
     if chunk.len() < DISCARD_CHUNK {
         chunk = vec![0; DISCARD_CHUNK];
     }
-    let result = discard_into(&mut chunk, machine, now, max_bytes, read);
+    let result = discard_into(socket, &mut chunk, machine, now, max_bytes, read);
     let _ = DISCARD_BUFFER.try_with(|buffer| buffer.set(chunk));
     result
 }
 
 fn discard_into(
+    socket: &impl AsSocket,
     chunk: &mut [u8],
     machine: &mut CloseMachine,
     now: Instant,
@@ -122,7 +124,7 @@ fn discard_into(
     while left > 0 {
         let want = left.min(DISCARD_CHUNK);
         let event = match read(&mut chunk[..want]) {
-            Ok(0) => Event::PeerEof,
+            Ok(0) => sys::end_of_stream(socket),
             Ok(bytes) => {
                 left = left.saturating_sub(bytes);
                 machine.handle(Event::Read(u32::try_from(bytes).unwrap_or(u32::MAX)), now)?;

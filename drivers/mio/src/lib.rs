@@ -29,6 +29,8 @@
 //! and poll the lingerer each time round, as the `early_reply` example does):
 //!
 //! ```no_run
+//! # #[cfg(unix)]
+//! # fn main() -> std::io::Result<()> {
 //! use linger_mio::{Connection, Lingerer, Policy};
 //! use mio::net::TcpListener;
 //! use mio::unix::SourceFd;
@@ -68,7 +70,9 @@
 //!         println!("{token:?}: {outcome}");
 //!     }
 //! }
-//! # Ok::<(), std::io::Error>(())
+//! # }
+//! # #[cfg(not(unix))]
+//! # fn main() {}
 //! ```
 
 // Where rustdoc links this crate's items from docs built without them (`cargo doc

@@ -6,6 +6,7 @@
 #![cfg(unix)]
 
 use linger::{Ending, Policy};
+use linger_io::profile::Profile;
 use linger_mio::Lingerer;
 use mio::unix::SourceFd;
 use mio::{Events, Interest, Poll, Token};
@@ -48,7 +49,10 @@ fn a_deadline_sooner_than_the_given_timeout_ends_the_wait() {
     lingerer.adopt(stream, policy).expect("adopt");
     let (outcome, at) =
         first_outcome(&mut lingerer, Duration::from_secs(3)).expect("ended at the budget");
-    assert_eq!(outcome.ending, Ending::AckedPeerOpen);
+    let acked_peer_open = Profile::detect()
+        .expect("loopback")
+        .ending(Ending::AckedPeerOpen);
+    assert_eq!(outcome.ending, acked_peer_open);
     assert!(at - started < Duration::from_secs(1), "{:?}", at - started);
 }
 
@@ -96,7 +100,8 @@ fn the_peers_fin_wakes_the_poll_and_ends_the_close() {
     let ended = first_outcome(&mut lingerer, Duration::from_secs(2));
     let _client = closer.join().expect("closer");
     let (outcome, at) = ended.expect("the close ended");
-    assert_eq!(outcome.ending, Ending::Clean);
+    let clean = Profile::detect().expect("loopback").ending(Ending::Clean);
+    assert_eq!(outcome.ending, clean);
     assert!(at - started < Duration::from_secs(1), "{:?}", at - started);
 }
 

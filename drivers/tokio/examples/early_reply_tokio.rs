@@ -97,6 +97,9 @@ async fn main() -> ExitCode {
             return ExitCode::FAILURE;
         }
     };
+    if let Ok(address) = listener.local_addr() {
+        println!("listening on {address}");
+    }
     let head = format!(
         "HTTP/1.1 413 Payload Too Large\r\nconnection: close\r\ncontent-length: {}\r\n\r\n",
         args.body_bytes

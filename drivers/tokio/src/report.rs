@@ -50,6 +50,21 @@ pub struct Counts {
 }
 
 impl Counts {
+    /// Closes that ended as `ending` did: its kind, whatever its figures.
+    pub fn of(&self, ending: Ending) -> u64 {
+        match ending {
+            Ending::Clean => self.clean,
+            Ending::AckedPeerOpen => self.acked_peer_open,
+            Ending::DataAcked { .. } => self.data_acked,
+            Ending::TimedOut { .. } => self.timed_out,
+            Ending::ResetByPeer { .. } => self.reset_by_peer,
+            Ending::Aborted { .. } => self.aborted,
+            Ending::Unknown { .. } => self.unknown,
+            // `Failed`, and any ending a later core adds, as `Counters::count` counts them.
+            _ => self.failed,
+        }
+    }
+
     /// Closes that have ended, whatever the ending.
     pub fn ended(&self) -> u64 {
         self.clean
@@ -192,5 +207,33 @@ mod tests {
         );
         assert_eq!(counts.ended(), 8);
         assert_eq!(counts.released_by_reset, 2);
+    }
+
+    #[test]
+    fn counts_of_an_ending_are_those_of_its_kind() {
+        let counters = Counters::default();
+        let endings = [
+            Ending::Clean,
+            Ending::AckedPeerOpen,
+            Ending::DataAcked { peer_eof: false },
+            Ending::TimedOut { unacked: None },
+            Ending::ResetByPeer { unacked: Some(4) },
+            Ending::Aborted { unacked: None },
+            Ending::Failed { unacked: Some(1) },
+            Ending::Unknown { peer_eof: false },
+        ];
+        for (times, ending) in (1..).zip(endings) {
+            for _ in 0..times {
+                counters.count(&outcome(ending, Release::Close));
+            }
+        }
+        let counts = counters.read(0);
+        for (times, ending) in (1..).zip(endings) {
+            let same_kind = match ending {
+                Ending::Unknown { .. } => Ending::Unknown { peer_eof: true },
+                other => other,
+            };
+            assert_eq!(counts.of(same_kind), times, "{ending}");
+        }
     }
 }

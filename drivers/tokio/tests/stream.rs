@@ -1,6 +1,7 @@
 //! `LingerStream` on real loopback sockets: what the framework does maps onto the machine,
 //! and a dropped stream closes without losing the answer.
 
+use linger_io::profile::Profile;
 use linger_tokio::{CloseReport, Ending, Lingerer, Policy, Release, State};
 use std::io::{ErrorKind, IoSlice, Read, Write};
 use std::sync::{Arc, Mutex};
@@ -28,6 +29,10 @@ async fn pair() -> (tokio::net::TcpStream, std::net::TcpStream) {
     (server, client)
 }
 
+fn profile() -> Profile {
+    Profile::detect().expect("loopback")
+}
+
 /// Reads until EOF or an error, for at most ten seconds: (bytes, ended by a reset).
 fn read_all(mut client: std::net::TcpStream) -> (usize, bool) {
     client
@@ -37,10 +42,9 @@ fn read_all(mut client: std::net::TcpStream) -> (usize, bool) {
     let mut bytes = 0;
     loop {
         match client.read(&mut buf) {
-            Ok(0) => return (bytes, false),
-            Ok(read) => bytes += read,
+            Ok(read) if read > 0 => bytes += read,
             Err(error) if error.kind() == ErrorKind::Interrupted => {}
-            Err(error) => return (bytes, error.kind() == ErrorKind::ConnectionReset),
+            end => return (bytes, profile().saw_reset(&end, &client)),
         }
     }
 }
@@ -73,7 +77,7 @@ async fn every_write_is_counted_vectored_or_not() {
     let outcome = stream.close().await;
     assert_eq!(outcome.bytes_written, Some(6 + vectored as u64));
     assert_eq!(reader.await.expect("reader"), (6 + vectored, false));
-    assert_eq!(outcome.ending, Ending::Clean, "{outcome}");
+    assert_eq!(outcome.ending, profile().ending(Ending::Clean), "{outcome}");
 }
 
 #[tokio::test]
@@ -87,7 +91,7 @@ async fn stats_count_the_writes_and_cork_holds_until_uncork() {
     stream.uncork().expect("uncork");
     assert_eq!(stream.state(), State::Open);
     let reader = tokio::task::spawn_blocking(move || read_all(client));
-    assert_eq!(stream.close().await.ending, Ending::Clean);
+    assert_eq!(stream.close().await.ending, profile().ending(Ending::Clean));
     assert_eq!(reader.await.expect("reader"), (8, false));
 }
 
@@ -160,7 +164,7 @@ async fn a_dropped_stream_delivers_an_early_answer_to_a_client_still_uploading()
     assert_eq!(uploaded.expect("uploader"), 128, "the upload was cut");
     let reports = reported(&reports, 1).await;
     let outcome = reports[0].outcome;
-    assert_eq!(outcome.ending, Ending::Clean, "{outcome}");
+    assert_eq!(outcome.ending, profile().ending(Ending::Clean), "{outcome}");
     assert_eq!(outcome.bytes_written, Some(1 << 20));
     assert!(outcome.bytes_discarded > 0, "{outcome}");
 }
@@ -193,7 +197,7 @@ async fn shutdown_is_a_half_close_issued_once() {
         .shutdown(std::net::Shutdown::Write)
         .expect("client FIN");
     let outcome = stream.close().await;
-    assert_eq!(outcome.ending, Ending::Clean, "{outcome}");
+    assert_eq!(outcome.ending, profile().ending(Ending::Clean), "{outcome}");
     assert_eq!(read_all(client), (3, false));
 }
 
@@ -218,8 +222,9 @@ async fn a_client_that_closed_first_ends_clean_without_a_task() {
     // Reported inside the drop: nothing waited in the background.
     let reports = reports.lock().expect("reports").clone();
     assert_eq!(reports.len(), 1, "the close had to wait");
-    assert_eq!(reports[0].outcome.ending, Ending::Clean);
-    assert_eq!(lingerer.counts().clean, 1);
+    let clean = profile().ending(Ending::Clean);
+    assert_eq!(reports[0].outcome.ending, clean);
+    assert_eq!(lingerer.counts().of(clean), 1);
     assert_eq!(lingerer.counts().in_flight, 0);
 }
 
@@ -237,9 +242,13 @@ fn a_reset_found_by_the_frameworks_shutdown_releases_the_socket_at_the_drop() {
             let (lingerer, reports) = recording_lingerer(Policy::default());
             let mut stream = lingerer.stream(server);
             reset(client);
-            let refused = stream.shutdown().await.expect_err("shutdown after a reset");
-            assert_eq!(refused.kind(), ErrorKind::ConnectionReset);
-            assert_eq!(stream.state(), State::Closed);
+            let shutdown = stream.shutdown().await;
+            // Where the socket calls hide the reset (Wine), the close's reads find it.
+            if profile().reports_resets() {
+                let refused = shutdown.expect_err("shutdown after a reset");
+                assert_eq!(refused.kind(), ErrorKind::ConnectionReset);
+                assert_eq!(stream.state(), State::Closed);
+            }
             drop(stream);
             lingerer.finished().await;
             let _ = done.send(reported(&reports, 1).await[0].outcome);
@@ -297,11 +306,10 @@ fn assert_cut_short_plainly(reports: &Mutex<Vec<CloseReport>>, mut client: std::
     let reports = reports.lock().expect("reports").clone();
     assert_eq!(reports.len(), 1, "the cut-short close was not reported");
     let outcome = reports[0].outcome;
+    let acked_or_fin_on_its_way =
+        [Ending::AckedPeerOpen, Ending::TimedOut { unacked: Some(1) }].map(|e| profile().ending(e));
     assert!(
-        matches!(
-            outcome.ending,
-            Ending::AckedPeerOpen | Ending::TimedOut { unacked: Some(1) }
-        ),
+        acked_or_fin_on_its_way.contains(&outcome.ending),
         "{outcome}"
     );
     assert_eq!(

@@ -56,4 +56,4 @@ pub(super) fn set_cork(socket: &impl AsSocket, cork: bool) -> io::Result<()> {
     )
 }
 
-pub(super) use unix::{read_nonblocking, wait_readable};
+pub(super) use unix::{flagged_aborted, read_nonblocking, wait_readable};

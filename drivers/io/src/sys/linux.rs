@@ -36,7 +36,7 @@ pub(super) fn set_cork(socket: &impl AsSocket, cork: bool) -> io::Result<()> {
     socket2::SockRef::from(socket).set_tcp_cork(cork)
 }
 
-pub(super) use unix::{read_nonblocking, wait_readable};
+pub(super) use unix::{flagged_aborted, read_nonblocking, wait_readable};
 
 /// `struct tcp_info` through `tcpi_bytes_retrans` (Linux 4.19), and the offsets read.
 pub(super) const TCP_INFO_LEN: usize = 216;

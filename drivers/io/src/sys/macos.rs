@@ -83,4 +83,4 @@ fn push(socket: &impl AsSocket) -> io::Result<()> {
     Ok(())
 }
 
-pub(super) use unix::{read_nonblocking, wait_readable};
+pub(super) use unix::{flagged_aborted, read_nonblocking, wait_readable};

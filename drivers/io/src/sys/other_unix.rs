@@ -31,4 +31,4 @@ pub(super) fn set_cork(_: &impl AsSocket, _: bool) -> io::Result<()> {
     Ok(())
 }
 
-pub(super) use unix::{read_nonblocking, wait_readable};
+pub(super) use unix::{flagged_aborted, read_nonblocking, wait_readable};

@@ -25,6 +25,12 @@ pub(super) fn read_nonblocking(socket: &impl AsSocket, buf: &mut [u8]) -> io::Re
     usize::try_from(read).map_err(|_| io::Error::last_os_error())
 }
 
+/// A reset reaches `recv` itself on unix (`ECONNRESET`): a read of 0 bytes is the peer's EOF,
+/// and there is nothing to ask.
+pub(super) fn flagged_aborted(_: &impl AsSocket) -> bool {
+    false
+}
+
 /// `poll(2)` for readability, at most `millis`.
 #[allow(unsafe_code)]
 pub(super) fn wait_readable(socket: &impl AsSocket, millis: i32) -> bool {

@@ -68,19 +68,34 @@ pub(super) fn set_cork(_: &impl AsSocket, _: bool) -> io::Result<()> {
 }
 
 /// `WSAPoll` for readability, at most `millis`.
-#[allow(unsafe_code)]
 pub(super) fn wait_readable(socket: &impl AsSocket, millis: i32) -> bool {
-    let mut poll = readable_poll(socket);
-    // SAFETY: `poll` is one live, writable `WSAPOLLFD` and the count is 1.
-    let ready = unsafe { WinSock::WSAPoll(&mut poll, 1, millis) };
-    ready > 0
+    poll_readable(socket, millis).is_ok_and(|revents| revents.is_some())
 }
 
-fn readable_poll(socket: &impl AsSocket) -> WinSock::WSAPOLLFD {
-    WinSock::WSAPOLLFD {
+/// `WSAPoll` with no wait: `POLLERR` says the connection was aborted, which a graceful end
+/// (`POLLHUP` alone) never sets. Windows' `recv` reports such a reset itself
+/// (`WSAECONNRESET`); Wine's returns 0 instead, its server having taken the error
+/// (`sock_poll_event` reads `SO_ERROR` on `POLLERR`, `server/sock.c`), and only this flag
+/// is left to tell a reset from an EOF.
+pub(super) fn flagged_aborted(socket: &impl AsSocket) -> bool {
+    poll_readable(socket, 0)
+        .is_ok_and(|revents| revents.is_some_and(|revents| revents & WinSock::POLLERR != 0))
+}
+
+/// One `WSAPoll` for readability, at most `millis`: the events it reported, `None` when the
+/// wait ran out.
+#[allow(unsafe_code)]
+fn poll_readable(socket: &impl AsSocket, millis: i32) -> io::Result<Option<i16>> {
+    let mut poll = WinSock::WSAPOLLFD {
         fd: raw(socket),
         events: WinSock::POLLRDNORM,
         revents: 0,
+    };
+    // SAFETY: `poll` is one live, writable `WSAPOLLFD` and the count is 1.
+    match unsafe { WinSock::WSAPoll(&mut poll, 1, millis) } {
+        WinSock::SOCKET_ERROR => Err(last_error()),
+        0 => Ok(None),
+        _ => Ok(Some(poll.revents)),
     }
 }
 
@@ -88,13 +103,7 @@ fn readable_poll(socket: &impl AsSocket) -> WinSock::WSAPOLLFD {
 /// error to report): never blocks, whatever the socket's mode.
 #[allow(unsafe_code)]
 pub(super) fn read_nonblocking(socket: &impl AsSocket, buf: &mut [u8]) -> io::Result<usize> {
-    let mut poll = readable_poll(socket);
-    // SAFETY: `poll` is one live, writable `WSAPOLLFD` and the count is 1.
-    let ready = unsafe { WinSock::WSAPoll(&mut poll, 1, 0) };
-    if ready == WinSock::SOCKET_ERROR {
-        return Err(last_error());
-    }
-    if ready == 0 {
+    if poll_readable(socket, 0)?.is_none() {
         return Err(io::ErrorKind::WouldBlock.into());
     }
     let len = i32::try_from(buf.len()).unwrap_or(i32::MAX);
