@@ -7,6 +7,7 @@
 //! - [`fuzz`]: the checks the fuzz targets in `fuzz/` run, also replayed over the committed
 //!   corpus by `cargo test`.
 
+pub mod conformance;
 pub mod fuzz;
 pub mod model;
 pub mod sockets;
