@@ -35,6 +35,27 @@ use std::time::{Duration, Instant};
 /// segment or wake a thread.
 pub const PATIENCE: Duration = Duration::from_secs(1);
 
+/// How long our kernel may hold data the model has sent, when that is the only difference:
+/// the data segment a FIN rode on waits for the persist timer's probe (docs/model.md), whose
+/// interval is the retransmission timeout backed off by what the trace went through.
+const PERSIST: Duration = Duration::from_secs(10);
+
+/// Whether `difference` is our kernel holding data the model has sent: fewer bytes sent, more
+/// not sent.
+fn holds_data(difference: &Difference) -> bool {
+    let (Ok(model), Ok(kernel)) = (
+        difference.expected.parse::<u32>(),
+        difference.observed.parse::<u32>(),
+    ) else {
+        return false;
+    };
+    match difference.what.as_str() {
+        "sent data bytes" => kernel < model,
+        "SIOCOUTQNSD" => kernel > model,
+        _ => false,
+    }
+}
+
 /// How long our kernel may take to give up once `TCP_USER_TIMEOUT` is set: its next
 /// retransmission or probe, after the backoff of a long trace.
 const GIVING_UP: Duration = Duration::from_secs(15);
@@ -68,6 +89,8 @@ pub struct Divergence {
     pub input: String,
     /// What differed, the model's expectation and the kernel's answer.
     pub differences: Vec<Difference>,
+    /// The exchange up to the difference.
+    pub exchange: Vec<Entry>,
 }
 
 /// One quantity the model and the kernel disagree on.
@@ -82,7 +105,7 @@ pub struct Difference {
 }
 
 /// One line of the exchange: a segment either way, or a call and what it returned.
-#[derive(Clone, Debug)]
+#[derive(Clone, Debug, PartialEq, Eq)]
 pub enum Entry {
     /// A segment.
     Segment(Line),
@@ -135,6 +158,7 @@ impl WithStrategy for Replay<'_> {
                     expected: "established".into(),
                     observed: error,
                 }],
+                exchange: Vec::new(),
             })
         };
         let ours = Ours::connect(self.port).map_err(|error| setup(error.to_string()))?;
@@ -167,10 +191,16 @@ impl WithStrategy for Replay<'_> {
         let result = run.all(self.trace);
         run.end();
         let script = run.script();
-        result.map(|()| Replayed {
-            transitions: run.transitions,
-            script,
-        })
+        match result {
+            Ok(()) => Ok(Replayed {
+                transitions: run.transitions,
+                script,
+            }),
+            Err(mut divergence) => {
+                divergence.exchange = script;
+                Err(divergence)
+            }
+        }
     }
 }
 
@@ -209,6 +239,7 @@ impl<S: Strategy> Run<'_, S> {
                 state: String::new(),
                 input,
                 differences,
+                exchange: Vec::new(),
             })
         };
         self.perform(&log)
@@ -226,6 +257,7 @@ impl<S: Strategy> Run<'_, S> {
                     state: state(&world),
                     input,
                     differences,
+                    exchange: Vec::new(),
                 })
             };
             if let Err(differences) = self.settle(&world, Duration::ZERO) {
@@ -286,6 +318,7 @@ impl<S: Strategy> Run<'_, S> {
                 state: state(&world),
                 input: "a quiet moment after the last step".into(),
                 differences,
+                exchange: Vec::new(),
             })
         })
     }
@@ -324,14 +357,20 @@ impl<S: Strategy> Run<'_, S> {
         expected: Expected,
         patience: Duration,
     ) -> Result<(), Vec<Difference>> {
-        let deadline = Instant::now() + patience;
+        let started = Instant::now();
         let mut wait = Duration::ZERO;
         loop {
             let differences = self.compare(expected, wait);
             if differences.is_empty() {
                 return Ok(());
             }
-            if Instant::now() >= deadline {
+            let held = differences.iter().all(holds_data);
+            let patience = if held && !patience.is_zero() {
+                PERSIST
+            } else {
+                patience
+            };
+            if started.elapsed() >= patience {
                 return Err(differences);
             }
             wait = Duration::from_millis(2);

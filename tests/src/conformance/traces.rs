@@ -222,8 +222,9 @@ struct Walk {
 impl WithStrategy for Walk {
     type Output = Trace;
 
-    /// From the start, a step chosen uniformly among those enabled (and within the model's
-    /// time boundary), until none is.
+    /// From the start, a step chosen at random among those enabled (and within the model's
+    /// time boundary), until none is; weighted by [`weight`], so that walks reach graceful
+    /// endings as often as resets.
     fn with<S: Strategy>(self, closer: Closer, strategy: S) -> Trace {
         let model = CloseModel {
             strategy,
@@ -240,7 +241,16 @@ impl WithStrategy for Walk {
             if enabled.is_empty() {
                 break;
             }
-            let step = enabled[random.below(enabled.len())];
+            let total: usize = enabled.iter().map(|&step| weight(step)).sum();
+            let mut pick = random.below(total);
+            let step = *enabled
+                .iter()
+                .find(|&&step| {
+                    let chosen = pick < weight(step);
+                    pick = pick.saturating_sub(weight(step));
+                    chosen
+                })
+                .unwrap_or(&enabled[0]);
             world = world.after(&model.strategy, step);
             steps.push(step);
         }
@@ -250,6 +260,17 @@ impl WithStrategy for Walk {
             steps,
             origin: Origin::Walk(self.seed),
         }
+    }
+}
+
+/// How much likelier a walk takes `step` than a move that ends the connection: deliveries and
+/// reads move it forward, a peer's close or reset and our kernel giving up end it.
+fn weight(step: Step) -> usize {
+    match step {
+        Step::DeliverToPeer | Step::DeliverToUs | Step::PeerReads => 6,
+        Step::AppCloses | Step::Tick => 3,
+        Step::PeerSends | Step::PeerHalfCloses => 2,
+        Step::PeerCloses | Step::PeerResets | Step::OurKernelGivesUp => 1,
     }
 }
 
