@@ -35,26 +35,11 @@ use std::time::{Duration, Instant};
 /// segment or wake a thread.
 pub const PATIENCE: Duration = Duration::from_secs(1);
 
-/// How long our kernel may hold data the model has sent, when that is the only difference:
-/// the data segment a FIN rode on waits for the persist timer's probe (docs/model.md), whose
-/// interval is the retransmission timeout backed off by what the trace went through.
-const PERSIST: Duration = Duration::from_secs(10);
-
-/// Whether `difference` is our kernel holding data the model has sent: fewer bytes sent, more
-/// not sent.
-fn holds_data(difference: &Difference) -> bool {
-    let (Ok(model), Ok(kernel)) = (
-        difference.expected.parse::<u32>(),
-        difference.observed.parse::<u32>(),
-    ) else {
-        return false;
-    };
-    match difference.what.as_str() {
-        "sent data bytes" => kernel < model,
-        "SIOCOUTQNSD" => kernel > model,
-        _ => false,
-    }
-}
+/// How long our kernel may hold the last data segment the model has sent, when the FIN rode
+/// on it: the persist timer's probe sends it (docs/model.md), after the retransmission
+/// timeout backed off twice over by what the trace went through (13 s, seen after a 2 s
+/// `SO_LINGER` wait).
+const PERSIST: Duration = Duration::from_secs(30);
 
 /// How long our kernel may take to give up once `TCP_USER_TIMEOUT` is set: its next
 /// retransmission or probe, after the backoff of a long trace.
@@ -223,6 +208,9 @@ struct Run<'a, S: Strategy> {
 #[derive(Clone, Copy, Debug)]
 struct Expected {
     sent: Sent,
+    /// The model's FIN is queued behind data it has all sent: Linux may still hold the last
+    /// data segment, which the FIN rode on, for its persist timer.
+    fin_rides: bool,
     view: Option<View>,
     /// For `SO_LINGER`: whether the blocking close has returned.
     returned: Option<bool>,
@@ -327,6 +315,7 @@ impl<S: Strategy> Run<'_, S> {
     fn settle(&mut self, world: &World<S::App>, patience: Duration) -> Result<(), Vec<Difference>> {
         let expected = Expected {
             sent: sent(&world.ours, self.rst),
+            fin_rides: fin_rides(&world.ours),
             view: world.ours.fd_open.then(|| view(&world.ours)),
             returned: (self.closer == Closer::SoLinger && world.facts.close_asked_at.is_some())
                 .then(|| self.strategy.released(&world.app)),
@@ -340,6 +329,7 @@ impl<S: Strategy> Run<'_, S> {
         let kernel = &arrived.after;
         let expected = Expected {
             sent: sent(kernel, self.rst),
+            fin_rides: fin_rides(kernel),
             view: kernel.fd_open.then(|| view(kernel)),
             returned: None,
         };
@@ -364,7 +354,10 @@ impl<S: Strategy> Run<'_, S> {
             if differences.is_empty() {
                 return Ok(());
             }
-            let held = differences.iter().all(holds_data);
+            let held = expected.fin_rides
+                && differences
+                    .iter()
+                    .all(|difference| holds_the_last_segment(difference, expected.sent.data));
             let patience = if held && !patience.is_zero() {
                 PERSIST
             } else {
@@ -630,6 +623,21 @@ impl<S: Strategy> Run<'_, S> {
             Entry::Call(at, _) => *at,
         });
         entries
+    }
+}
+
+/// The FIN queued behind data all sent.
+fn fin_rides(kernel: &Kernel) -> bool {
+    kernel.dead.is_none() && kernel.fin == Fin::Queued && kernel.sent == kernel.written
+}
+
+/// Whether `difference` is our kernel holding the last data segment the model sent (`data`
+/// bytes in all), FIN and all: a segment fewer sent, or a segment more not sent.
+fn holds_the_last_segment(difference: &Difference, data: u32) -> bool {
+    match difference.what.as_str() {
+        "sent data bytes" => difference.observed == data.saturating_sub(SEGMENT).to_string(),
+        "SIOCOUTQNSD" => difference.observed == (SEGMENT + 1).to_string(),
+        _ => false,
     }
 }
 
