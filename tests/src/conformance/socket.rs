@@ -220,6 +220,27 @@ impl Ours {
         self.socket()?.set_tcp_user_timeout(Some(timeout))
     }
 
+    /// What `poll` for `POLLIN | POLLRDHUP` reports, by name as packetdrill writes it (`0`:
+    /// nothing).
+    pub fn poll_events(&self) -> io::Result<String> {
+        let revents = revents(self.socket()?);
+        let names: Vec<&str> = [
+            (libc::POLLIN, "POLLIN"),
+            (libc::POLLERR, "POLLERR"),
+            (libc::POLLHUP, "POLLHUP"),
+            (libc::POLLRDHUP, "POLLRDHUP"),
+        ]
+        .into_iter()
+        .filter(|(flag, _)| revents & flag != 0)
+        .map(|(_, name)| name)
+        .collect();
+        Ok(if names.is_empty() {
+            "0".into()
+        } else {
+            names.join("|")
+        })
+    }
+
     /// What the socket shows of its kernel, without changing it.
     pub fn view(&self) -> io::Result<View> {
         let socket = self.socket()?;
@@ -264,8 +285,14 @@ fn so_error(error: &io::Error) -> Option<SoError> {
 }
 
 /// `poll` with no wait: (readable, error pending).
-#[allow(unsafe_code)]
 fn poll(socket: &Socket) -> (bool, bool) {
+    let revents = revents(socket);
+    (revents != 0, revents & libc::POLLERR != 0)
+}
+
+/// What `poll` for `POLLIN | POLLRDHUP` reports, with no wait.
+#[allow(unsafe_code)]
+fn revents(socket: &Socket) -> libc::c_short {
     let mut pollfd = libc::pollfd {
         fd: socket.as_raw_fd(),
         events: libc::POLLIN | libc::POLLRDHUP,
@@ -273,8 +300,7 @@ fn poll(socket: &Socket) -> (bool, bool) {
     };
     // SAFETY: one live, writable pollfd, count 1, no wait.
     let ready = unsafe { libc::poll(&mut pollfd, 1, 0) };
-    let revents = if ready > 0 { pollfd.revents } else { 0 };
-    (revents != 0, revents & libc::POLLERR != 0)
+    if ready > 0 { pollfd.revents } else { 0 }
 }
 
 /// `ioctl(SIOCINQ)`: bytes received and not read.
