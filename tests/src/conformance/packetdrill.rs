@@ -57,7 +57,7 @@ fn segment_line(line: &Line) -> String {
         .map(|ack| format!(" ack {ack}"))
         .unwrap_or_default();
     match (line.flags.as_str(), line.inbound) {
-        ("S", false) => format!("> S 0:0(0) <...>"),
+        ("S", false) => "> S 0:0(0) <...>".into(),
         (_, true) => {
             let mss = line
                 .mss

@@ -122,7 +122,7 @@ impl Ours {
     /// `write` of `segments` segments: whether the kernel took all of them.
     pub fn write(&self, segments: u8) -> io::Result<bool> {
         let bytes = vec![b'o'; (u32::from(segments) * SEGMENT) as usize];
-        let written = io::Write::write(&mut &*self.socket()?, &bytes)?;
+        let written = io::Write::write(&mut self.socket()?, &bytes)?;
         Ok(written == bytes.len())
     }
 
@@ -130,7 +130,7 @@ impl Ours {
     /// for (a short read, another error) as it is.
     pub fn read(&self) -> Result<Read, String> {
         let mut buf = [0u8; SEGMENT as usize];
-        match io::Read::read(&mut &*self.socket().map_err(|e| e.to_string())?, &mut buf) {
+        match io::Read::read(&mut self.socket().map_err(|e| e.to_string())?, &mut buf) {
             Ok(0) => Ok(Read::Eof),
             Ok(bytes) if bytes == buf.len() => Ok(Read::Data),
             Ok(bytes) => Err(format!("a read of {bytes} bytes, not {SEGMENT}")),
@@ -203,10 +203,10 @@ impl Ours {
         while self.lingering_returned() == Some(false) && std::time::Instant::now() < deadline {
             std::thread::sleep(Duration::from_millis(5));
         }
-        if self.lingering_returned() == Some(true) {
-            if let Some(thread) = self.lingering.take() {
-                let _ = thread.join();
-            }
+        if self.lingering_returned() == Some(true)
+            && let Some(thread) = self.lingering.take()
+        {
+            let _ = thread.join();
         }
     }
 
