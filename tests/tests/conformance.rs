@@ -49,7 +49,8 @@ fn every_transition_of_the_linux_rules_has_a_covering_trace() {
         })
         .collect();
     let missing: Vec<_> = Transition::ALL
-        .into_iter()
+        .iter()
+        .copied()
         .filter(|transition| !covered.contains(transition))
         .collect();
     assert!(

@@ -10,10 +10,24 @@ use crate::model::kernel::{Dead, Fin, Kernel, Read, Segment, SoError};
 use crate::model::strategy::{Call, Input, Logged};
 use core::fmt;
 
-/// One transition of a Linux kernel rule, grouped by the rule of docs/model.md ("Linux's
-/// rules") it belongs to.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
-pub enum Transition {
+/// Declares [`Transition`] and [`Transition::ALL`] from one list.
+macro_rules! transitions {
+    ($($(#[doc = $doc:literal])* $name:ident,)*) => {
+        /// One transition of a Linux kernel rule, grouped by the rule of docs/model.md ("Linux's
+        /// rules") it belongs to.
+        #[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
+        pub enum Transition {
+            $($(#[doc = $doc])* $name,)*
+        }
+
+        impl Transition {
+            /// Every transition, in the report's order.
+            pub const ALL: &[Transition] = &[$(Transition::$name,)*];
+        }
+    };
+}
+
+transitions! {
     /// `close()` over unread data sends RST.
     CloseOverUnreadResets,
     /// ... and drops the data not sent yet.
@@ -107,58 +121,6 @@ pub enum Transition {
 }
 
 impl Transition {
-    /// Every transition, in the report's order.
-    pub const ALL: [Transition; 45] = {
-        use Transition::*;
-        [
-            CloseOverUnreadResets,
-            CloseOverUnreadDropsUnsent,
-            DataAfterCloseAnsweredWithRst,
-            CloseQueuesFin,
-            CloseAfterShutdown,
-            CloseWhenOver,
-            OrphanSendsOnItsOwn,
-            ResetReceived,
-            ResetDropsUnsent,
-            ResetAfterPeerFin,
-            ReadDataAfterReset,
-            ReadTakesReset,
-            ReadEofWithErrorPending,
-            PollerWokenByError,
-            SendQueueCountsData,
-            SendQueueCountsFin,
-            SendQueueEmpty,
-            SendQueueKeptAfterReset,
-            ShutdownRefusedAfterReset,
-            ShutdownRefusedClosedBothWays,
-            ShutdownSendsFin,
-            ShutdownQueuesFinBehindData,
-            ShutdownAgain,
-            ResetIgnoredClosedBothWays,
-            FinFollowsTheData,
-            FinHeldByWindow,
-            WriteSends,
-            WriteHeldByWindow,
-            WindowOpens,
-            AckAcknowledgesData,
-            AckAcknowledgesFin,
-            DataReceived,
-            FinReceived,
-            ReadData,
-            ReadWouldBlock,
-            ReadEof,
-            TakeErrorReset,
-            TakeErrorNone,
-            GiveUp,
-            GiveUpDropsUnsent,
-            SendQueueKeptAfterTimeout,
-            ReadTakesTimeout,
-            AnsweredWithRstAfterGivingUp,
-            DeadKernelDrops,
-            AbortResets,
-        ]
-    };
-
     /// The rule of docs/model.md's table this transition belongs to.
     pub fn rule(self) -> &'static str {
         use Transition::*;

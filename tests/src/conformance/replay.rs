@@ -98,6 +98,26 @@ pub enum Entry {
     Call(Duration, String),
 }
 
+impl Divergence {
+    /// A divergence at step `step`, its exchange filled in when the replay ends.
+    fn at(
+        step: usize,
+        what: String,
+        state: String,
+        input: String,
+        differences: Vec<Difference>,
+    ) -> Box<Divergence> {
+        Box::new(Divergence {
+            step,
+            what,
+            state,
+            input,
+            differences,
+            exchange: Vec::new(),
+        })
+    }
+}
+
 impl fmt::Display for Divergence {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         writeln!(f, "step {}: {}", self.step, self.what)?;
@@ -133,18 +153,18 @@ impl WithStrategy for Replay<'_> {
     fn with<S: Strategy>(self, closer: Closer, strategy: S) -> Self::Output {
         let started = Instant::now();
         let setup = |error: String| {
-            Box::new(Divergence {
-                step: 0,
-                what: "setting up the connection".into(),
-                state: String::new(),
-                input: String::new(),
-                differences: vec![Difference {
-                    what: "connection".into(),
-                    expected: "established".into(),
-                    observed: error,
-                }],
-                exchange: Vec::new(),
-            })
+            let failed = Difference {
+                what: "connection".into(),
+                expected: "established".into(),
+                observed: error,
+            };
+            Divergence::at(
+                0,
+                "setting up the connection".into(),
+                String::new(),
+                String::new(),
+                vec![failed],
+            )
         };
         let ours = Ours::connect(self.port).map_err(|error| setup(error.to_string()))?;
         let peer = Peer::accept(
@@ -228,14 +248,8 @@ impl<S: Strategy> Run<'_, S> {
         let mut log = Vec::new();
         let mut world = World::start_logged(self.strategy, &trace.bound, Some(&mut log));
         let start = |input: String, differences| {
-            Box::new(Divergence {
-                step: 0,
-                what: format!("start: our app writes {} segments", trace.bound.segments),
-                state: String::new(),
-                input,
-                differences,
-                exchange: Vec::new(),
-            })
+            let what = format!("start: our app writes {} segments", trace.bound.segments);
+            Divergence::at(0, what, String::new(), input, differences)
         };
         self.perform(&log)
             .map_err(|(input, difference)| start(input, vec![difference]))?;
@@ -246,14 +260,7 @@ impl<S: Strategy> Run<'_, S> {
         for (index, &step) in trace.steps.iter().enumerate() {
             let number = index + 1;
             let diverged = |input: String, differences| {
-                Box::new(Divergence {
-                    step: number,
-                    what: step.to_string(),
-                    state: state(&world),
-                    input,
-                    differences,
-                    exchange: Vec::new(),
-                })
+                Divergence::at(number, step.to_string(), state(&world), input, differences)
             };
             if let Err(differences) = self.settle(&world, Duration::ZERO) {
                 let what = "before the step: our kernel changed on its own".into();
@@ -307,14 +314,9 @@ impl<S: Strategy> Run<'_, S> {
         }
         std::thread::sleep(QUIET);
         self.settle(&world, Duration::ZERO).map_err(|differences| {
-            Box::new(Divergence {
-                step: trace.steps.len(),
-                what: "the end of the trace".into(),
-                state: state(&world),
-                input: "a quiet moment after the last step".into(),
-                differences,
-                exchange: Vec::new(),
-            })
+            let input = "a quiet moment after the last step".into();
+            let end = "the end of the trace".into();
+            Divergence::at(trace.steps.len(), end, state(&world), input, differences)
         })
     }
 

@@ -46,7 +46,8 @@ impl Report {
     /// The transitions no trace exercised.
     pub fn uncovered(&self) -> Vec<Transition> {
         Transition::ALL
-            .into_iter()
+            .iter()
+            .copied()
             .filter(|transition| !self.covered.contains_key(transition))
             .collect()
     }
@@ -117,7 +118,7 @@ impl fmt::Display for Report {
             Transition::ALL.len() - uncovered.len(),
             Transition::ALL.len()
         )?;
-        for transition in Transition::ALL {
+        for &transition in Transition::ALL {
             let count = self.covered.get(&transition).copied().unwrap_or_default();
             writeln!(f, "  {count:>6}  {transition}")?;
         }

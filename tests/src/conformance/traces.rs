@@ -176,7 +176,8 @@ impl WithStrategy for Covering {
         let mut starting = Vec::new();
         World::start_logged(&strategy, &bound, Some(&mut starting));
         Transition::ALL
-            .into_iter()
+            .iter()
+            .copied()
             .filter_map(|transition| {
                 let steps = if starting
                     .iter()

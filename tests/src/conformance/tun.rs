@@ -8,6 +8,7 @@
 //! are gone, however the test ends. Needs root and `/dev/net/tun`; [`Network::create`] says
 //! why not where either is missing, so a caller can skip with that reason.
 
+use crate::sockets::netns::{is_root, run};
 use std::fs::{File, OpenOptions};
 use std::io::{self, Read, Write};
 use std::net::Ipv4Addr;
@@ -150,22 +151,6 @@ impl Tun {
     }
 }
 
-fn run(command: &[&str]) -> Result<(), String> {
-    let (program, args) = command.split_first().ok_or("empty command")?;
-    let output = Command::new(program)
-        .args(args)
-        .output()
-        .map_err(|error| error.to_string())?;
-    if output.status.success() {
-        return Ok(());
-    }
-    Err(format!(
-        "`{}` failed: {}",
-        command.join(" "),
-        String::from_utf8_lossy(&output.stderr).trim()
-    ))
-}
-
 /// Moves the calling thread (only it) into a new, empty network namespace.
 #[allow(unsafe_code)]
 fn unshare_network() -> io::Result<()> {
@@ -175,12 +160,6 @@ fn unshare_network() -> io::Result<()> {
         return Err(io::Error::last_os_error());
     }
     Ok(())
-}
-
-#[allow(unsafe_code)]
-fn is_root() -> bool {
-    // SAFETY: geteuid has no preconditions and cannot fail.
-    unsafe { libc::geteuid() == 0 }
 }
 
 #[allow(unsafe_code)]
