@@ -252,7 +252,7 @@ impl<S: Strategy> Run<'_, S> {
             Divergence::at(0, what, String::new(), input, differences)
         };
         self.perform(&log)
-            .map_err(|(input, difference)| start(input, vec![difference]))?;
+            .map_err(|(input, differences)| start(input, differences))?;
         self.settle(&world, PATIENCE)
             .map_err(|differences| start("after the step".into(), differences))?;
         self.transitions.extend(log.iter().flat_map(Transition::of));
@@ -301,7 +301,7 @@ impl<S: Strategy> Run<'_, S> {
                 _ => &log[..],
             };
             self.perform(calls)
-                .map_err(|(input, difference)| diverged(input, vec![difference]))?;
+                .map_err(|(input, differences)| diverged(input, differences))?;
             self.rst |= next.to_peer.iter().any(|&segment| segment == Segment::Rst);
             let patience = match (self.closer, step) {
                 (Closer::SoLinger, Step::Tick) => Duration::from_secs(LINGER_SECONDS) + PATIENCE,
@@ -418,9 +418,9 @@ impl<S: Strategy> Run<'_, S> {
             (Some(model), true) => match self.ours.view() {
                 Ok(real) => {
                     differ(
-                        "SIOCOUTQ",
+                        "SIOCOUTQ, in segments and FIN",
                         model.unacked.to_string(),
-                        real.unacked.to_string(),
+                        in_segments(real.unacked),
                     );
                     differ(
                         "SIOCOUTQNSD",
@@ -485,7 +485,10 @@ impl<S: Strategy> Run<'_, S> {
 
     /// Makes each call our application made in the model on the real socket, comparing its
     /// answer with the model's kernel's.
-    fn perform(&mut self, log: &[Logged]) -> Result<(), (String, Difference)> {
+    /// After each call, the socket and what our kernel sent must be as the model's kernel
+    /// after it: a call that changed the kernel wrongly is caught even when the next call
+    /// hides it (a `close` right after the `read` that took an error).
+    fn perform(&mut self, log: &[Logged]) -> Result<(), (String, Vec<Difference>)> {
         for logged in log {
             let Input::Call(call) = logged.input else {
                 continue;
@@ -550,13 +553,14 @@ impl<S: Strategy> Run<'_, S> {
                         .map_or_else(|e| errno(&e), |()| "0".into());
                     ("close(3)".into(), "0".into(), real)
                 }
-                Call::SendQueue(_) | Call::SendQueueAfterTheEnd(Some(_)) => {
-                    let model = unacked_bytes(kernel).to_string();
-                    let real = self
-                        .ours
-                        .view()
-                        .map_or_else(|e| errno(&e), |view| view.unacked.to_string());
-                    (format!("ioctl(3, SIOCOUTQ, [{real}])"), model, real)
+                Call::SendQueue(figure) | Call::SendQueueAfterTheEnd(Some(figure)) => {
+                    let bytes = self.ours.view().map(|view| view.unacked);
+                    let real = bytes
+                        .as_ref()
+                        .map_or_else(errno, |&bytes| in_segments(bytes));
+                    let shown = bytes.map_or_else(|e| errno(&e), |bytes| bytes.to_string());
+                    let text = format!("ioctl(3, SIOCOUTQ, [{shown}])");
+                    (text, figure.to_string(), real)
                 }
                 Call::SendQueueAfterTheEnd(None) | Call::TcpInfo(_) => continue,
                 Call::TakeError(error) => {
@@ -585,15 +589,22 @@ impl<S: Strategy> Run<'_, S> {
             };
             self.call(&format!("{text} = {}", packetdrill_return(&text, &real)));
             if model != real {
-                return Err((
-                    text,
-                    Difference {
-                        what: "answer".into(),
-                        expected: model,
-                        observed: real,
-                    },
-                ));
+                let answer = Difference {
+                    what: "answer".into(),
+                    expected: model,
+                    observed: real,
+                };
+                return Err((text, vec![answer]));
             }
+            let after = Expected {
+                sent: sent(kernel, self.rst),
+                rst: false,
+                fin_rides: fin_rides(kernel),
+                view: kernel.fd_open.then(|| view(kernel)),
+                returned: None,
+            };
+            self.until_matches(after, PATIENCE)
+                .map_err(|differences| (format!("after {text}"), differences))?;
         }
         Ok(())
     }
@@ -661,16 +672,20 @@ fn sent(kernel: &Kernel, rst: bool) -> Sent {
     }
 }
 
-/// `SIOCOUTQ` in bytes: the model's figure, each segment [`SEGMENT`] bytes and the FIN one.
-fn unacked_bytes(kernel: &Kernel) -> u32 {
-    u32::from(kernel.written - kernel.acked) * SEGMENT
-        + u32::from(matches!(kernel.fin, Fin::Queued | Fin::Sent))
+/// A send-queue figure in bytes as the model counts it, each [`SEGMENT`] bytes one and a
+/// byte left over (the FIN) one; a figure the model cannot count as it is, in bytes.
+fn in_segments(bytes: u32) -> String {
+    match (bytes / SEGMENT, bytes % SEGMENT) {
+        (segments, rest @ (0 | 1)) => (segments + rest).to_string(),
+        _ => format!("{bytes} bytes"),
+    }
 }
 
-/// What the model's kernel shows of itself, as a socket would, in bytes.
+/// What the model's kernel shows of itself, as a socket would: the send-queue figure as the
+/// model's `send_queue` gives it, the rest in bytes.
 fn view(kernel: &Kernel) -> View {
     View {
-        unacked: unacked_bytes(kernel),
+        unacked: kernel.send_queue(),
         unsent: u32::from(kernel.written - kernel.sent) * SEGMENT
             + u32::from(kernel.fin == Fin::Queued),
         unread: u32::from(kernel.unread()) * SEGMENT,
