@@ -232,9 +232,15 @@ impl Transition {
                     add(after.written > after.sent, WriteHeldByWindow);
                 }
                 Call::Read(read) => {
-                    let dead = before.dead.is_some();
                     match read {
-                        Read::Data => add(true, if dead { ReadDataAfterReset } else { ReadData }),
+                        Read::Data => add(
+                            true,
+                            if before.dead == Some(Dead::ResetByPeer) {
+                                ReadDataAfterReset
+                            } else {
+                                ReadData
+                            },
+                        ),
                         Read::WouldBlock => add(true, ReadWouldBlock),
                         Read::Error(SoError::Reset) => add(true, ReadTakesReset),
                         Read::Error(SoError::TimedOut) => add(true, ReadTakesTimeout),
