@@ -231,23 +231,21 @@ impl Transition {
                     add(after.sent > before.sent, WriteSends);
                     add(after.written > after.sent, WriteHeldByWindow);
                 }
-                Call::Read(read) => {
-                    match read {
-                        Read::Data => add(
-                            true,
-                            if before.dead == Some(Dead::ResetByPeer) {
-                                ReadDataAfterReset
-                            } else {
-                                ReadData
-                            },
-                        ),
-                        Read::WouldBlock => add(true, ReadWouldBlock),
-                        Read::Error(SoError::Reset) => add(true, ReadTakesReset),
-                        Read::Error(SoError::TimedOut) => add(true, ReadTakesTimeout),
-                        Read::Eof if before.error.is_some() => add(true, ReadEofWithErrorPending),
-                        Read::Eof => add(true, ReadEof),
-                    }
-                }
+                Call::Read(read) => match read {
+                    Read::Data => add(
+                        true,
+                        if before.dead == Some(Dead::ResetByPeer) {
+                            ReadDataAfterReset
+                        } else {
+                            ReadData
+                        },
+                    ),
+                    Read::WouldBlock => add(true, ReadWouldBlock),
+                    Read::Error(SoError::Reset) => add(true, ReadTakesReset),
+                    Read::Error(SoError::TimedOut) => add(true, ReadTakesTimeout),
+                    Read::Eof if before.error.is_some() => add(true, ReadEofWithErrorPending),
+                    Read::Eof => add(true, ReadEof),
+                },
                 Call::ShutdownWrite(Err(_)) => add(
                     true,
                     if before.dead.is_some() {
