@@ -4,8 +4,8 @@
 //! device, our kernel giving up through `TCP_USER_TIMEOUT` — and what the real kernel
 //! answers and sends is compared with what the model's kernel answered and sent.
 //!
-//! What is compared, after every step (and after a segment reaches our kernel, before our
-//! application reacts to it):
+//! What is compared, after every step, after every call, and after a segment reaches our
+//! kernel before our application reacts to it:
 //!
 //! - every answer of every call: `write`, `read`, `shutdown`, `SIOCOUTQ`, `SO_ERROR`, the
 //!   poller's readability;
@@ -13,7 +13,7 @@
 //!   the peer's bytes equal to what the model's kernel put on the wire, the offered window at
 //!   least the model's;
 //! - while our application holds the socket, what it shows without changing it ([`View`]):
-//!   `SIOCOUTQ`, `SIOCOUTQNSD`, `SIOCINQ`, `TCP_INFO`'s state, readable, error pending;
+//!   `SIOCOUTQ` (against the model's own `send_queue`), `SIOCOUTQNSD`, `SIOCINQ`, `TCP_INFO`'s state, readable, error pending;
 //! - for `SO_LINGER`, whether the blocking close has returned.
 //!
 //! The model abstracts timing: a difference is waited out (up to [`PATIENCE`]) before it
