@@ -9,6 +9,7 @@
 //! - [`skip`]: how a test that lacks a program or root says it skips;
 //! - [`text`]: wrapping the reports to a terminal's width.
 
+pub mod conformance;
 pub mod fuzz;
 pub mod model;
 pub mod skip;

@@ -1,10 +1,14 @@
 //! `linger-check`: exhaustively checks a close strategy against P1-P5 over a bounded model,
-//! and prints the figures and, per property, "holds" or the shortest counterexample.
+//! and prints the figures and, per property, "holds" or the shortest counterexample; or, with
+//! `--conformance N`, replays the model's traces on this machine's Linux kernel.
 //!
-//! Exit status: 0 when every property holds, 1 when one fails, 2 on bad arguments.
+//! Exit status: 0 when every property holds (every trace replays), 1 when one fails (a
+//! divergence, a transition not covered), 2 on bad arguments, 3 when this machine cannot
+//! replay (not root, no TUN device).
 
 use core::time::Duration;
 use linger::{OnBudgetSpent, Policy};
+use linger_check::conformance::{self, packetdrill, traces};
 use linger_check::model::reference::{FixedDelay, Naive, ShutdownClose, SoLinger};
 use linger_check::model::{self, Bound, Flavour, Handover, Linger, Strategy, diagram};
 use std::net::TcpListener;
@@ -12,6 +16,7 @@ use std::process::ExitCode;
 
 const USAGE: &str = "\
 usage: linger-check --strategy linger|handover|naive|shutdown-close|so-linger|fixed-delay [options]
+       linger-check --conformance N [--seed S] [--jobs J] [--scripts DIR]
 
 strategies: linger closes through CloseMachine; handover shuts down writing itself and hands
 the socket to an adopted machine at close (as linger_std::close after a framework's shutdown);
@@ -38,6 +43,13 @@ bound:
                          retransmission timeouts of our kernel (4)
   --kernel linux|freebsd|macos
                          whose rules our kernel follows (linux; the peer's is Linux's)
+conformance (root and /dev/net/tun; docs/model.md, \"The model meets the kernel\"):
+  --conformance N        replay the covering set and N seeded random walks of the model
+                         (Linux's rules, the default bound) on this machine's kernel
+  --seed S               the first walk's seed (1)
+  --jobs J               replays at once, each in a network namespace of its own (4)
+  --scripts DIR          write each trace replayed without a difference as a packetdrill
+                         script into DIR
 output:
   --explore [ADDR]       serve stateright's explorer (default 127.0.0.1:3000) instead
   --diagram              print CloseMachine's state diagram (Mermaid) from the model
@@ -71,6 +83,15 @@ struct Command {
     bound: Bound,
     explore: Option<String>,
     diagram: bool,
+    conformance: Option<Conformance>,
+}
+
+/// What `--conformance` asks for.
+struct Conformance {
+    walks: usize,
+    seed: u64,
+    jobs: usize,
+    scripts: Option<std::path::PathBuf>,
 }
 
 impl Command {
@@ -91,7 +112,15 @@ impl Command {
             bound: Bound::default(),
             explore: None,
             diagram: false,
+            conformance: None,
         };
+        let mut conformance = Conformance {
+            walks: 0,
+            seed: 1,
+            jobs: 4,
+            scripts: None,
+        };
+        let mut replay = false;
         let mut arguments = arguments.iter().peekable();
         while let Some(flag) = arguments.next() {
             if flag == "--diagram" {
@@ -135,6 +164,13 @@ impl Command {
                         other => return Err(format!("{flag} takes true or false, not {other:?}")),
                     });
                 }
+                "--conformance" => {
+                    replay = true;
+                    conformance.walks = number(flag, value()?, 0, 1_000_000)? as usize;
+                }
+                "--seed" => conformance.seed = number(flag, value()?, 0, u64::MAX / 2)?,
+                "--jobs" => conformance.jobs = number(flag, value()?, 1, 64)? as usize,
+                "--scripts" => conformance.scripts = Some(value()?.into()),
                 "--linger-ms" => command.linger = millis(flag, value()?)?,
                 "--delay-ms" => command.delay = millis(flag, value()?)?,
                 "--segments" => command.bound.segments = small(flag, value()?, 1)?,
@@ -158,6 +194,10 @@ impl Command {
             .poll_interval(poll_min, poll_max)
             .build()
             .map_err(|error| format!("invalid policy: {error}"))?;
+        if replay {
+            command.conformance = Some(conformance);
+            return Ok(command);
+        }
         if command.diagram {
             return Ok(command);
         }
@@ -171,6 +211,9 @@ impl Command {
     }
 
     fn run(self) -> ExitCode {
+        if let Some(conformance) = &self.conformance {
+            return conformance.run();
+        }
         if self.diagram {
             print!("{}", diagram::mermaid(&diagram::policies(), self.bound));
             return ExitCode::SUCCESS;
@@ -211,6 +254,61 @@ impl Command {
         let report = model::check(strategy, self.bound);
         print!("{report}");
         if report.holds() {
+            ExitCode::SUCCESS
+        } else {
+            ExitCode::from(1)
+        }
+    }
+}
+
+impl Conformance {
+    /// Replays the covering set and the walks, prints the report, writes the scripts.
+    fn run(&self) -> ExitCode {
+        if let Err(reason) = conformance::available() {
+            eprintln!("linger-check: cannot replay on this machine: {reason}");
+            return ExitCode::from(3);
+        }
+        if let Some(directory) = &self.scripts
+            && let Err(error) = std::fs::create_dir_all(directory)
+        {
+            eprintln!(
+                "linger-check: cannot create {}: {error}",
+                directory.display()
+            );
+            return ExitCode::from(2);
+        }
+        let mut all = traces::covering_set();
+        let covering = all.len();
+        all.extend(traces::walks(self.seed, self.walks));
+        println!(
+            "traces:   {covering} covering, {} random walks from seed {}",
+            self.walks, self.seed
+        );
+        let written = std::sync::Mutex::new(Vec::new());
+        let done =
+            |_: usize, trace: &traces::Trace, replayed: Option<&conformance::replay::Replayed>| {
+                if let (Some(directory), Some(replayed)) = (&self.scripts, replayed) {
+                    let name = format!("{}-{}.pkt", trace.closer, trace.origin).replace(' ', "-");
+                    let text = packetdrill::script(trace, &replayed.script);
+                    let result = std::fs::write(directory.join(&name), text);
+                    if let (Err(error), Ok(mut written)) = (result, written.lock()) {
+                        written.push(format!("{name}: {error}"));
+                    }
+                }
+            };
+        let report = match conformance::run(&all, self.jobs, &done) {
+            Ok(report) => report,
+            Err(error) => {
+                eprintln!("linger-check: {error}");
+                return ExitCode::from(3);
+            }
+        };
+        print!("{report}");
+        let failed_writes = written.into_inner().unwrap_or_default();
+        for failure in &failed_writes {
+            eprintln!("linger-check: cannot write {failure}");
+        }
+        if report.holds() && failed_writes.is_empty() {
             ExitCode::SUCCESS
         } else {
             ExitCode::from(1)

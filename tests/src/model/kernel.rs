@@ -460,9 +460,10 @@ impl Kernel {
         }
     }
 
-    /// Something written is not acknowledged yet: what a retransmission timer waits on.
+    /// Something written is not acknowledged yet (a FIN the window holds back included): what
+    /// a retransmission or persist timer waits on.
     pub fn awaiting_ack(&self) -> bool {
-        self.acked < self.written || self.fin == Fin::Sent
+        self.acked < self.written || matches!(self.fin, Fin::Queued | Fin::Sent)
     }
 
     fn ack(&self) -> Segment {
@@ -473,13 +474,20 @@ impl Kernel {
         }
     }
 
-    /// Sends what the window allows, then the FIN once the data is out.
+    /// Sends what the window allows, then the FIN once the data is out. The FIN takes a
+    /// sequence number, and Linux sends a segment only when all of its numbers fit the window
+    /// (`tcp_snd_wnd_test`): a full window holds the FIN back. (A FIN queued while the last
+    /// data was unsent rides on that segment and holds it too, until the persist timer's probe
+    /// splits the data off and sends it, `tcp_write_wakeup`: a delay, which the wire already
+    /// has, so the model sends the data at once.) The BSDs' `tcp_output` sends the FIN with
+    /// the last data whatever room it leaves.
     fn transmit(&mut self, out: &mut Wire) {
         while self.sent < self.written && self.sent < self.window_end {
             self.sent += 1;
             out.push(Segment::Data);
         }
-        if self.fin == Fin::Queued && self.sent == self.written {
+        let room_for_fin = self.flavour != Flavour::Linux || self.window_end > self.written;
+        if self.fin == Fin::Queued && self.sent == self.written && room_for_fin {
             self.fin = Fin::Sent;
             out.push(Segment::Fin);
         }

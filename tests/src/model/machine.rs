@@ -67,7 +67,7 @@ macro_rules! machine_strategy {
         fn on_delivered(&self, machine: &mut CloseMachine, io: &mut Io<'_>) {
             // The poller reports readability (or hang-up, or an error); acknowledgements are
             // polled for.
-            if machine.state() != State::Closed && io.kernel().readable() {
+            if machine.state() != State::Closed && io.readable() {
                 input(machine, io, $reading, |machine, now| {
                     machine.handle(Event::Readable, now)
                 });

@@ -4,9 +4,11 @@
 //! when, and what it then believes about the data it sent. [`Linger`](super::Linger) runs
 //! [`CloseMachine`](linger::CloseMachine); [`reference`](super::reference) holds the closes it
 //! is compared with. Every socket call goes through [`Io`], which records what the properties
-//! need to know (a close over unread data, a call after the fd was released).
+//! need to know (a close over unread data, a call after the fd was released), and, when asked
+//! to, logs each call with what our kernel answered ([`Logged`]): what the conformance replay
+//! performs on a real socket.
 
-use super::kernel::{Kernel, NotConnected, Read, SoError, Wire};
+use super::kernel::{Kernel, NotConnected, Read, Segment, SoError, Wire};
 use core::fmt::Debug;
 use core::hash::Hash;
 use linger_io::acks::TcpState;
@@ -117,12 +119,63 @@ pub struct Facts {
     pub misuse: Option<Misuse>,
 }
 
+/// A socket call our application made, with what the model's kernel answered.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Call {
+    /// `write` of this many segments.
+    Write(u8),
+    /// `setsockopt(TCP_CORK)`.
+    SetCork(bool),
+    /// `read` of one segment.
+    Read(Read),
+    /// `shutdown(SHUT_WR)`.
+    ShutdownWrite(Result<(), NotConnected>),
+    /// `close`.
+    Close,
+    /// `SO_LINGER {1, 0}` + `close`.
+    Abort,
+    /// The send-queue figure (`SIOCOUTQ` on Linux), in segments and the FIN.
+    SendQueue(u32),
+    /// The TCP state, where the flavour reports it.
+    TcpInfo(Option<TcpState>),
+    /// The send-queue figure kept after the end, where the flavour keeps one.
+    SendQueueAfterTheEnd(Option<u32>),
+    /// `getsockopt(SO_ERROR)`.
+    TakeError(Option<SoError>),
+    /// The poller asked whether the socket is readable.
+    Readable(bool),
+}
+
+/// What happened to our kernel.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Input {
+    /// Our application called it.
+    Call(Call),
+    /// A segment from the peer arrived.
+    Receive(Segment),
+    /// It gave up retransmitting.
+    GiveUp,
+}
+
+/// One input to our kernel, with the kernel before and after it.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Logged {
+    /// What happened.
+    pub input: Input,
+    /// Our kernel before.
+    pub before: Kernel,
+    /// Our kernel after.
+    pub after: Kernel,
+}
+
 /// Our application's socket: the calls a strategy can make on our kernel.
 pub struct Io<'a> {
     pub(super) kernel: &'a mut Kernel,
     pub(super) wire: &'a mut Wire,
     pub(super) facts: &'a mut Facts,
     pub(super) now: u64,
+    /// Where to log each call, when the caller wants them.
+    pub(super) log: Option<&'a mut Vec<Logged>>,
 }
 
 impl Io<'_> {
@@ -140,7 +193,9 @@ impl Io<'_> {
     /// its [`Flavour`](super::kernel::Flavour)).
     pub fn send_queue(&mut self) -> u32 {
         self.check_open();
-        self.kernel.send_queue()
+        let figure = self.kernel.send_queue();
+        self.log(None, Call::SendQueue(figure));
+        figure
     }
 
     /// The strategy was told `unacked` bytes are not acknowledged, from what the kernel
@@ -158,19 +213,33 @@ impl Io<'_> {
     /// `TCP_CONNECTION_INFO`).
     pub fn tcp_info(&mut self) -> Option<TcpState> {
         self.check_open();
-        self.kernel.tcp_info()
+        let state = self.kernel.tcp_info();
+        self.log(None, Call::TcpInfo(state));
+        state
     }
 
     /// The send-queue figure the kernel keeps once the connection is over, if it keeps one.
     pub fn send_queue_after_the_end(&mut self) -> Option<u32> {
         self.check_open();
-        self.kernel.send_queue_after_the_end()
+        let figure = self.kernel.send_queue_after_the_end();
+        self.log(None, Call::SendQueueAfterTheEnd(figure));
+        figure
     }
 
     /// `getsockopt(SO_ERROR)`: takes the pending error.
     pub fn take_error(&mut self) -> Option<SoError> {
         self.check_open();
-        self.kernel.take_error()
+        let before = self.before();
+        let error = self.kernel.take_error();
+        self.log(before, Call::TakeError(error));
+        error
+    }
+
+    /// Whether the poller reports the socket readable (data, EOF, an error).
+    pub fn readable(&mut self) -> bool {
+        let readable = self.kernel.readable();
+        self.log(None, Call::Readable(readable));
+        readable
     }
 
     /// `write`: `segments` more data.
@@ -180,7 +249,9 @@ impl Io<'_> {
             self.misuse(Misuse::WriteAfterShutdown);
             return;
         }
+        let before = self.before();
         self.kernel.write(segments, self.wire);
+        self.log(before, Call::Write(segments));
     }
 
     /// `setsockopt(TCP_CORK)`. Corking is not modelled (one segment is one byte); only its
@@ -190,12 +261,15 @@ impl Io<'_> {
         if on && self.facts.write_shut {
             self.misuse(Misuse::CorkAfterShutdown);
         }
+        self.log(None, Call::SetCork(on));
     }
 
     /// `read`: one segment, or why not.
     pub fn read(&mut self) -> Read {
         self.check_open();
+        let before = self.before();
         let read = self.kernel.app_read(self.wire);
+        self.log(before, Call::Read(read));
         if self.facts.close_asked_at.is_some() {
             match read {
                 Read::Data => {
@@ -214,7 +288,10 @@ impl Io<'_> {
     pub fn shutdown_write(&mut self) -> Result<(), NotConnected> {
         self.check_open();
         self.facts.write_shut = true;
-        self.kernel.shutdown_write(self.wire)
+        let before = self.before();
+        let result = self.kernel.shutdown_write(self.wire);
+        self.log(before, Call::ShutdownWrite(result));
+        result
     }
 
     /// `close`: with unread data, the kernel resets.
@@ -223,13 +300,34 @@ impl Io<'_> {
         if self.kernel.unread() > 0 && self.kernel.dead.is_none() {
             self.facts.closed_on_unread = true;
         }
+        let before = self.before();
         self.kernel.close(self.wire);
+        self.log(before, Call::Close);
     }
 
     /// `SO_LINGER {1, 0}` + `close`: reset on purpose.
     pub fn abort(&mut self) {
         self.count_close();
+        let before = self.before();
         self.kernel.abort(self.wire);
+        self.log(before, Call::Abort);
+    }
+
+    /// Our kernel as it is, if calls are logged: what a call that changes it logs as before.
+    fn before(&self) -> Option<Kernel> {
+        self.log.as_ref().map(|_| self.kernel.clone())
+    }
+
+    /// Logs `call`, with our kernel `before` it (`None`: a call that changes nothing).
+    fn log(&mut self, before: Option<Kernel>, call: Call) {
+        if let Some(log) = self.log.as_deref_mut() {
+            let after = self.kernel.clone();
+            log.push(Logged {
+                input: Input::Call(call),
+                before: before.unwrap_or_else(|| after.clone()),
+                after,
+            });
+        }
     }
 
     /// Records a misuse; the first one is kept.

@@ -3,7 +3,7 @@
 
 use super::Bound;
 use super::kernel::{Flavour, Kernel, Wire};
-use super::strategy::{Facts, Io, Strategy};
+use super::strategy::{Facts, Input, Io, Logged, Strategy};
 use core::fmt;
 
 /// Everything the model knows at one instant. Its `Debug` is in words (`trace.rs`): it is
@@ -85,12 +85,13 @@ impl<A> World<A> {
         self.facts.released_at.is_some()
     }
 
-    fn io(&mut self) -> (&mut A, Io<'_>) {
+    fn io<'a>(&'a mut self, log: Option<&'a mut Vec<Logged>>) -> (&'a mut A, Io<'a>) {
         let io = Io {
             kernel: &mut self.ours,
             wire: &mut self.to_peer,
             facts: &mut self.facts,
             now: self.now,
+            log,
         };
         (&mut self.app, io)
     }
@@ -99,6 +100,15 @@ impl<A> World<A> {
 impl<A: Clone> World<A> {
     /// The connection right after our application wrote its response.
     pub fn start<S: Strategy<App = A>>(strategy: &S, bound: &Bound) -> World<A> {
+        World::start_logged(strategy, bound, None)
+    }
+
+    /// [`start`](Self::start), logging what our kernel was asked and answered into `log`.
+    pub fn start_logged<S: Strategy<App = A>>(
+        strategy: &S,
+        bound: &Bound,
+        log: Option<&mut Vec<Logged>>,
+    ) -> World<A> {
         let mut ours = Kernel::new(bound.kernel, bound.our_window, bound.peer_window);
         let mut to_peer = Wire::default();
         let mut facts = Facts::default();
@@ -109,6 +119,7 @@ impl<A: Clone> World<A> {
                 wire: &mut to_peer,
                 facts: &mut facts,
                 now: 0,
+                log,
             },
         );
         World {
@@ -168,11 +179,22 @@ impl<A: Clone> World<A> {
 
     /// The world after `step`.
     pub fn after<S: Strategy<App = A>>(&self, strategy: &S, step: Step) -> World<A> {
+        self.after_logged(strategy, step, None)
+    }
+
+    /// [`after`](Self::after), logging each input to our kernel, with what it answered, into
+    /// `log`: the segment that reached it, its giving up, our application's calls.
+    pub fn after_logged<S: Strategy<App = A>>(
+        &self,
+        strategy: &S,
+        step: Step,
+        mut log: Option<&mut Vec<Logged>>,
+    ) -> World<A> {
         let mut next = self.clone();
         match step {
             Step::AppCloses => {
                 next.facts.close_asked_at = Some(next.now);
-                let (app, mut io) = next.io();
+                let (app, mut io) = next.io(log);
                 strategy.close(app, &mut io);
             }
             Step::DeliverToPeer => {
@@ -182,8 +204,10 @@ impl<A: Clone> World<A> {
             }
             Step::DeliverToUs => {
                 if let Some(segment) = next.to_us.pop() {
+                    let before = log.as_ref().map(|_| next.ours.clone());
                     next.ours.receive(segment, &mut next.to_peer);
-                    let (app, mut io) = next.io();
+                    next.log_input(log.as_deref_mut(), before, Input::Receive(segment));
+                    let (app, mut io) = next.io(log);
                     strategy.on_delivered(app, &mut io);
                 }
             }
@@ -199,15 +223,17 @@ impl<A: Clone> World<A> {
             Step::PeerResets => next.peer_move(|peer, wire| peer.abort(wire)),
             Step::OurKernelGivesUp => {
                 next.peer_moves_left = next.peer_moves_left.saturating_sub(1);
+                let before = log.as_ref().map(|_| next.ours.clone());
                 next.ours.time_out(&mut next.to_peer);
+                next.log_input(log.as_deref_mut(), before, Input::GiveUp);
                 // The poller reports the error; the event loop reacts as to a delivery.
-                let (app, mut io) = next.io();
+                let (app, mut io) = next.io(log);
                 strategy.on_delivered(app, &mut io);
             }
             Step::Tick => {
                 if let Some(deadline) = strategy.deadline(&next.app) {
                     next.now = next.now.max(deadline);
-                    let (app, mut io) = next.io();
+                    let (app, mut io) = next.io(log);
                     strategy.on_time(app, &mut io);
                 }
             }
@@ -222,6 +248,16 @@ impl<A: Clone> World<A> {
         }
         next.facts.progressed = false;
         next
+    }
+
+    fn log_input(&self, log: Option<&mut Vec<Logged>>, before: Option<Kernel>, input: Input) {
+        if let (Some(log), Some(before)) = (log, before) {
+            log.push(Logged {
+                input,
+                before,
+                after: self.ours.clone(),
+            });
+        }
     }
 
     fn peer_move(&mut self, action: impl FnOnce(&mut Kernel, &mut Wire)) {

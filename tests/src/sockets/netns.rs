@@ -133,7 +133,8 @@ impl Drop for SlowLink {
     }
 }
 
-fn run(command: &[&str]) -> Result<(), String> {
+/// Runs `command`, or says how it failed.
+pub(crate) fn run(command: &[&str]) -> Result<(), String> {
     let (program, args) = command.split_first().ok_or("empty command")?;
     let output = Command::new(program)
         .args(args)
@@ -174,8 +175,9 @@ fn enter(namespace: &str) -> io::Result<()> {
     Ok(())
 }
 
+/// Whether this process runs as root.
 #[allow(unsafe_code)]
-fn is_root() -> bool {
+pub(crate) fn is_root() -> bool {
     // SAFETY: geteuid has no preconditions and cannot fail.
     unsafe { libc::geteuid() == 0 }
 }

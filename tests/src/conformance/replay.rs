@@ -1,0 +1,789 @@
+//! The replay of one trace: the model's world steps forward with the model's own functions
+//! (`World::after_logged`, which runs `Kernel` and the strategy), and each step's inputs are
+//! made real — our application's calls on a real socket, the peer's segments through the TUN
+//! device, our kernel giving up through `TCP_USER_TIMEOUT` — and what the real kernel
+//! answers and sends is compared with what the model's kernel answered and sent.
+//!
+//! What is compared, after every step, after every call, and after a segment reaches our
+//! kernel before our application reacts to it:
+//!
+//! - every answer of every call: `write`, `read`, `shutdown`, `SIOCOUTQ`, `SO_ERROR`, the
+//!   poller's readability;
+//! - what our kernel has sent so far ([`Sent`]): data, FIN, RST and the acknowledgement of
+//!   the peer's bytes equal to what the model's kernel put on the wire, the offered window at
+//!   least the model's;
+//! - while our application holds the socket, what it shows without changing it ([`View`]):
+//!   `SIOCOUTQ` (against the model's own `send_queue`), `SIOCOUTQNSD`, `SIOCINQ`, `TCP_INFO`'s state, readable, error pending;
+//! - for `SO_LINGER`, whether the blocking close has returned.
+//!
+//! The model abstracts timing: a difference is waited out (up to [`PATIENCE`]) before it
+//! counts, so a delayed segment or ACK is matched; retransmissions and zero-window probes
+//! repeat what was sent and change nothing compared.
+
+use super::coverage::Transition;
+use super::peer::{Line, Peer, SEGMENT, Sent};
+use super::socket::{Ours, View, linux_state};
+use super::traces::{Closer, Trace, WithStrategy};
+use super::tun::Tun;
+use crate::model::kernel::{Fin, Kernel, NotConnected, Read, Segment, SoError};
+use crate::model::strategy::{Call, Describe, Input, Logged};
+use crate::model::{Step, Strategy, World};
+use core::fmt;
+use std::time::{Duration, Instant};
+
+/// How long a difference may last before it is one: what a loaded machine needs to deliver a
+/// segment or wake a thread.
+pub const PATIENCE: Duration = Duration::from_secs(1);
+
+/// How long our kernel may hold the last data segment the model has sent, when the FIN rode
+/// on it: the persist timer's probe sends it (docs/model.md), after the retransmission
+/// timeout backed off twice over by what the trace went through (13 s, seen after a 2 s
+/// `SO_LINGER` wait).
+const PERSIST: Duration = Duration::from_secs(30);
+
+/// How long our kernel may take to give up once `TCP_USER_TIMEOUT` is set: its next
+/// retransmission or probe, after the backoff of a long trace.
+const GIVING_UP: Duration = Duration::from_secs(15);
+
+/// The `SO_LINGER` time of a lingering close, in seconds (its unit): the model's 30 ms
+/// timeout, long enough that the replay's own pace cannot run it out early.
+const LINGER_SECONDS: u64 = 2;
+
+/// How long, after the last step, our kernel must stay as the model left it.
+const QUIET: Duration = Duration::from_millis(20);
+
+/// A trace replayed without a difference.
+#[derive(Clone, Debug)]
+pub struct Replayed {
+    /// The transitions it exercised.
+    pub transitions: Vec<Transition>,
+    /// The exchange, for a packetdrill script.
+    pub script: Vec<Entry>,
+}
+
+/// The first difference between the model and the kernel in a trace.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Divergence {
+    /// The step (0 for the start, `n` for the trace's `n`th step).
+    pub step: usize,
+    /// What the step was.
+    pub what: String,
+    /// The model's state before it.
+    pub state: String,
+    /// The input whose answer differed, or "after the step".
+    pub input: String,
+    /// What differed, the model's expectation and the kernel's answer.
+    pub differences: Vec<Difference>,
+    /// The exchange up to the difference.
+    pub exchange: Vec<Entry>,
+}
+
+/// One quantity the model and the kernel disagree on.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Difference {
+    /// What (`SIOCOUTQ`, `sent FIN`, `read`...).
+    pub what: String,
+    /// The model's value.
+    pub expected: String,
+    /// The kernel's.
+    pub observed: String,
+}
+
+/// One line of the exchange: a segment either way, or a call and what it returned.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Entry {
+    /// A segment.
+    Segment(Line),
+    /// A system call, as packetdrill writes it, and when.
+    Call(Duration, String),
+}
+
+impl Divergence {
+    /// A divergence at step `step`, its exchange filled in when the replay ends.
+    fn at(
+        step: usize,
+        what: String,
+        state: String,
+        input: String,
+        differences: Vec<Difference>,
+    ) -> Box<Divergence> {
+        Box::new(Divergence {
+            step,
+            what,
+            state,
+            input,
+            differences,
+            exchange: Vec::new(),
+        })
+    }
+}
+
+impl fmt::Display for Divergence {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        writeln!(f, "step {}: {}", self.step, self.what)?;
+        writeln!(f, "  model state: {}", self.state)?;
+        writeln!(f, "  input:       {}", self.input)?;
+        for difference in &self.differences {
+            writeln!(
+                f,
+                "  {}: model {}, kernel {}",
+                difference.what, difference.expected, difference.observed
+            )?;
+        }
+        Ok(())
+    }
+}
+
+/// Replays `trace` in `tun`'s namespace (the calling thread must be in it), the peer on
+/// `port`: the transitions it exercised and its exchange, or the first difference (or the
+/// reason it could not be set up, as a divergence at step 0).
+pub fn replay(tun: &mut Tun, trace: &Trace, port: u16) -> Result<Replayed, Box<Divergence>> {
+    trace.closer.with(Replay { tun, trace, port })
+}
+
+struct Replay<'a> {
+    tun: &'a mut Tun,
+    trace: &'a Trace,
+    port: u16,
+}
+
+impl WithStrategy for Replay<'_> {
+    type Output = Result<Replayed, Box<Divergence>>;
+
+    fn with<S: Strategy>(self, closer: Closer, strategy: S) -> Self::Output {
+        let started = Instant::now();
+        let setup = |error: String| {
+            let failed = Difference {
+                what: "connection".into(),
+                expected: "established".into(),
+                observed: error,
+            };
+            Divergence::at(
+                0,
+                "setting up the connection".into(),
+                String::new(),
+                String::new(),
+                vec![failed],
+            )
+        };
+        let ours = Ours::connect(self.port).map_err(|error| setup(error.to_string()))?;
+        let peer = Peer::accept(
+            self.tun,
+            self.port,
+            self.trace.bound.peer_window,
+            started,
+            PATIENCE,
+        )
+        .map_err(|error| setup(error.to_string()))?;
+        let deadline = Instant::now() + PATIENCE;
+        while !ours.established() {
+            if Instant::now() > deadline {
+                return Err(setup("the handshake did not complete".into()));
+            }
+            std::thread::sleep(Duration::from_micros(200));
+        }
+        let mut peer = peer;
+        // The handshake's last ACK, so the exchange shows it before the first call.
+        peer.take_in(self.tun, Duration::from_millis(10))
+            .map_err(|error| setup(error.to_string()))?;
+        let mut run = Run {
+            strategy: &strategy,
+            closer,
+            tun: self.tun,
+            ours,
+            peer,
+            rst: false,
+            calls: Vec::new(),
+            transitions: Vec::new(),
+            started,
+        };
+        let result = run.all(self.trace);
+        let script = run.script();
+        run.end();
+        match result {
+            Ok(()) => Ok(Replayed {
+                transitions: run.transitions,
+                script,
+            }),
+            Err(mut divergence) => {
+                divergence.exchange = script;
+                Err(divergence)
+            }
+        }
+    }
+}
+
+/// One replay under way.
+struct Run<'a, S: Strategy> {
+    strategy: &'a S,
+    closer: Closer,
+    tun: &'a mut Tun,
+    ours: Ours,
+    peer: Peer,
+    /// The model's kernel has put a RST on the wire.
+    rst: bool,
+    /// The calls made, for the script.
+    calls: Vec<(Duration, String)>,
+    transitions: Vec<Transition>,
+    started: Instant,
+}
+
+/// What the model expects the real side to show.
+#[derive(Clone, Copy, Debug)]
+struct Expected {
+    sent: Sent,
+    /// Whether to compare the RST: not while a segment is being taken in, since the RST a
+    /// step sends shows on the model's wire only after the whole step.
+    rst: bool,
+    /// The model's FIN is queued behind data it has all sent: Linux may still hold the last
+    /// data segment, which the FIN rode on, for its persist timer.
+    fin_rides: bool,
+    view: Option<View>,
+    /// For `SO_LINGER`: whether the blocking close has returned.
+    returned: Option<bool>,
+}
+
+impl<S: Strategy> Run<'_, S> {
+    fn all(&mut self, trace: &Trace) -> Result<(), Box<Divergence>> {
+        let mut log = Vec::new();
+        let mut world = World::start_logged(self.strategy, &trace.bound, Some(&mut log));
+        let start = |input: String, differences| {
+            let what = format!("start: our app writes {} segments", trace.bound.segments);
+            Divergence::at(0, what, String::new(), input, differences)
+        };
+        self.perform(&log)
+            .map_err(|(input, differences)| start(input, differences))?;
+        self.settle(&world, PATIENCE)
+            .map_err(|differences| start("after the step".into(), differences))?;
+        self.transitions.extend(log.iter().flat_map(Transition::of));
+        let mut enabled = Vec::new();
+        for (index, &step) in trace.steps.iter().enumerate() {
+            let number = index + 1;
+            let diverged = |input: String, differences| {
+                Divergence::at(number, step.to_string(), state(&world), input, differences)
+            };
+            if let Err(differences) = self.settle(&world, Duration::ZERO) {
+                let what = "before the step: our kernel changed on its own".into();
+                return Err(diverged(what, differences));
+            }
+            enabled.clear();
+            world.steps(self.strategy, &mut enabled);
+            if !enabled.contains(&step) {
+                let not_a_path = Difference {
+                    what: "step".into(),
+                    expected: format!("one of {enabled:?}"),
+                    observed: format!("{step:?}"),
+                };
+                return Err(diverged("the trace".into(), vec![not_a_path]));
+            }
+            log.clear();
+            let next = world.after_logged(self.strategy, step, Some(&mut log));
+            let calls = match step {
+                Step::DeliverToUs => {
+                    let Some(&segment) = world.to_us.iter().next() else {
+                        return Err(diverged("the trace".into(), Vec::new()));
+                    };
+                    self.peer.send(self.tun, segment).map_err(|error| {
+                        diverged(format!("{segment:?}"), vec![io_failure(&error)])
+                    })?;
+                    let arrived = &log[0];
+                    self.taken_in(arrived).map_err(|differences| {
+                        diverged(format!("the peer's {}", segment_name(segment)), differences)
+                    })?;
+                    &log[1..]
+                }
+                Step::OurKernelGivesUp => {
+                    self.give_up().map_err(|difference| {
+                        diverged("TCP_USER_TIMEOUT".into(), vec![difference])
+                    })?;
+                    &log[1..]
+                }
+                _ => &log[..],
+            };
+            self.perform(calls)
+                .map_err(|(input, differences)| diverged(input, differences))?;
+            self.rst |= next.to_peer.iter().any(|&segment| segment == Segment::Rst);
+            let patience = match (self.closer, step) {
+                (Closer::SoLinger, Step::Tick) => Duration::from_secs(LINGER_SECONDS) + PATIENCE,
+                _ => PATIENCE,
+            };
+            self.settle(&next, patience)
+                .map_err(|differences| diverged("after the step".into(), differences))?;
+            self.transitions.extend(log.iter().flat_map(Transition::of));
+            world = next;
+        }
+        std::thread::sleep(QUIET);
+        self.settle(&world, Duration::ZERO).map_err(|differences| {
+            let input = "a quiet moment after the last step".into();
+            let end = "the end of the trace".into();
+            Divergence::at(trace.steps.len(), end, state(&world), input, differences)
+        })
+    }
+
+    /// Waits (at most `patience`) until the real side shows what the model's `world` does.
+    fn settle(&mut self, world: &World<S::App>, patience: Duration) -> Result<(), Vec<Difference>> {
+        let expected = Expected {
+            sent: sent(&world.ours, self.rst),
+            rst: true,
+            fin_rides: fin_rides(&world.ours),
+            view: world.ours.fd_open.then(|| view(&world.ours)),
+            returned: (self.closer == Closer::SoLinger && world.facts.close_asked_at.is_some())
+                .then(|| self.strategy.released(&world.app)),
+        };
+        self.until_matches(expected, patience)
+    }
+
+    /// Waits until our kernel shows it has taken in the segment `arrived` logs (before our
+    /// application reacts to it); the wire's RST is compared after the step.
+    fn taken_in(&mut self, arrived: &Logged) -> Result<(), Vec<Difference>> {
+        let kernel = &arrived.after;
+        let expected = Expected {
+            sent: sent(kernel, self.rst),
+            rst: false,
+            fin_rides: fin_rides(kernel),
+            view: kernel.fd_open.then(|| view(kernel)),
+            returned: None,
+        };
+        self.until_matches(expected, PATIENCE)
+    }
+
+    fn until_matches(
+        &mut self,
+        expected: Expected,
+        patience: Duration,
+    ) -> Result<(), Vec<Difference>> {
+        let started = Instant::now();
+        let mut wait = Duration::ZERO;
+        loop {
+            let differences = self.compare(expected, wait);
+            if differences.is_empty() {
+                return Ok(());
+            }
+            let held = expected.fin_rides
+                && differences
+                    .iter()
+                    .all(|difference| holds_the_last_segment(difference, expected.sent.data));
+            let patience = if held && !patience.is_zero() {
+                PERSIST
+            } else {
+                patience
+            };
+            if started.elapsed() >= patience {
+                return Err(differences);
+            }
+            wait = Duration::from_millis(2);
+        }
+    }
+
+    /// What differs between `expected` and the real side, reading what our kernel sent for at
+    /// most `wait`.
+    fn compare(&mut self, expected: Expected, wait: Duration) -> Vec<Difference> {
+        let mut differences = Vec::new();
+        let real = match self.peer.take_in(self.tun, wait) {
+            Ok(real) => real,
+            Err(error) => return vec![io_failure(&error)],
+        };
+        let model = expected.sent;
+        let mut differ = |what: &str, expected: String, observed: String| {
+            if expected != observed {
+                differences.push(Difference {
+                    what: what.into(),
+                    expected,
+                    observed,
+                });
+            }
+        };
+        differ(
+            "sent data bytes",
+            model.data.to_string(),
+            real.data.to_string(),
+        );
+        differ("sent FIN", model.fin.to_string(), real.fin.to_string());
+        if expected.rst {
+            differ("sent RST", model.rst.to_string(), real.rst.to_string());
+        }
+        differ(
+            "acknowledged of the peer's bytes",
+            model.ack.to_string(),
+            real.ack.to_string(),
+        );
+        if real.window_end < model.window_end {
+            differ(
+                "offered window's right edge, at least",
+                model.window_end.to_string(),
+                real.window_end.to_string(),
+            );
+        }
+        match (expected.view, self.ours.open()) {
+            (Some(model), true) => match self.ours.view() {
+                Ok(real) => {
+                    differ(
+                        "SIOCOUTQ, in segments and FIN",
+                        model.unacked.to_string(),
+                        in_segments(real.unacked),
+                    );
+                    differ(
+                        "SIOCOUTQNSD",
+                        model.unsent.to_string(),
+                        real.unsent.to_string(),
+                    );
+                    differ("SIOCINQ", model.unread.to_string(), real.unread.to_string());
+                    differ("TCP state", state_name(model.state), state_name(real.state));
+                    differ(
+                        "readable",
+                        model.readable.to_string(),
+                        real.readable.to_string(),
+                    );
+                    differ(
+                        "error pending",
+                        model.error_pending.to_string(),
+                        real.error_pending.to_string(),
+                    );
+                }
+                Err(error) => differ("the replay's own I/O", "success".into(), error.to_string()),
+            },
+            (model, real) => differ("socket held", model.is_some().to_string(), real.to_string()),
+        }
+        if let Some(model) = expected.returned {
+            let real = self.ours.lingering_returned().unwrap_or(true);
+            differ(
+                "lingering close returned",
+                model.to_string(),
+                real.to_string(),
+            );
+        }
+        differences
+    }
+
+    /// Makes our kernel give up: `TCP_USER_TIMEOUT` of 1 ms, then waits for its next
+    /// retransmission or probe, when it drops the connection.
+    fn give_up(&mut self) -> Result<(), Difference> {
+        self.call("setsockopt(3, SOL_TCP, TCP_USER_TIMEOUT, [1], 4) = 0");
+        self.ours
+            .set_user_timeout(Duration::from_millis(1))
+            .map_err(|error| io_failure(&error))?;
+        let deadline = Instant::now() + GIVING_UP;
+        loop {
+            match self.ours.view() {
+                Ok(view) if view.state == linux_state(linger_io::acks::TcpState::Closed) => {
+                    return Ok(());
+                }
+                Ok(_) if Instant::now() < deadline => {
+                    let _ = self.peer.take_in(self.tun, Duration::from_millis(5));
+                }
+                Ok(view) => {
+                    return Err(Difference {
+                        what: "TCP state".into(),
+                        expected: "CLOSE, given up".into(),
+                        observed: state_name(view.state),
+                    });
+                }
+                Err(error) => return Err(io_failure(&error)),
+            }
+        }
+    }
+
+    /// Makes each call our application made in the model on the real socket, comparing its
+    /// answer with the model's kernel's.
+    /// After each call, the socket and what our kernel sent must be as the model's kernel
+    /// after it: a call that changed the kernel wrongly is caught even when the next call
+    /// hides it (a `close` right after the `read` that took an error).
+    fn perform(&mut self, log: &[Logged]) -> Result<(), (String, Vec<Difference>)> {
+        for logged in log {
+            let Input::Call(call) = logged.input else {
+                continue;
+            };
+            let kernel = &logged.after;
+            let (text, model, real) = match call {
+                Call::Write(segments) => {
+                    let bytes = u32::from(segments) * SEGMENT;
+                    let real = match self.ours.write(segments) {
+                        Ok(true) => format!("{bytes}"),
+                        Ok(false) => "a short write".into(),
+                        Err(error) => errno(&error),
+                    };
+                    (format!("write(3, ..., {bytes})"), bytes.to_string(), real)
+                }
+                Call::SetCork(on) => {
+                    let real = self
+                        .ours
+                        .set_cork(on)
+                        .map_or_else(|e| errno(&e), |()| "0".into());
+                    let text = format!("setsockopt(3, SOL_TCP, TCP_CORK, [{}], 4)", u8::from(on));
+                    (text, "0".into(), real)
+                }
+                Call::Read(read) => {
+                    let real = match self.ours.read() {
+                        Ok(read) => read_text(read),
+                        Err(other) => other,
+                    };
+                    (format!("read(3, ..., {SEGMENT})"), read_text(read), real)
+                }
+                Call::ShutdownWrite(result) => {
+                    let model = match result {
+                        Ok(()) => "0".into(),
+                        Err(NotConnected) => "-1 ENOTCONN".into(),
+                    };
+                    let real = self
+                        .ours
+                        .shutdown_write()
+                        .map_or_else(|e| errno(&e), |()| "0".into());
+                    ("shutdown(3, SHUT_WR)".into(), model, real)
+                }
+                Call::Close if self.closer == Closer::SoLinger => {
+                    let linger = format!(
+                        "setsockopt(3, SOL_SOCKET, SO_LINGER, {{onoff=1, linger={LINGER_SECONDS}}}, 8) = 0"
+                    );
+                    self.call(&linger);
+                    let real = self
+                        .ours
+                        .lingering_close(LINGER_SECONDS)
+                        .map_or_else(|e| errno(&e), |()| "0".into());
+                    ("close(3)".into(), "0".into(), real)
+                }
+                Call::Close => {
+                    self.ours.close();
+                    ("close(3)".into(), "0".into(), "0".into())
+                }
+                Call::Abort => {
+                    self.call("setsockopt(3, SOL_SOCKET, SO_LINGER, {onoff=1, linger=0}, 8) = 0");
+                    let real = self
+                        .ours
+                        .abort()
+                        .map_or_else(|e| errno(&e), |()| "0".into());
+                    ("close(3)".into(), "0".into(), real)
+                }
+                Call::SendQueue(figure) | Call::SendQueueAfterTheEnd(Some(figure)) => {
+                    let bytes = self.ours.view().map(|view| view.unacked);
+                    let real = bytes
+                        .as_ref()
+                        .map_or_else(errno, |&bytes| in_segments(bytes));
+                    let shown = bytes.map_or_else(|e| errno(&e), |bytes| bytes.to_string());
+                    let text = format!("ioctl(3, SIOCOUTQ, [{shown}])");
+                    (text, figure.to_string(), real)
+                }
+                Call::SendQueueAfterTheEnd(None) | Call::TcpInfo(_) => continue,
+                Call::TakeError(error) => {
+                    let model = error_text(error);
+                    let real = match self.ours.take_error() {
+                        Ok(error) => error_text(error),
+                        Err(other) => other,
+                    };
+                    (
+                        format!("getsockopt(3, SOL_SOCKET, SO_ERROR, [{real}], [4])"),
+                        model,
+                        real,
+                    )
+                }
+                Call::Readable(readable) => {
+                    let real = self
+                        .ours
+                        .view()
+                        .map_or_else(|e| errno(&e), |view| view.readable.to_string());
+                    let revents = self.ours.poll_events().unwrap_or_else(|e| errno(&e));
+                    let text = format!(
+                        "poll([{{fd=3, events=POLLIN|POLLRDHUP, revents={revents}}}], 1, 0)"
+                    );
+                    (text, readable.to_string(), real)
+                }
+            };
+            self.call(&format!("{text} = {}", packetdrill_return(&text, &real)));
+            if model != real {
+                let answer = Difference {
+                    what: "answer".into(),
+                    expected: model,
+                    observed: real,
+                };
+                return Err((text, vec![answer]));
+            }
+            let after = Expected {
+                sent: sent(kernel, self.rst),
+                rst: false,
+                fin_rides: fin_rides(kernel),
+                view: kernel.fd_open.then(|| view(kernel)),
+                returned: None,
+            };
+            self.until_matches(after, PATIENCE)
+                .map_err(|differences| (format!("after {text}"), differences))?;
+        }
+        Ok(())
+    }
+
+    fn call(&mut self, text: &str) {
+        self.calls.push((self.started.elapsed(), text.into()));
+    }
+
+    /// Ends the connection whatever is left of it (a RST from the peer), and waits for a
+    /// lingering close to return.
+    fn end(&mut self) {
+        let _ = self.peer.reset(self.tun);
+        if self.ours.open() {
+            let _ = self.ours.abort();
+        }
+        self.ours
+            .join_lingering(PATIENCE + Duration::from_secs(LINGER_SECONDS));
+    }
+
+    /// The exchange in time order: segments and calls.
+    fn script(&self) -> Vec<Entry> {
+        let mut entries: Vec<Entry> = self
+            .peer
+            .lines()
+            .iter()
+            .cloned()
+            .map(Entry::Segment)
+            .chain(
+                self.calls
+                    .iter()
+                    .map(|(at, text)| Entry::Call(*at, text.clone())),
+            )
+            .collect();
+        entries.sort_by_key(|entry| match entry {
+            Entry::Segment(line) => line.at,
+            Entry::Call(at, _) => *at,
+        });
+        entries
+    }
+}
+
+/// The FIN queued behind data all sent.
+fn fin_rides(kernel: &Kernel) -> bool {
+    kernel.dead.is_none() && kernel.fin == Fin::Queued && kernel.sent == kernel.written
+}
+
+/// Whether `difference` is our kernel holding the last data segment the model sent (`data`
+/// bytes in all), FIN and all: a segment fewer sent, or a segment more not sent.
+fn holds_the_last_segment(difference: &Difference, data: u32) -> bool {
+    match difference.what.as_str() {
+        "sent data bytes" => difference.observed == data.saturating_sub(SEGMENT).to_string(),
+        "SIOCOUTQNSD" => difference.observed == (SEGMENT + 1).to_string(),
+        _ => false,
+    }
+}
+
+/// What the model's kernel has put on the wire, in bytes.
+fn sent(kernel: &Kernel, rst: bool) -> Sent {
+    Sent {
+        data: u32::from(kernel.sent) * SEGMENT,
+        fin: matches!(kernel.fin, Fin::Sent | Fin::Acked),
+        rst,
+        ack: u32::from(kernel.received) * SEGMENT + u32::from(kernel.peer_fin),
+        window_end: (u32::from(kernel.read) + u32::from(kernel.capacity)) * SEGMENT,
+    }
+}
+
+/// A send-queue figure in bytes as the model counts it, each [`SEGMENT`] bytes one and a
+/// byte left over (the FIN) one; a figure the model cannot count as it is, in bytes.
+fn in_segments(bytes: u32) -> String {
+    match (bytes / SEGMENT, bytes % SEGMENT) {
+        (segments, rest @ (0 | 1)) => (segments + rest).to_string(),
+        _ => format!("{bytes} bytes"),
+    }
+}
+
+/// What the model's kernel shows of itself, as a socket would: the send-queue figure as the
+/// model's `send_queue` gives it, the rest in bytes.
+fn view(kernel: &Kernel) -> View {
+    View {
+        unacked: kernel.send_queue(),
+        unsent: u32::from(kernel.written - kernel.sent) * SEGMENT
+            + u32::from(kernel.fin == Fin::Queued),
+        unread: u32::from(kernel.unread()) * SEGMENT,
+        state: linux_state(kernel.tcp_state()),
+        readable: kernel.readable(),
+        error_pending: kernel.error.is_some(),
+    }
+}
+
+/// The model's state in one line: our application, our kernel, the wires.
+fn state<A: Describe>(world: &World<A>) -> String {
+    let kernel = &world.ours;
+    format!(
+        "{}; us: wrote {} sent {} acked {}, FIN {:?}, received {} read {}{}{}{}, fd {}; in flight to the peer {:?}, to us {:?}",
+        world.app.describe(),
+        kernel.written,
+        kernel.sent,
+        kernel.acked,
+        kernel.fin,
+        kernel.received,
+        kernel.read,
+        if kernel.peer_fin { ", EOF" } else { "" },
+        kernel
+            .dead
+            .map_or(String::new(), |dead| format!(", dead: {dead:?}")),
+        kernel
+            .error
+            .map_or(String::new(), |error| format!(", {error:?} pending")),
+        if kernel.fd_open { "open" } else { "closed" },
+        world.to_peer.iter().collect::<Vec<_>>(),
+        world.to_us.iter().collect::<Vec<_>>(),
+    )
+}
+
+fn segment_name(segment: Segment) -> &'static str {
+    match segment {
+        Segment::Data => "data",
+        Segment::Fin => "FIN",
+        Segment::Ack { .. } => "ACK",
+        Segment::Rst => "RST",
+    }
+}
+
+fn read_text(read: Read) -> String {
+    match read {
+        Read::Data => SEGMENT.to_string(),
+        Read::WouldBlock => "-1 EAGAIN".into(),
+        Read::Eof => "0".into(),
+        Read::Error(SoError::Reset) => "-1 ECONNRESET".into(),
+        Read::Error(SoError::TimedOut) => "-1 ETIMEDOUT".into(),
+    }
+}
+
+fn error_text(error: Option<SoError>) -> String {
+    match error {
+        None => "0".into(),
+        Some(SoError::Reset) => "ECONNRESET".into(),
+        Some(SoError::TimedOut) => "ETIMEDOUT".into(),
+    }
+}
+
+/// What `call` returned, as packetdrill writes it, from the answer compared (`value`): a
+/// count, 0, or `-1 ERRNO`; `poll` the number of ready descriptors; the socket options and
+/// `ioctl` 0, their value being in the brackets.
+fn packetdrill_return(call: &str, value: &str) -> String {
+    if value.starts_with("-1") {
+        return value.into();
+    }
+    if call.starts_with("poll") {
+        return if value == "true" { "1" } else { "0" }.into();
+    }
+    let option = ["ioctl", "getsockopt", "setsockopt"]
+        .iter()
+        .any(|name| call.starts_with(name));
+    if option || value.parse::<i64>().is_err() {
+        return "0".into();
+    }
+    value.into()
+}
+
+fn errno(error: &std::io::Error) -> String {
+    match error.raw_os_error() {
+        Some(libc::ENOTCONN) => "-1 ENOTCONN".into(),
+        Some(libc::EPIPE) => "-1 EPIPE".into(),
+        Some(libc::ECONNRESET) => "-1 ECONNRESET".into(),
+        _ => format!("-1 ({error})"),
+    }
+}
+
+fn io_failure(error: &std::io::Error) -> Difference {
+    Difference {
+        what: "the replay's own I/O".into(),
+        expected: "success".into(),
+        observed: error.to_string(),
+    }
+}
+
+fn state_name(state: u8) -> String {
+    super::socket::model_state(state)
+        .map_or_else(|| format!("state {state}"), |state| format!("{state:?}"))
+}

@@ -1,0 +1,150 @@
+//! What a conformance run found: traces replayed, transitions covered, and the divergences
+//! grouped by their first differing step.
+
+use super::coverage::Transition;
+use super::replay::Divergence;
+use super::traces::{Closer, Trace};
+use core::fmt;
+use core::time::Duration;
+use std::collections::BTreeMap;
+
+/// The result of replaying a set of traces.
+#[derive(Clone, Debug, Default)]
+pub struct Report {
+    /// Traces replayed, per closer.
+    pub traces: BTreeMap<Closer, usize>,
+    /// Steps replayed.
+    pub steps: usize,
+    /// How often each transition was exercised by a trace that replayed without a difference.
+    pub covered: BTreeMap<Transition, usize>,
+    /// Each trace that diverged, with its first difference.
+    pub divergences: Vec<(Trace, Divergence)>,
+    /// Wall-clock time.
+    pub elapsed: Duration,
+    /// Replays run at once.
+    pub jobs: usize,
+}
+
+/// Divergences that share their first differing step: the kind of step, the input, and
+/// which quantities differed.
+#[derive(Clone, Debug, PartialEq, Eq, PartialOrd, Ord)]
+pub struct Group {
+    /// The step's kind ("a segment reaches us").
+    pub step: String,
+    /// The input whose answer differed, or "after the step".
+    pub input: String,
+    /// The quantities that differed.
+    pub what: Vec<String>,
+}
+
+impl Report {
+    /// Traces replayed in all.
+    pub fn total(&self) -> usize {
+        self.traces.values().sum()
+    }
+
+    /// The transitions no trace exercised.
+    pub fn uncovered(&self) -> Vec<Transition> {
+        Transition::ALL
+            .iter()
+            .copied()
+            .filter(|transition| !self.covered.contains_key(transition))
+            .collect()
+    }
+
+    /// No divergence, and every transition covered.
+    pub fn holds(&self) -> bool {
+        self.divergences.is_empty() && self.uncovered().is_empty()
+    }
+
+    /// The divergences by their first differing step, each group with its traces.
+    pub fn groups(&self) -> BTreeMap<Group, Vec<&(Trace, Divergence)>> {
+        let mut groups: BTreeMap<Group, Vec<&(Trace, Divergence)>> = BTreeMap::new();
+        for diverged in &self.divergences {
+            let divergence = &diverged.1;
+            let input = divergence
+                .input
+                .split(['(', '['])
+                .next()
+                .unwrap_or_default()
+                .to_string();
+            let group = Group {
+                step: divergence.what.clone(),
+                input,
+                what: divergence
+                    .differences
+                    .iter()
+                    .map(|difference| difference.what.clone())
+                    .collect(),
+            };
+            groups.entry(group).or_default().push(diverged);
+        }
+        groups
+    }
+
+    /// Adds what another part of the same run found.
+    pub fn merge(&mut self, other: Report) {
+        for (closer, count) in other.traces {
+            *self.traces.entry(closer).or_default() += count;
+        }
+        self.steps += other.steps;
+        for (transition, count) in other.covered {
+            *self.covered.entry(transition).or_default() += count;
+        }
+        self.divergences.extend(other.divergences);
+    }
+}
+
+impl fmt::Display for Report {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let per_closer: Vec<String> = self
+            .traces
+            .iter()
+            .map(|(closer, count)| format!("{closer} {count}"))
+            .collect();
+        writeln!(
+            f,
+            "replayed: {} traces ({}), {} steps, against this machine's Linux kernel, in {:.1?} ({} at once)",
+            self.total(),
+            per_closer.join(", "),
+            self.steps,
+            self.elapsed,
+            self.jobs
+        )?;
+        let uncovered = self.uncovered();
+        writeln!(
+            f,
+            "covered:  {} of {} transitions of the Linux kernel rules",
+            Transition::ALL.len() - uncovered.len(),
+            Transition::ALL.len()
+        )?;
+        for &transition in Transition::ALL {
+            let count = self.covered.get(&transition).copied().unwrap_or_default();
+            writeln!(f, "  {count:>6}  {transition}")?;
+        }
+        writeln!(f, "diverged: {} traces", self.divergences.len())?;
+        for (group, members) in self.groups() {
+            let (trace, divergence) = members[0];
+            writeln!(
+                f,
+                "\n{} traces first differ at \"{}\" / {} / {}; the first ({} {}, {} steps):",
+                members.len(),
+                group.step,
+                group.input,
+                group.what.join(", "),
+                trace.closer,
+                trace.origin,
+                trace.steps.len()
+            )?;
+            writeln!(f, "  steps: {:?}", trace.steps)?;
+            for line in divergence.to_string().lines() {
+                writeln!(f, "  {line}")?;
+            }
+        }
+        if !uncovered.is_empty() {
+            let names: Vec<String> = uncovered.iter().map(ToString::to_string).collect();
+            writeln!(f, "\nnot covered: {}", names.join(", "))?;
+        }
+        Ok(())
+    }
+}
