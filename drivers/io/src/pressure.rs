@@ -150,8 +150,9 @@ impl<T> GiveWay<T> {
         Some(self.shortened.entry(key).or_insert(close))
     }
 
-    /// Takes the close that gives way first, shortened or not: the one to reclaim.
-    pub fn pop_next(&mut self) -> Option<T> {
+    /// Takes the close that gives way first, shortened or not, with its number: the one to
+    /// reclaim.
+    pub fn pop_next(&mut self) -> Option<(u64, T)> {
         let first_full = self.full.first_key_value().map(|(key, _)| *key);
         let first_shortened = self.shortened.first_key_value().map(|(key, _)| *key);
         let queue = match (first_full, first_shortened) {
@@ -159,7 +160,9 @@ impl<T> GiveWay<T> {
             (Some(_), _) => &mut self.full,
             (None, _) => &mut self.shortened,
         };
-        queue.pop_first().map(|(_, close)| close)
+        queue
+            .pop_first()
+            .map(|((_, number), close)| (number, close))
     }
 
     /// Counts every close as shortened (a shutdown asked them all) and visits each.
@@ -242,7 +245,12 @@ mod tests {
         let popped: Vec<_> = std::iter::from_fn(|| order.pop_next()).collect();
         assert_eq!(
             popped,
-            ["slow reader", "uploader", "later uploader", "zero window"]
+            [
+                (1, "slow reader"),
+                (3, "uploader"),
+                (4, "later uploader"),
+                (2, "zero window")
+            ]
         );
     }
 
@@ -256,8 +264,8 @@ mod tests {
         assert_eq!(order.shorten_next(), None);
         order.insert(3, Standing::Unread, 3);
         assert_eq!(order.len(), 3);
-        assert_eq!(order.pop_next(), Some(2));
-        assert_eq!(order.pop_next(), Some(3), "an unread close before a delivering one");
+        assert_eq!(order.pop_next(), Some((2, 2)));
+        assert_eq!(order.pop_next(), Some((3, 3)), "unread before delivering");
         assert_eq!(order.remove(1, Standing::Delivering), Some(1));
         assert!(order.is_empty());
     }

@@ -36,22 +36,37 @@ fn recording(builder: linger_tokio::LingererBuilder) -> (Lingerer, Arc<Mutex<Vec
 }
 
 #[tokio::test]
-async fn at_capacity_the_oldest_close_is_aborted_and_none_is_refused() {
+async fn at_capacity_the_oldest_close_is_reclaimed_and_none_is_refused() {
     let (lingerer, reports) = recording(Lingerer::builder(Policy::default()).capacity(4));
     let mut clients = Vec::new();
     for _ in 0..5 {
         clients.push(silent_client_close(&lingerer).await);
     }
-    // The fifth close arrived at capacity: the oldest was aborted to make room.
+    // The fifth close arrived at capacity: the oldest of the closes that stand alike
+    // (everything acknowledged, the peer silent) was ended to make room.
     let deadline = Instant::now() + Duration::from_secs(2);
-    while lingerer.counts().aborted == 0 && Instant::now() < deadline {
+    while lingerer.counts().reclaimed == 0 && Instant::now() < deadline {
         tokio::time::sleep(Duration::from_millis(5)).await;
     }
     let counts = lingerer.counts();
-    assert_eq!((counts.aborted, counts.in_flight), (1, 4), "{counts:?}");
-    let aborted = reports.lock().expect("reports")[0];
-    assert_eq!(aborted.peer, clients[0].local_addr().ok(), "not the oldest");
-    assert_eq!(aborted.outcome.release, Release::Abort);
+    assert_eq!((counts.reclaimed, counts.in_flight), (1, 4), "{counts:?}");
+    let reclaimed = reports.lock().expect("reports")[0];
+    assert_eq!(reclaimed.peer, clients[0].local_addr().ok(), "not the oldest");
+    assert!(reclaimed.reclaimed);
+    // As a spent budget ends it, nothing unread: a plain close, acknowledged but perhaps for
+    // our FIN at the last query, and said so.
+    assert!(
+        matches!(
+            reclaimed.outcome.ending,
+            Ending::AckedPeerOpen
+                | Ending::TimedOut {
+                    unacked: Some(0 | 1)
+                }
+        ),
+        "{}",
+        reclaimed.outcome
+    );
+    assert_eq!(reclaimed.outcome.release, Release::Close);
     // The rest end at shutdown, each reported once.
     let started = Instant::now();
     let counts = lingerer.shutdown(Duration::from_millis(100)).await;
@@ -60,6 +75,7 @@ async fn at_capacity_the_oldest_close_is_aborted_and_none_is_refused() {
         "shutdown overran its bound"
     );
     assert_eq!((counts.ended(), counts.in_flight), (5, 0), "{counts:?}");
+    assert_eq!(counts.reclaimed, 1, "shutdown is no reclaim");
     assert_eq!(reports.lock().expect("reports").len(), 5);
 }
 
