@@ -11,8 +11,9 @@
 //! peer reads nothing, then those still delivering to a peer that reads; the oldest first
 //! within each ([`Standing`]). docs/design.md has the measurement behind it.
 
-use linger::{CloseMachine, State};
+use linger::{CloseMachine, Instant, State};
 use std::collections::BTreeMap;
+use std::time::Duration;
 
 /// What a lingering close still has to deliver, in the order closes give way.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
@@ -21,35 +22,52 @@ pub enum Standing {
     /// takes nothing from the peer's kernel (a flood's uploader that never reads, once our
     /// short answer is in its receive buffer, stands here).
     Delivered,
-    /// Bytes unacknowledged, and not one more acknowledged since the close began: the peer
-    /// reads nothing (a zero window), so waiting longer delivers nothing either.
+    /// Bytes unacknowledged, and none acknowledged for [`STALLED_AFTER`]: the peer reads
+    /// nothing (a zero window), so waiting longer delivers nothing either.
     Unread,
     /// Bytes unacknowledged and the peer acknowledging them, or no figure to tell: an honest
     /// peer still reading, whose answer is lost if the close ends now. It gives way last.
     Delivering,
 }
 
-/// What a lingering close has shown since it began, to judge its [`Standing`]: the first
-/// send-queue figure seen.
+/// How long a send queue must stand still before its peer counts as reading nothing: five
+/// times the longest interval between two queries (200 ms, Linux's `TCP_RTO_MIN`), so a
+/// peer that acknowledges anything once per round trip on any real path never looks
+/// stalled, while the kernel's first filling of a zero-window peer's buffer is long over.
+pub const STALLED_AFTER: Duration = Duration::from_secs(1);
+
+/// What a lingering close has shown of its peer, to judge its [`Standing`]: the last
+/// send-queue figure, and when it last moved.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
 pub struct Progress {
-    first_unacked: Option<u32>,
+    last_unacked: Option<u32>,
+    moved_at: Option<Instant>,
 }
 
 impl Progress {
-    /// The close's standing now, from its `machine`; the first figure seen is kept.
-    pub fn standing(&mut self, machine: &CloseMachine) -> Standing {
+    /// The close's standing at `now`, from its `machine`. A close whose figure is new, or
+    /// moved less than [`STALLED_AFTER`] ago, is taken for delivering.
+    pub fn standing(&mut self, machine: &CloseMachine, now: Instant) -> Standing {
         if matches!(machine.state(), State::Draining | State::Closed) {
             return Standing::Delivered;
         }
         let Some(unacked) = machine.stats().unacked else {
             return Standing::Delivering;
         };
-        let first = *self.first_unacked.get_or_insert(unacked);
-        match unacked {
-            0 => Standing::Delivered,
-            _ if unacked < first => Standing::Delivering,
-            _ => Standing::Unread,
+        if unacked == 0 {
+            return Standing::Delivered;
+        }
+        if self.last_unacked != Some(unacked) {
+            self.last_unacked = Some(unacked);
+            self.moved_at = Some(now);
+        }
+        let still_for = self
+            .moved_at
+            .map_or(Duration::ZERO, |at| now.saturating_duration_since(at));
+        if still_for >= STALLED_AFTER {
+            Standing::Unread
+        } else {
+            Standing::Delivering
         }
     }
 }
@@ -206,30 +224,35 @@ mod tests {
     }
 
     #[test]
-    fn a_peer_that_acknowledges_nothing_reads_nothing_and_one_that_does_is_delivering() {
+    fn a_send_queue_still_for_a_second_reads_nothing_and_one_that_moves_is_delivering() {
         let mut machine = closing(1000);
         let mut progress = Progress::default();
-        answer(&mut machine, 1001, Instant::from_millis(0));
-        assert_eq!(progress.standing(&machine), Standing::Unread);
-        for unacked in [1001, 1001] {
-            let now = next_query(&mut machine);
-            answer(&mut machine, unacked, now);
-            assert_eq!(progress.standing(&machine), Standing::Unread);
+        let start = Instant::from_millis(0);
+        answer(&mut machine, 1001, start);
+        assert_eq!(progress.standing(&machine, start), Standing::Delivering);
+        let mut now = start;
+        while now < start + STALLED_AFTER {
+            assert_eq!(progress.standing(&machine, now), Standing::Delivering);
+            now = next_query(&mut machine);
+            answer(&mut machine, 1001, now);
         }
+        assert_eq!(progress.standing(&machine, now), Standing::Unread);
+        // The peer reads again: the figure moves.
         let now = next_query(&mut machine);
         answer(&mut machine, 400, now);
-        assert_eq!(progress.standing(&machine), Standing::Delivering);
+        assert_eq!(progress.standing(&machine, now), Standing::Delivering);
         let now = next_query(&mut machine);
         answer(&mut machine, 0, now);
         assert_eq!(machine.state(), State::Draining);
-        assert_eq!(progress.standing(&machine), Standing::Delivered);
+        assert_eq!(progress.standing(&machine, now), Standing::Delivered);
     }
 
     #[test]
     fn without_a_figure_a_close_is_taken_for_delivering() {
         let machine = closing(1000);
+        let later = Instant::from_millis(0) + STALLED_AFTER * 10;
         assert_eq!(
-            Progress::default().standing(&machine),
+            Progress::default().standing(&machine, later),
             Standing::Delivering
         );
     }

@@ -96,7 +96,7 @@ impl Lingering {
     /// Counts the close in flight with its lingerer, if it has one and must wait.
     pub(crate) fn wait_in_background(&mut self) {
         if let (Some(owner), None, Some(_)) = (&self.owner, &self.ticket, &self.stream) {
-            let standing = self.progress.standing(&self.machine);
+            let standing = self.progress.standing(&self.machine, self.clock.now());
             self.ticket = Some(owner.enter(standing));
         }
     }
@@ -104,9 +104,9 @@ impl Lingering {
     /// Drives the close to its end.
     pub(crate) async fn run(mut self) -> Outcome {
         while !self.perform() {
+            self.restand();
             if !self.answer_request() {
                 self.wait().await;
-                self.restand();
             }
         }
         self.finish()
@@ -115,7 +115,7 @@ impl Lingering {
     /// Tells the lingerer where the close now stands in the order closes give way.
     fn restand(&mut self) {
         if let (Some(owner), Some(ticket)) = (&self.owner, &mut self.ticket) {
-            owner.restand(ticket, self.progress.standing(&self.machine));
+            owner.restand(ticket, self.progress.standing(&self.machine, self.clock.now()));
         }
     }
 
