@@ -216,7 +216,11 @@ mod tests {
             ErrorKind::ConnectionRefused,
             ErrorKind::Interrupted,
         ] {
-            assert_eq!(accept_failure(&os(kind)), AcceptFailure::Transient, "{kind:?}");
+            assert_eq!(
+                accept_failure(&os(kind)),
+                AcceptFailure::Transient,
+                "{kind:?}"
+            );
         }
     }
 

@@ -218,7 +218,9 @@ mod tests {
 
     /// Lets time run to the next deadline, the next query of the send queue.
     fn next_query(machine: &mut CloseMachine) -> Instant {
-        let at = machine.poll_timeout().expect("a lingering close has a deadline");
+        let at = machine
+            .poll_timeout()
+            .expect("a lingering close has a deadline");
         machine.handle_timeout(at);
         at
     }

@@ -21,7 +21,10 @@ fn raising_the_limit_lifts_the_soft_limit_to_the_hard_one_and_the_default_capaci
     let before = limits::descriptor_limit().expect("getrlimit");
     let lowered = before.hard.min(512);
     set_soft_limit(lowered, before.hard);
-    assert_eq!(limits::default_capacity(), limits::capacity_for(Some(lowered)));
+    assert_eq!(
+        limits::default_capacity(),
+        limits::capacity_for(Some(lowered))
+    );
 
     let raised = limits::raise_descriptor_limit();
     let now = limits::descriptor_limit().expect("getrlimit");

@@ -23,8 +23,8 @@ fn silent_pair(listener: &TcpListener) -> (mio::net::TcpStream, TcpStream) {
 
 /// As [`silent_pair`], the client's receive buffer shrunk so that our answer outgrows it.
 fn small_window_pair(listener: &TcpListener) -> (mio::net::TcpStream, TcpStream) {
-    let socket = socket2::Socket::new(socket2::Domain::IPV4, socket2::Type::STREAM, None)
-        .expect("socket");
+    let socket =
+        socket2::Socket::new(socket2::Domain::IPV4, socket2::Type::STREAM, None).expect("socket");
     socket.set_recv_buffer_size(4096).expect("SO_RCVBUF");
     let address = listener.local_addr().expect("address");
     socket.connect(&address.into()).expect("connect");
@@ -89,7 +89,11 @@ fn poll_for(lingerer: &mut Lingerer, long: Duration) -> Vec<(Token, Outcome)> {
     let deadline = Instant::now() + long;
     let mut ended = Vec::new();
     while Instant::now() < deadline {
-        ended.extend(lingerer.poll(Some(Duration::from_millis(10))).expect("poll"));
+        ended.extend(
+            lingerer
+                .poll(Some(Duration::from_millis(10)))
+                .expect("poll"),
+        );
     }
     ended
 }
@@ -131,7 +135,11 @@ fn under_pressure_the_oldest_close_is_shortened_and_at_capacity_reclaimed() {
         .expect("the shortened close ended");
     assert_eq!(token, tokens[0]);
     assert_eq!(outcome.ending, Ending::AckedPeerOpen);
-    assert_eq!(lingerer.reclaimed(), 0, "a shortened close is not reclaimed");
+    assert_eq!(
+        lingerer.reclaimed(),
+        0,
+        "a shortened close is not reclaimed"
+    );
 
     // Three held: the next adoption shortens the oldest (the second), the one after finds
     // the lingerer full and reclaims it to make room, at once.
@@ -172,7 +180,11 @@ fn closes_with_everything_acknowledged_give_way_first_and_an_honest_slow_reader_
     let (second, second_outcome) = ended.next().expect("the second reclaimed");
     assert!(ended.next().is_none());
     drop(ended);
-    assert_eq!((first, second), (delivered, unread), "not in the order they give way");
+    assert_eq!(
+        (first, second),
+        (delivered, unread),
+        "not in the order they give way"
+    );
     assert!(acked_and_closed(&first_outcome), "{first_outcome}");
     // The zero-window peer got little of its answer: the outcome says so, plainly closed
     // since it sent nothing.

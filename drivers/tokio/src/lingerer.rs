@@ -544,7 +544,11 @@ mod tests {
     fn pressure_shortens_past_three_quarters_then_reclaims_at_capacity_never_refusing() {
         let lingerer = Lingerer::builder(Policy::default()).capacity(4).build();
         let tickets = entered(&lingerer, &[Delivering; 3]);
-        assert!(tickets.iter().all(|ticket| taken(&ticket.control).is_none()));
+        assert!(
+            tickets
+                .iter()
+                .all(|ticket| taken(&ticket.control).is_none())
+        );
         // The fourth arrives with three in flight: three quarters of four.
         let fourth = lingerer.enter(Delivering);
         assert_eq!(
@@ -591,7 +595,11 @@ mod tests {
         assert_eq!(taken(&tickets[1].control), Some(Request::Reclaim));
         assert_eq!(taken(&tickets[2].control), Some(Request::Reclaim));
         assert!(taken(&tickets[0].control).is_none());
-        assert_eq!(lingerer.reclaim(5).await, 1, "reclaimed ones are not asked twice");
+        assert_eq!(
+            lingerer.reclaim(5).await,
+            1,
+            "reclaimed ones are not asked twice"
+        );
         assert_eq!(lingerer.reclaim(5).await, 0);
     }
 

@@ -115,7 +115,10 @@ impl Lingering {
     /// Tells the lingerer where the close now stands in the order closes give way.
     fn restand(&mut self) {
         if let (Some(owner), Some(ticket)) = (&self.owner, &mut self.ticket) {
-            owner.restand(ticket, self.progress.standing(&self.machine, self.clock.now()));
+            owner.restand(
+                ticket,
+                self.progress.standing(&self.machine, self.clock.now()),
+            );
         }
     }
 

@@ -54,7 +54,11 @@ async fn at_capacity_the_oldest_close_is_reclaimed_and_none_is_refused() {
     let counts = lingerer.counts();
     assert_eq!((counts.reclaimed, counts.in_flight), (1, 4), "{counts:?}");
     let reclaimed = reports.lock().expect("reports")[0];
-    assert_eq!(reclaimed.peer, clients[0].local_addr().ok(), "not the oldest");
+    assert_eq!(
+        reclaimed.peer,
+        clients[0].local_addr().ok(),
+        "not the oldest"
+    );
     assert!(reclaimed.reclaimed);
     // As a spent budget ends it, nothing unread: a plain close, acknowledged but perhaps for
     // our FIN at the last query, and said so.
@@ -84,8 +88,8 @@ async fn at_capacity_the_oldest_close_is_reclaimed_and_none_is_refused() {
 
 /// A client whose receive buffer is too small for a large answer.
 fn small_window_client(address: SocketAddr) -> std::net::TcpStream {
-    let socket = socket2::Socket::new(socket2::Domain::IPV4, socket2::Type::STREAM, None)
-        .expect("socket");
+    let socket =
+        socket2::Socket::new(socket2::Domain::IPV4, socket2::Type::STREAM, None).expect("socket");
     socket.set_recv_buffer_size(4096).expect("SO_RCVBUF");
     socket.connect(&address.into()).expect("connect");
     socket.into()
@@ -146,14 +150,27 @@ async fn reclaim_takes_the_acknowledged_then_the_unread_and_spares_an_honest_slo
     tokio::time::sleep(linger_io::pressure::STALLED_AFTER + Duration::from_millis(300)).await;
 
     assert_eq!(lingerer.reclaim(2).await, 2);
-    assert_eq!(lingerer.counts().in_flight, 1, "released when reclaim resolves");
+    assert_eq!(
+        lingerer.counts().in_flight,
+        1,
+        "released when reclaim resolves"
+    );
     let ended: Vec<CloseReport> = reports.lock().expect("reports").clone();
     // The acknowledged close (accepted with its peer's address) first, then one of the two
     // large answers: the slow reader's is spared, as its whole answer shows below.
     let peers: Vec<_> = ended.iter().map(|report| report.peer).collect();
-    assert_eq!(peers, [silent.local_addr().ok(), None], "not in the order they give way");
+    assert_eq!(
+        peers,
+        [silent.local_addr().ok(), None],
+        "not in the order they give way"
+    );
     assert!(ended.iter().all(|report| report.reclaimed));
-    assert_eq!(ended[0].outcome.release, Release::Close, "{}", ended[0].outcome);
+    assert_eq!(
+        ended[0].outcome.release,
+        Release::Close,
+        "{}",
+        ended[0].outcome
+    );
     // The zero-window client got little of its answer: the outcome says so.
     assert!(
         matches!(ended[1].outcome.ending, Ending::TimedOut { unacked: Some(n) } if n > 100_000),
@@ -170,7 +187,11 @@ async fn reclaim_takes_the_acknowledged_then_the_unread_and_spares_an_honest_slo
         .await
         .expect("the slow close ended");
     let last = reports.lock().expect("reports")[2];
-    assert!(last.outcome.claims_delivery() && !last.reclaimed, "{}", last.outcome);
+    assert!(
+        last.outcome.claims_delivery() && !last.reclaimed,
+        "{}",
+        last.outcome
+    );
     drop(zero_window);
 }
 
