@@ -123,6 +123,11 @@ impl ServerProcess {
         Ok(server)
     }
 
+    /// Its process id.
+    pub fn pid(&self) -> u32 {
+        self.child.id()
+    }
+
     /// Its status now (at most 5 s to answer).
     pub fn status(&mut self) -> Option<Status> {
         let stdin = self.stdin.as_mut()?;
