@@ -26,7 +26,7 @@ use std::time::{Duration, Instant};
 
 const USAGE: &str = "usage: flood --flood-server PATH [--servers axum-plain,axum-linger,nginx] \
                      [--cases LIMIT:CONNECTIONS,...] [--kinds uploader,idle,zero-window] \
-                     [--seconds N] [--curls N] [--body-bytes N]";
+                     [--seconds N] [--curls N] [--body-bytes N] [--capacity N]";
 
 /// A server under test.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -59,6 +59,8 @@ struct Args {
     seconds: u64,
     curls: usize,
     body_bytes: usize,
+    /// The lingerer's capacity, for `flood-server`; its default if `None`.
+    capacity: Option<usize>,
 }
 
 /// What one run measured.
@@ -237,7 +239,7 @@ impl Server {
         let Target::Flood(kind) = target else {
             return nginx(scratch, limit, args.body_bytes);
         };
-        let words = [
+        let mut words = vec![
             "--server".to_string(),
             kind.name().into(),
             "--nofile".into(),
@@ -245,6 +247,9 @@ impl Server {
             "--body-bytes".into(),
             args.body_bytes.to_string(),
         ];
+        if let Some(capacity) = args.capacity {
+            words.extend(["--capacity".into(), capacity.to_string()]);
+        }
         ServerProcess::start(&args.flood_server, &words).map(Server::Flood)
     }
 
@@ -422,6 +427,7 @@ fn parse(words: impl Iterator<Item = String>) -> Result<Args, String> {
         seconds: 15,
         curls: 5,
         body_bytes: 16 << 10,
+        capacity: None,
     };
     let mut words = words;
     while let Some(flag) = words.next() {
@@ -451,11 +457,12 @@ fn parse(words: impl Iterator<Item = String>) -> Result<Args, String> {
                     .collect::<Option<_>>()
                     .ok_or_else(|| invalid("not LIMIT:CONNECTIONS,..."))?;
             }
-            "--seconds" | "--curls" | "--body-bytes" => {
+            "--seconds" | "--curls" | "--body-bytes" | "--capacity" => {
                 let number: u64 = value.parse().map_err(|_| invalid("not a whole number"))?;
                 match flag.as_str() {
                     "--seconds" => args.seconds = number.max(1),
                     "--curls" => args.curls = number as usize,
+                    "--capacity" => args.capacity = Some(number as usize),
                     _ => args.body_bytes = number as usize,
                 }
             }
