@@ -235,9 +235,19 @@ fn serve_axum(
         .enable_all()
         .build()?;
     let early = Bytes::from(vec![b'x'; options.body_bytes]);
+    let page = HelloFile::create()?;
+    let hello = page.path.clone();
     let app = Router::new().route(
         "/",
-        get(|| async { "hello" }).post(move |body: Body| async move {
+        get(move || async move {
+            // Read from a file, as a server reads a page, a template or a database: a
+            // descriptor the lingerer cannot give back.
+            match std::fs::read(&hello) {
+                Ok(page) => (StatusCode::OK, page),
+                Err(error) => (StatusCode::INTERNAL_SERVER_ERROR, error.to_string().into()),
+            }
+        })
+        .post(move |body: Body| async move {
             let mut body = body;
             let _first_bytes = body.frame().await;
             (StatusCode::PAYLOAD_TOO_LARGE, early)
@@ -296,6 +306,26 @@ fn counting<Io>(status: &Arc<Status>) -> impl FnMut(&mut Io) + Send + 'static {
     let status = Arc::clone(status);
     move |_| {
         status.accepted.fetch_add(1, Ordering::Relaxed);
+    }
+}
+
+/// The file `GET /` answers from, removed when dropped.
+struct HelloFile {
+    path: std::path::PathBuf,
+}
+
+impl HelloFile {
+    fn create() -> std::io::Result<HelloFile> {
+        let name = format!("linger-flood-server-{}.txt", std::process::id());
+        let path = std::env::temp_dir().join(name);
+        std::fs::write(&path, "hello")?;
+        Ok(HelloFile { path })
+    }
+}
+
+impl Drop for HelloFile {
+    fn drop(&mut self) {
+        let _ = std::fs::remove_file(&self.path);
     }
 }
 
