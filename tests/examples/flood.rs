@@ -18,9 +18,11 @@
 use linger_check::flood::clients::{self, Flood, Hostile, Probes};
 use linger_check::flood::server::Kind;
 use linger_check::flood::{ServerProcess, Status};
+use linger_check::sockets::clients::{UploadFile, curl_post};
 use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, ExitCode, Stdio};
+use std::sync::Arc;
 use std::sync::atomic::Ordering;
 use std::time::{Duration, Instant};
 
@@ -96,10 +98,8 @@ fn main() -> ExitCode {
         }
     };
     let scratch = std::env::temp_dir().join(format!("linger-flood-{}", std::process::id()));
-    let upload = scratch.join("upload");
-    if let Err(error) = std::fs::create_dir_all(&scratch)
-        .and_then(|()| std::fs::write(&upload, vec![0u8; 2_000_000]))
-    {
+    let upload = Arc::new(UploadFile::create(2_000_000));
+    if let Err(error) = std::fs::create_dir_all(&scratch) {
         eprintln!("flood: {}: {error}", scratch.display());
         return ExitCode::FAILURE;
     }
@@ -117,9 +117,9 @@ fn main() -> ExitCode {
                     connections,
                     kind,
                 ) {
-                    Ok(row) => {
-                        eprintln!("{}", line(&row));
-                        rows.push(row);
+                    Ok(measured) => {
+                        eprintln!("{}", row(&measured));
+                        rows.push(measured);
                     }
                     Err(error) => eprintln!(
                         "flood: {} under {limit} with {connections} {}: {error}",
@@ -141,7 +141,7 @@ fn run(
     args: &Args,
     runtime: &tokio::runtime::Runtime,
     scratch: &Path,
-    upload: &Path,
+    upload: &Arc<UploadFile>,
     target: Target,
     limit: u64,
     connections: usize,
@@ -194,37 +194,24 @@ fn run(
 }
 
 /// Runs `count` curl uploads of `upload`, spread over `window`, on a thread; how many got
-/// the whole early `413` (`body_bytes` of body, exit status 0).
+/// the whole early `413` (`body_bytes` of body, curl's exit status 0).
 fn curl_uploads(
     address: SocketAddr,
-    upload: &Path,
+    upload: &Arc<UploadFile>,
     count: usize,
     window: Duration,
     body_bytes: usize,
 ) -> std::thread::JoinHandle<usize> {
-    let upload = upload.to_path_buf();
+    let upload = Arc::clone(upload);
     let every = window / (count.max(1) as u32 + 1);
     std::thread::spawn(move || {
-        let mut whole = 0;
-        for _ in 0..count {
-            std::thread::sleep(every);
-            let output = Command::new("curl")
-                .args([
-                    "-s",
-                    "-o",
-                    "/dev/null",
-                    "-w",
-                    "%{http_code} %{size_download}",
-                ])
-                .args(["--max-time", "10", "-H", "Expect:", "--data-binary"])
-                .arg(format!("@{}", upload.display()))
-                .arg(format!("http://{address}/"))
-                .output();
-            let got = output.ok().filter(|output| output.status.success());
-            let expected = format!("413 {body_bytes}");
-            whole += usize::from(got.is_some_and(|output| output.stdout == expected.as_bytes()));
-        }
-        whole
+        let url = format!("http://{address}/");
+        (0..count)
+            .filter(|_| {
+                std::thread::sleep(every);
+                curl_post(&url, &upload, None).is(413, body_bytes)
+            })
+            .count()
     })
 }
 
@@ -369,23 +356,22 @@ fn answered(probes: &Probes) -> String {
     )
 }
 
-/// One run, as it ends.
-fn line(row: &Row) -> String {
-    format!(
-        "{} under {} with {} {}: answered {}, p50 {}, p99 {}; curl whole {} of {}; \
-         descriptors {:?} (before, during, after); reclaimed {:?}",
-        row.target.name(),
-        row.limit,
-        row.connections,
-        row.kind.name(),
+/// One run as a row of the table.
+fn row(row: &Row) -> String {
+    let [before, during, after] = row.fds;
+    let cells = [
+        row.limit.to_string(),
+        format!("{} {}", row.connections, row.kind.name()),
+        row.target.name().to_string(),
         answered(&row.probes),
         millis(row.probes.percentile(50.0)),
         millis(row.probes.percentile(99.0)),
-        row.curls_whole,
-        row.curls,
-        row.fds,
-        row.reclaimed,
-    )
+        format!("{} of {}", row.curls_whole, row.curls),
+        format!("{before} / {during} / {after}"),
+        row.reclaimed
+            .map_or_else(String::new, |count| count.to_string()),
+    ];
+    format!("| {} |", cells.join(" | "))
 }
 
 fn print_table(rows: &[Row]) {
@@ -393,24 +379,8 @@ fn print_table(rows: &[Row]) {
         "| limit | flood | server | answered | p50 | p99 | curl whole | descriptors before / during / after | reclaimed |"
     );
     println!("|---|---|---|---|---|---|---|---|---|");
-    for row in rows {
-        println!(
-            "| {} | {} {} | {} | {} | {} | {} | {} of {} | {} / {} / {} | {} |",
-            row.limit,
-            row.connections,
-            row.kind.name(),
-            row.target.name(),
-            answered(&row.probes),
-            millis(row.probes.percentile(50.0)),
-            millis(row.probes.percentile(99.0)),
-            row.curls_whole,
-            row.curls,
-            row.fds[0],
-            row.fds[1],
-            row.fds[2],
-            row.reclaimed
-                .map_or_else(|| "".into(), |count| count.to_string()),
-        );
+    for each in rows {
+        println!("{}", row(each));
     }
 }
 

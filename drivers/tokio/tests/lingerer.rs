@@ -149,12 +149,15 @@ async fn reclaim_takes_the_acknowledged_then_the_unread_and_spares_an_honest_slo
     // A send queue still for a second reads nothing.
     tokio::time::sleep(linger_io::pressure::STALLED_AFTER + Duration::from_millis(300)).await;
 
-    assert_eq!(lingerer.reclaim(2).await, 2);
-    assert_eq!(
-        lingerer.counts().in_flight,
-        1,
-        "released when reclaim resolves"
-    );
+    // One at a time, each reported before the next: the order they give way in.
+    for reclaimed in 1..=2 {
+        assert_eq!(lingerer.reclaim(1).await, 1);
+        let deadline = Instant::now() + Duration::from_secs(5);
+        while reports.lock().expect("reports").len() < reclaimed && Instant::now() < deadline {
+            tokio::time::sleep(Duration::from_millis(5)).await;
+        }
+    }
+    assert_eq!(lingerer.counts().in_flight, 1, "{:?}", lingerer.counts());
     let ended: Vec<CloseReport> = reports.lock().expect("reports").clone();
     // The acknowledged close (accepted with its peer's address) first, then one of the two
     // large answers: the slow reader's is spared, as its whole answer shows below.
