@@ -233,6 +233,7 @@ impl Server {
             limit.to_string(),
             "--body-bytes".into(),
             args.body_bytes.to_string(),
+            "--page-from-file".into(),
         ];
         if let Some(capacity) = args.capacity {
             words.extend(["--capacity".into(), capacity.to_string()]);

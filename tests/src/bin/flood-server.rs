@@ -3,7 +3,7 @@
 //!
 //! ```sh
 //! flood-server --server axum-plain|axum-linger|mio|std --listen ADDR [--nofile N]
-//!     [--capacity N] [--body-bytes N] [--report-closes]
+//!     [--capacity N] [--body-bytes N] [--report-closes] [--page-from-file]
 //! ```
 //!
 //! Exit status: 0 once stopped, 1 if it could not serve, 2 on bad arguments.
@@ -12,7 +12,8 @@ use linger_check::flood::server::{self, Kind, Options};
 use std::process::ExitCode;
 
 const USAGE: &str = "usage: flood-server --server axum-plain|axum-linger|mio|std --listen ADDR \
-                     [--nofile N] [--capacity N] [--body-bytes N] [--report-closes]";
+                     [--nofile N] [--capacity N] [--body-bytes N] [--report-closes] \
+                     [--page-from-file]";
 
 fn main() -> ExitCode {
     let options = match parse(std::env::args().skip(1)) {
@@ -39,32 +40,37 @@ fn parse(words: impl Iterator<Item = String>) -> Result<Options, String> {
         capacity: None,
         body_bytes: 16 << 10,
         report_closes: false,
+        page_from_file: false,
     };
-    let mut words = words.peekable();
+    let mut words = words;
     while let Some(flag) = words.next() {
-        if flag == "--report-closes" {
-            options.report_closes = true;
-            continue;
-        }
-        let value = words
-            .next()
-            .ok_or_else(|| format!("{flag} needs a value"))?;
-        let invalid = |what: &str| format!("{flag} {value:?}: {what}");
-        let number = || {
-            value
-                .parse::<u64>()
-                .map_err(|_| invalid("not a whole number"))
-        };
         match flag.as_str() {
-            "--server" => {
-                options.kind = Kind::named(&value).ok_or_else(|| invalid("no such server"))?
-            }
-            "--listen" => options.listen = value.parse().map_err(|_| invalid("not an address"))?,
-            "--nofile" => options.nofile = Some(number()?),
-            "--capacity" => options.capacity = Some(number()? as usize),
-            "--body-bytes" => options.body_bytes = number()? as usize,
-            _ => return Err(format!("unknown option {flag}")),
+            "--report-closes" => options.report_closes = true,
+            "--page-from-file" => options.page_from_file = true,
+            _ => set(&mut options, &flag, words.next())?,
         }
     }
     Ok(options)
+}
+
+/// Sets the option `flag` names to `value`.
+fn set(options: &mut Options, flag: &str, value: Option<String>) -> Result<(), String> {
+    let value = value.ok_or_else(|| format!("{flag} needs a value"))?;
+    let invalid = |what: &str| format!("{flag} {value:?}: {what}");
+    let number = || {
+        value
+            .parse::<u64>()
+            .map_err(|_| invalid("not a whole number"))
+    };
+    match flag {
+        "--server" => {
+            options.kind = Kind::named(&value).ok_or_else(|| invalid("no such server"))?
+        }
+        "--listen" => options.listen = value.parse().map_err(|_| invalid("not an address"))?,
+        "--nofile" => options.nofile = Some(number()?),
+        "--capacity" => options.capacity = Some(number()? as usize),
+        "--body-bytes" => options.body_bytes = number()? as usize,
+        _ => return Err(format!("unknown option {flag}")),
+    }
+    Ok(())
 }
