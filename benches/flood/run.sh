@@ -10,7 +10,7 @@
 # latter: raising it takes CAP_SYS_RESOURCE). Bounded in time: about 25 s a run, 18 runs.
 #
 #   benches/flood/run.sh [--servers ...] [--cases LIMIT:CONNECTIONS,...] [--kinds ...]
-#                        [--seconds N] [--curls N]   # see tests/examples/flood.rs
+#                        [--seconds N] [--curls N] [--capacity N]  # src/bin/flood.rs
 #
 # Needs nginx and curl (benches/anchors/install.sh installs them) and a kernel that lets
 # loopback carry 12,000 connections (the clients spread over 127.0.0.2-9).
@@ -20,7 +20,7 @@ cd "$(dirname "$0")/../.."
 for tool in nginx curl; do
     command -v "$tool" >/dev/null || { echo "benches/flood needs $tool (benches/anchors/install.sh)" >&2; exit 2; }
 done
-cargo build --release -q -p linger-check --example flood --bin flood-server
+cargo build --release -q -p linger-flood --bins
 target="${CARGO_TARGET_DIR:-target}/release"
 
 cases=()
@@ -33,4 +33,4 @@ if [[ " $* " != *" --cases "* ]]; then
     fi
     cases=(--cases "1024:1500,$large:12000")
 fi
-exec "$target/examples/flood" --flood-server "$target/flood-server" "${cases[@]}" "$@"
+exec "$target/flood" --flood-server "$target/flood-server" "${cases[@]}" "$@"

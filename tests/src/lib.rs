@@ -5,11 +5,8 @@
 //! - [`model`]: exhaustive model checking of close strategies (P1-P5 over every
 //!   interleaving of a bounded model of two kernels and an adversarial peer);
 //! - [`fuzz`]: the checks the fuzz targets in `fuzz/` run, also replayed over the committed
-//!   corpus by `cargo test`;
-//! - [`flood`]: hostile floods against servers under a descriptor limit of their own, for
-//!   the flood tests and `benches/flood`.
+//!   corpus by `cargo test`.
 
-pub mod flood;
 pub mod fuzz;
 pub mod model;
 pub mod sockets;

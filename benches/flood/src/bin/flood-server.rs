@@ -1,5 +1,5 @@
 //! `flood-server`: a server for floods to be aimed at, in a process of its own (see
-//! `linger_check::flood::server`).
+//! `linger_flood::server`).
 //!
 //! ```sh
 //! flood-server --server axum-plain|axum-linger|mio|std --listen ADDR [--nofile N]
@@ -8,7 +8,7 @@
 //!
 //! Exit status: 0 once stopped, 1 if it could not serve, 2 on bad arguments.
 
-use linger_check::flood::server::{self, Kind, Options};
+use linger_flood::server::{self, Kind, Options};
 use std::process::ExitCode;
 
 const USAGE: &str = "usage: flood-server --server axum-plain|axum-linger|mio|std --listen ADDR \

@@ -9,7 +9,7 @@
 //! ended (`close PEER claims=0|1 written=N`); on `stop` or the end of its input it stops,
 //! prints a last status line and exits.
 
-use super::mio_server;
+use crate::mio_server;
 use axum::Router;
 use axum::body::{Body, Bytes};
 use axum::http::StatusCode;
@@ -123,7 +123,7 @@ impl Status {
         let read = |counter: &AtomicU64| counter.load(Ordering::Relaxed);
         format!(
             "status fds={} accepted={} in_flight={} ended={} reclaimed={} claimed={} capacity={}",
-            crate::sockets::open_fds(),
+            linger_check::sockets::open_fds(),
             read(&self.accepted),
             self.in_flight.load(Ordering::Relaxed),
             read(&self.ended),
@@ -177,7 +177,7 @@ fn answer_commands(status: &Status) {
 }
 
 /// Says the server at `address` is ready to serve: the first line it prints.
-pub(super) fn announce(address: SocketAddr) {
+pub(crate) fn announce(address: SocketAddr) {
     println!("listening on {address}");
 }
 

@@ -6,10 +6,10 @@
 //! early reply whole; once it stops every descriptor is released; and every close that
 //! claimed delivery matches what its client's kernel received.
 //!
-//! `cargo test -p linger-check --test flood -- --nocapture` prints each run's figures.
+//! `cargo test -p linger-flood --test flood -- --nocapture` prints each run's figures.
 
-use linger_check::flood::clients::{self, Flood, FloodCounts, Hostile};
-use linger_check::flood::{ServerProcess, Status};
+use linger_flood::clients::{self, Flood, FloodCounts, Hostile};
+use linger_flood::{ServerProcess, Status};
 use std::path::Path;
 use std::sync::atomic::Ordering;
 use std::time::{Duration, Instant};

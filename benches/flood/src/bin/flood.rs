@@ -1,5 +1,5 @@
-//! The flood benchmark of `benches/flood/run.sh`: hostile clients hold more connections than
-//! a server may open descriptors, while a well-behaved client sends `GET /` on a fresh
+//! `flood`: the benchmark of `benches/flood/run.sh`. Hostile clients hold more connections
+//! than a server may open descriptors, while a well-behaved client sends `GET /` on a fresh
 //! connection every 20 ms (2 s timeout each) and curl uploads 2 MB every few seconds,
 //! expecting the whole early `413`. The servers run back to back, each in a process of its
 //! own under the descriptor limit of the case: axum on its own listener, axum on a
@@ -10,15 +10,15 @@
 //! ```sh
 //! flood --flood-server target/release/flood-server [--servers axum-plain,axum-linger,nginx]
 //!     [--cases 1024:1500,20000:12000] [--kinds uploader,idle,zero-window] [--seconds 15]
-//!     [--curls 5] [--body-bytes 16384]
+//!     [--curls 5] [--body-bytes 16384] [--capacity N]
 //! ```
 //!
-//! Prints one line per run as it ends, then the table of `docs/performance.md`.
+//! Prints each run's row as it ends, then the table of `docs/performance.md`.
 
-use linger_check::flood::clients::{self, Flood, Hostile, Probes};
-use linger_check::flood::server::Kind;
-use linger_check::flood::{ServerProcess, Status};
 use linger_check::sockets::clients::{UploadFile, curl_post};
+use linger_flood::clients::{self, Flood, Hostile, Probes};
+use linger_flood::server::Kind;
+use linger_flood::{ServerProcess, Status};
 use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, ExitCode, Stdio};

@@ -1,7 +1,7 @@
 //! Floods: hostile clients holding more connections than a server may open descriptors,
 //! against a server in a process of its own under a descriptor limit of its own, while
 //! well-behaved clients measure what it still answers. The real-socket tests
-//! (`tests/flood.rs`) and the benchmark (`benches/flood`) share them.
+//! (`tests/flood.rs`) and the benchmark (the `flood` binary, `run.sh`) share them.
 //!
 //! The server runs as the `flood-server` binary ([`server`]), so that lowering its
 //! descriptor limit never starves the tests beside it; [`ServerProcess`] starts it and reads

@@ -2,7 +2,7 @@
 //! answers, and hands the connection to a `linger_mio::Lingerer` polled from the same loop;
 //! when `accept` runs out of descriptors, the loop reclaims lingering closes and accepts on.
 
-use super::server::{Options, Status, announce, answer};
+use crate::server::{Options, Status, announce, answer};
 use linger::Policy;
 use linger_mio::Lingerer;
 use mio::net::{TcpListener, TcpStream};
