@@ -12,6 +12,16 @@
 //! | `EHOSTUNREACH`, `ENETUNREACH`, others | any | the path or the socket failed | `Failed` |
 //! | `EWOULDBLOCK` | `read` | nothing to read now | `ReadBlocked` (discarding) or nothing |
 //! | `EINTR` | any | retry | nothing |
+//!
+//! A failed `accept` concerns the listener, not a close: [`accept_failure`] says what the
+//! accept loop does next.
+//!
+//! | errno (Winsock) | means | [`AcceptFailure`] |
+//! |---|---|---|
+//! | `ECONNABORTED`, `ECONNRESET`, `ECONNREFUSED`, `EINTR` | one connection was lost before it was accepted | `Transient`: accept the next at once |
+//! | `EMFILE` (`WSAEMFILE`), `ENFILE` | the process, or the system, is out of descriptors | `Exhausted`: reclaim lingering closes, retry |
+//! | `ENOBUFS` (`WSAENOBUFS`), `ENOMEM` | out of socket memory (Linux's `accept` says `ENOMEM` when socket buffer limits are hit) | `Exhausted` |
+//! | others | the listener failed | `Other`: pause, as axum and nginx do |
 
 use linger::Event;
 use std::io::{self, ErrorKind};
@@ -23,6 +33,44 @@ pub fn event_for(error: &io::Error) -> Event {
         _ => Event::Failed,
     }
 }
+
+/// What a failed `accept` means for the loop that called it.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum AcceptFailure {
+    /// One connection was lost before it was accepted, or the call was interrupted: accept
+    /// the next one at once.
+    Transient,
+    /// Out of descriptors or socket memory: releasing lingering closes frees both, and the
+    /// connection waits in the listen queue meanwhile.
+    Exhausted,
+    /// Anything else: wait before trying again, or the loop spins on the same error.
+    Other,
+}
+
+/// What the error of a failed `accept` means; see the table above.
+pub fn accept_failure(error: &io::Error) -> AcceptFailure {
+    use ErrorKind::{ConnectionAborted, ConnectionRefused, ConnectionReset, Interrupted};
+    if matches!(
+        error.kind(),
+        ConnectionAborted | ConnectionRefused | ConnectionReset | Interrupted
+    ) {
+        return AcceptFailure::Transient;
+    }
+    match error.raw_os_error() {
+        Some(code) if EXHAUSTED.contains(&code) => AcceptFailure::Exhausted,
+        _ => AcceptFailure::Other,
+    }
+}
+
+/// The codes of [`AcceptFailure::Exhausted`].
+#[cfg(unix)]
+const EXHAUSTED: [i32; 4] = [libc::EMFILE, libc::ENFILE, libc::ENOBUFS, libc::ENOMEM];
+/// The codes of [`AcceptFailure::Exhausted`]: Winsock has no `ENFILE` or `ENOMEM` for sockets.
+#[cfg(windows)]
+const EXHAUSTED: [i32; 2] = [
+    windows_sys::Win32::Networking::WinSock::WSAEMFILE,
+    windows_sys::Win32::Networking::WinSock::WSAENOBUFS,
+];
 
 /// What a `shutdown(SHUT_WR)` that failed with `ENOTCONN` means, from the socket's pending
 /// error (`SO_ERROR`) and the send-queue figure the kernel keeps after the end (Linux
@@ -145,6 +193,47 @@ mod tests {
         assert_eq!(
             write_event(Err(&os(ErrorKind::TimedOut))),
             Some(Event::Failed)
+        );
+    }
+
+    #[test]
+    fn an_accept_out_of_descriptors_or_socket_memory_is_exhaustion() {
+        #[cfg(unix)]
+        let codes = [libc::EMFILE, libc::ENFILE, libc::ENOBUFS, libc::ENOMEM];
+        #[cfg(windows)]
+        let codes = [10024, 10055];
+        for code in codes {
+            let error = io::Error::from_raw_os_error(code);
+            assert_eq!(accept_failure(&error), AcceptFailure::Exhausted, "{error}");
+        }
+    }
+
+    #[test]
+    fn an_accept_that_lost_one_connection_is_transient() {
+        for kind in [
+            ErrorKind::ConnectionAborted,
+            ErrorKind::ConnectionReset,
+            ErrorKind::ConnectionRefused,
+            ErrorKind::Interrupted,
+        ] {
+            assert_eq!(
+                accept_failure(&os(kind)),
+                AcceptFailure::Transient,
+                "{kind:?}"
+            );
+        }
+    }
+
+    #[test]
+    fn any_other_accept_error_is_other() {
+        assert_eq!(
+            accept_failure(&io::Error::other("listener gone")),
+            AcceptFailure::Other
+        );
+        #[cfg(unix)]
+        assert_eq!(
+            accept_failure(&io::Error::from_raw_os_error(libc::EBADF)),
+            AcceptFailure::Other
         );
     }
 

@@ -6,9 +6,12 @@
 //! [`Event`](linger::Event); [`sys`] holds the per-platform syscalls (`SIOCOUTQ`,
 //! `FIONWRITE`, `TCP_INFO`, `TCP_CONNECTION_INFO`, `SIO_TCP_INFO`, the cork option);
 //! [`acks`] decides what the kernel's figures prove, apart from the syscalls; [`errors`] maps
-//! every socket error onto the event it stands for. A driver adds only how it waits (epoll,
-//! `poll(2)`, `WSAPoll`, tokio) and how it closes. [`profile`] finds at run time what a close
-//! can observe here, for test suites that run the same scenarios on every platform.
+//! every socket error onto the event it stands for, and a failed `accept` onto what the loop
+//! does next. A driver adds only how it waits (epoll, `poll(2)`, `WSAPoll`, tokio) and how it
+//! closes. What the lingerers share lives here too: [`limits`], the descriptor budget their
+//! default capacity comes from and the opt-in that raises it, and [`pressure`], which close
+//! gives way first when they run short. [`profile`] finds at run time what a close can
+//! observe here, for test suites that run the same scenarios on every platform.
 //!
 //! [docs/drivers.md](https://github.com/linger-rs/linger/blob/main/docs/drivers.md) has the
 //! action-to-syscall table, what each outcome promises on each platform, and the steps of
@@ -20,11 +23,13 @@
 
 pub mod acks;
 pub mod errors;
+pub mod limits;
 mod perform;
+pub mod pressure;
 pub mod profile;
 pub mod sys;
 
-pub use errors::{event_for, read_event, write_event};
+pub use errors::{AcceptFailure, accept_failure, event_for, read_event, write_event};
 pub use perform::{DISCARD_CHUNK, drive, perform};
 
 /// A socket linger-io works on: `AsFd` on unix, `AsSocket` on Windows. Every std, mio,

@@ -26,7 +26,9 @@
 //! Every request gets an immediate `413` and its connection is handed to the lingerer, whose
 //! poller is registered in the server's own so both wake the same loop (on unix; on Windows,
 //! where one `mio::Poll` cannot watch another, bound the server's wait by a few milliseconds
-//! and poll the lingerer each time round, as the `early_reply` example does):
+//! and poll the lingerer each time round, as the `early_reply` example does). The lingerer
+//! holds at most half the process's descriptors; when `accept` runs out all the same, the
+//! loop reclaims lingering closes and accepts again:
 //!
 //! ```no_run
 //! # #[cfg(unix)]
@@ -46,7 +48,9 @@
 //! let mut events = Events::with_capacity(256);
 //! let mut listener = TcpListener::bind("127.0.0.1:8080".parse().expect("address"))?;
 //! poll.registry().register(&mut listener, LISTENER, Interest::READABLE)?;
-//! let mut lingerer = Lingerer::new(10_000)?;
+//! // Where the administrator allows more descriptors than the soft limit, use them.
+//! let _ = linger_mio::raise_descriptor_limit();
+//! let mut lingerer = Lingerer::new(Lingerer::default_capacity())?;
 //! let lingerer_fd = lingerer.as_raw_fd();
 //! poll.registry().register(&mut SourceFd(&lingerer_fd), LINGERER, Interest::READABLE)?;
 //!
@@ -54,7 +58,14 @@
 //!     poll.poll(&mut events, lingerer.next_timeout())?;
 //!     for event in events.iter() {
 //!         if event.token() == LISTENER {
-//!             while let Ok((stream, _)) = listener.accept() {
+//!             loop {
+//!                 let stream = match listener.accept() {
+//!                     Ok((stream, _)) => stream,
+//!                     // Out of descriptors: lingering closes were reclaimed; accept again.
+//!                     Err(error) if lingerer.after_accept_error(&error) > 0 => continue,
+//!                     // None waiting, or nothing to reclaim (a real server retries on a timer).
+//!                     Err(_) => break,
+//!                 };
 //!                 let mut connection = Connection::new(stream, Policy::default());
 //!                 connection.write_all(b"HTTP/1.1 413 Payload Too Large\r\n")?;
 //!                 connection.write_all(b"connection: close\r\ncontent-length: 0\r\n\r\n")?;
@@ -91,4 +102,5 @@ pub use linger::{
     Ending, Error, NagleMode, OnBudgetSpent, Outcome, Policy, PolicyBuilder, PolicyError, Release,
     State, Stats,
 };
+pub use linger_io::limits::{DescriptorLimit, LimitError, raise_descriptor_limit};
 pub use lingerer::{AdoptError, Lingerer, SHORT_LINGER};

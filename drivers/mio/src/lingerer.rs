@@ -3,11 +3,12 @@
 use crate::Connection;
 use crate::close_handle::{Arc, CloseHandle, Mailbox, Request, Requests, ShutdownHandle};
 use crate::timers::Timers;
-use linger::{Clock, CloseMachine, Event, Instant, Outcome, Policy};
+use linger::{Clock, CloseMachine, Event, Instant, Outcome, Policy, State};
+use linger_io::AcceptFailure;
+use linger_io::pressure::{GiveWay, Progress, Relief, Standing};
 use mio::net::TcpStream;
 use mio::{Events, Interest, Poll, Registry, Token};
 use std::borrow::Borrow;
-use std::collections::VecDeque;
 use std::io::{self, ErrorKind, Read};
 use std::time::Duration;
 
@@ -30,11 +31,40 @@ pub const SHORT_LINGER: Duration = Policy::SHORT_LINGER;
 ///
 /// # Pressure
 ///
-/// It holds at most `capacity` sockets. Past three quarters of that, every adoption gives
-/// the oldest close at most [`SHORT_LINGER`] more, as Apache httpd does under load; at the
-/// cap, the oldest close is aborted to make room (its outcome says `Aborted`), as nginx
-/// reclaims lingering connections first. A socket handed over is never refused: refusing
-/// would leave the caller with nothing but a plain close, the very loss this avoids.
+/// It holds at most `capacity` sockets ([`default_capacity`](Self::default_capacity): half
+/// the process's descriptor limit). Past three quarters of that, every adoption gives the
+/// close that gives way first, among those not yet shortened, at most [`SHORT_LINGER`]
+/// more, as Apache httpd does under load; at the cap, it *reclaims* the close that gives
+/// way first: ends it at once as its policy says for a spent budget, as nginx reclaims
+/// lingering connections first. A socket handed over is never refused: refusing would leave
+/// the caller with nothing but a plain close, the very loss this avoids.
+///
+/// Closes give way in this order: those with everything acknowledged (only the peer's EOF
+/// awaited), then those whose peer has acknowledged nothing since the close began (it reads
+/// nothing), then those still delivering to a peer that reads; the oldest first within each.
+///
+/// # Out of descriptors
+///
+/// When the loop's `accept` fails for want of descriptors (`EMFILE`, `ENFILE`, `ENOBUFS`,
+/// `ENOMEM`), it calls [`after_accept_error`](Self::after_accept_error), which reclaims a
+/// batch of closes at once, their descriptors released before it returns, and accepts
+/// again; [`reclaim`](Self::reclaim) reclaims a given number. Reclaimed closes are counted
+/// ([`reclaimed`](Self::reclaimed)) and their outcomes come from `poll` with the rest.
+///
+/// ```no_run
+/// # fn serve(listener: mio::net::TcpListener, lingerer: &mut linger_mio::Lingerer) {
+/// loop {
+///     match listener.accept() {
+///         Ok((stream, _peer)) => { /* serve it, then adopt it */ }
+///         Err(error) if error.kind() == std::io::ErrorKind::WouldBlock => break,
+///         // Out of descriptors: closes were reclaimed, their descriptors are free again.
+///         Err(error) if lingerer.after_accept_error(&error) > 0 => continue,
+///         // Nothing to reclaim, or another error: retry on a timer, not at once.
+///         Err(error) => break,
+///     }
+/// }
+/// # }
+/// ```
 ///
 /// # From other threads
 ///
@@ -52,10 +82,10 @@ pub struct Lingerer {
     free: Vec<usize>,
     held: usize,
     capacity: usize,
-    /// Closes not yet shortened, oldest first; entries of closes that ended are skipped.
-    order: VecDeque<Adoption>,
-    /// Closes already shortened, oldest first (older than any in `order`).
-    shortened: VecDeque<Adoption>,
+    /// The slots of the closes held, in the order they give way.
+    order: GiveWay<usize>,
+    /// Closes reclaimed so far.
+    reclaimed: u64,
     /// Each held close's deadline, by slot.
     timers: Timers,
     adoptions: u64,
@@ -63,13 +93,6 @@ pub struct Lingerer {
     ready: Vec<usize>,
     finished: Vec<(Token, Outcome)>,
     requests: Requests,
-}
-
-/// An entry of the pressure queues: the close adopted `number`th, in `slot` if still held.
-#[derive(Clone, Copy, Debug)]
-struct Adoption {
-    slot: usize,
-    number: u64,
 }
 
 /// One socket being closed.
@@ -83,10 +106,15 @@ struct Lingering {
     mailbox: Arc<Mailbox>,
     /// Registered with the poller (only once the close has to wait).
     registered: bool,
+    /// What the peer has shown since the close began, and where that puts the close in the
+    /// order closes give way (as `order` holds it, once it does).
+    progress: Progress,
+    standing: Standing,
 }
 
 impl Lingerer {
-    /// A lingerer holding at most `capacity` sockets at once (at least one).
+    /// A lingerer holding at most `capacity` sockets at once (at least one):
+    /// [`default_capacity`](Self::default_capacity) unless you know better.
     pub fn new(capacity: usize) -> io::Result<Lingerer> {
         let poll = Poll::new()?;
         let requests = Requests::new(mio::Waker::new(poll.registry(), WAKER)?);
@@ -98,14 +126,72 @@ impl Lingerer {
             free: Vec::new(),
             held: 0,
             capacity: capacity.max(1),
-            order: VecDeque::new(),
-            shortened: VecDeque::new(),
+            order: GiveWay::default(),
+            reclaimed: 0,
             timers: Timers::default(),
             adoptions: 0,
             ready: Vec::new(),
             finished: Vec::new(),
             requests,
         })
+    }
+
+    /// The capacity a server's lingerer should have, as the process stands now: half its
+    /// soft descriptor limit (`RLIMIT_NOFILE`). At most half for the closes of past
+    /// connections leaves the live ones, the server's files and its upstream connections at
+    /// least as many (nginx's rule of thumb is twice as many descriptors as connections):
+    /// 512 under the usual soft limit of 1,024; call
+    /// [`raise_descriptor_limit`](crate::raise_descriptor_limit) first in `main` to size it
+    /// from the hard limit. Where there is no such limit (Windows) or it is unlimited, 10,000
+    /// ([`linger_io::limits::FALLBACK_CAPACITY`]), which bounds memory rather than
+    /// descriptors.
+    pub fn default_capacity() -> usize {
+        linger_io::limits::default_capacity()
+    }
+
+    /// Most sockets held at once.
+    pub fn capacity(&self) -> usize {
+        self.capacity
+    }
+
+    /// Closes reclaimed so far, at the capacity or by [`reclaim`](Self::reclaim): ended
+    /// early to make room, whatever their outcome.
+    pub fn reclaimed(&self) -> u64 {
+        self.reclaimed
+    }
+
+    /// After the loop's `accept` failed with `error`: when for want of descriptors or socket
+    /// memory, reclaims a batch of closes (nginx's: an eighth of those held, 1 to 32) and
+    /// returns how many, their descriptors free again, so the loop accepts again at once;
+    /// otherwise, or with nothing to reclaim, returns 0, and the loop should retry later
+    /// (the listen queue keeps the connection), not spin.
+    pub fn after_accept_error(&mut self, error: &io::Error) -> usize {
+        if linger_io::accept_failure(error) != AcceptFailure::Exhausted {
+            return 0;
+        }
+        self.reclaim(linger_io::pressure::reclaim_batch(self.held))
+    }
+
+    /// Reclaims the `max` closes that give way first (see the type's docs): each ends now as
+    /// its policy says for a spent budget (a plain close, or a reset over data still unread
+    /// or when the policy says abort), after one last round of discarding what the peer
+    /// sent, and releases its socket before this returns; its outcome comes from the next
+    /// [`poll`](Self::poll). Returns how many were reclaimed: 0 when none was held.
+    pub fn reclaim(&mut self, max: usize) -> usize {
+        let now = self.clock.now();
+        let mut reclaimed = 0;
+        while reclaimed < max {
+            let Some((_, slot)) = self.order.pop_next() else {
+                break;
+            };
+            if let Some(lingering) = self.slots.get_mut(slot).and_then(Option::as_mut) {
+                spend_budget(lingering, now);
+                self.run(slot, now);
+                reclaimed += 1;
+            }
+        }
+        self.reclaimed += reclaimed as u64;
+        reclaimed
     }
 
     /// A handle with which any thread can ask for the close `token` names to be cut short
@@ -177,6 +263,8 @@ impl Lingerer {
             adopted,
             mailbox: self.requests.mailbox(slot),
             registered: false,
+            progress: Progress::default(),
+            standing: Standing::Delivering,
         };
         if slot == self.slots.len() {
             self.slots.push(Some(lingering));
@@ -184,13 +272,13 @@ impl Lingerer {
             self.slots[slot] = Some(lingering);
         }
         self.held += 1;
-        self.order.push_back(Adoption {
-            slot,
-            number: adopted,
-        });
         // A server shutdown asked for before this adoption applies to it too.
         self.answer_request(slot, now);
         self.run(slot, now);
+        // `run` judged where it stands, if it is still held.
+        if let Some(lingering) = &self.slots[slot] {
+            self.order.insert(adopted, lingering.standing, slot);
+        }
         self.register(slot)?;
         Ok(Token(slot))
     }
@@ -208,11 +296,17 @@ impl Lingerer {
             lingering.registered = true;
             return Ok(());
         };
-        let stream = self.slots[slot].take().map(|lingering| lingering.stream);
+        let taken = self.slots[slot].take();
+        if let Some(lingering) = &taken {
+            self.order.remove(lingering.adopted, lingering.standing);
+        }
         self.timers.set(slot, None);
         self.held -= 1;
         self.free.push(slot);
-        Err(AdoptError { stream, error })
+        Err(AdoptError {
+            stream: taken.map(|lingering| lingering.stream),
+            error,
+        })
     }
 
     /// Waits at most `timeout` (or until the next deadline) for readiness, drives every
@@ -317,44 +411,28 @@ impl Lingerer {
         self.timers.earliest()
     }
 
-    /// Past three quarters of the capacity, shortens the oldest close not yet shortened; at
-    /// the capacity, aborts the oldest close.
+    /// Past three quarters of the capacity, shortens the close that gives way first among
+    /// those not yet shortened; at the capacity, reclaims the close that gives way first.
     fn relieve_pressure(&mut self, now: Instant) {
-        if self.held >= self.capacity {
-            if let Some(oldest) = self.oldest(true) {
-                if let Some(lingering) = self.live(oldest) {
-                    let _ = lingering.machine.abort(now);
-                }
-                self.run(oldest.slot, now);
+        match linger_io::pressure::relief(self.order.len(), self.capacity) {
+            Some(Relief::Reclaim) => {
+                self.reclaim(1);
             }
-        } else if self.held >= self.capacity - self.capacity / 4 {
-            if let Some(oldest) = self.oldest(false) {
-                if let Some(lingering) = self.live(oldest) {
+            Some(Relief::Shorten) => {
+                let Some(&slot) = self.order.shorten_next() else {
+                    return;
+                };
+                if let Some(lingering) = self.slots.get_mut(slot).and_then(Option::as_mut) {
                     let _ = lingering.machine.shorten_budget(now, SHORT_LINGER);
                 }
-                self.shortened.push_back(oldest);
-                self.run(oldest.slot, now);
+                self.run(slot, now);
             }
+            None => {}
         }
     }
 
-    /// Takes the oldest close still held: among all (`any`), or among those not shortened.
-    fn oldest(&mut self, any: bool) -> Option<Adoption> {
-        let shortened = any
-            .then(|| pop_held(&mut self.shortened, &self.slots))
-            .flatten();
-        shortened.or_else(|| pop_held(&mut self.order, &self.slots))
-    }
-
-    /// The close `adoption` names, if it is still held.
-    fn live(&mut self, adoption: Adoption) -> Option<&mut Lingering> {
-        self.slots
-            .get_mut(adoption.slot)
-            .and_then(Option::as_mut)
-            .filter(|lingering| lingering.adopted == adoption.number)
-    }
-
-    /// Performs what the close in `slot` asks for; releases it, or reschedules its deadline.
+    /// Performs what the close in `slot` asks for; releases it, or reschedules its deadline
+    /// and moves it to where it now stands in the order closes give way.
     fn run(&mut self, slot: usize, now: Instant) {
         let Some(lingering) = self.slots.get_mut(slot).and_then(Option::as_mut) else {
             return;
@@ -364,6 +442,10 @@ impl Lingerer {
             return;
         }
         self.timers.set(slot, lingering.machine.poll_timeout());
+        let standing = lingering.progress.standing(&lingering.machine, now);
+        self.order
+            .restand(lingering.adopted, lingering.standing, standing);
+        lingering.standing = standing;
     }
 
     /// Closes the socket in `slot` (deregistered first, if it was registered) and records its
@@ -373,11 +455,14 @@ impl Lingerer {
             mut stream,
             machine,
             registered,
+            adopted,
+            standing,
             ..
         }) = self.slots.get_mut(slot).and_then(Option::take)
         else {
             return;
         };
+        self.order.remove(adopted, standing);
         if registered {
             let _ = self.poll.registry().deregister(&mut stream);
         }
@@ -392,15 +477,22 @@ impl Lingerer {
     }
 }
 
-/// Pops `queue` until an entry names a close still held.
-fn pop_held(queue: &mut VecDeque<Adoption>, slots: &[Option<Lingering>]) -> Option<Adoption> {
-    while let Some(adoption) = queue.pop_front() {
-        let held = slots.get(adoption.slot).and_then(Option::as_ref);
-        if held.is_some_and(|lingering| lingering.adopted == adoption.number) {
-            return Some(adoption);
-        }
+/// Ends a close now as its policy says for a spent budget, after one last discard round:
+/// what the peer sent since the last one would make a plain close a reset the outcome does
+/// not mention. A reset if even that cannot end it.
+fn spend_budget(lingering: &mut Lingering, now: Instant) {
+    let _ = lingering.machine.handle(Event::Readable, now);
+    if drive(lingering, now) {
+        return;
     }
-    None
+    let machine = &mut lingering.machine;
+    if machine.state() != State::Closed {
+        let _ = machine.shorten_budget(now, Duration::ZERO);
+        machine.handle_timeout(now);
+    }
+    if machine.state() != State::Closed {
+        let _ = machine.abort(now);
+    }
 }
 
 /// Performs every action of one close; true once it released its socket.

@@ -23,18 +23,33 @@
 //! The machine and its [`Policy`] come from [`linger`], the sans-IO core; `linger-mio` and
 //! `linger-tokio` are the drivers for event loops. How each action maps onto a syscall, per
 //! platform: [docs/drivers.md](https://github.com/linger-rs/linger/blob/main/docs/drivers.md).
+//!
+//! # Under a flood
+//!
+//! A lingering close holds its thread and its descriptor for up to the policy's budget,
+//! where a plain close frees both at once. The blocking closes of a process share one bound,
+//! [`capacity`] (half the soft descriptor limit): past three quarters of it a new close gets
+//! the short linger, and at it a new close ends at once as its policy says for a spent
+//! budget (its outcome says so: `TimedOut`, or acknowledged but the peer still open). No
+//! thread can cut short another's close, so the newest gives way, not the oldest or the most
+//! hostile: a server that must stay up under a flood of slow clients should close through
+//! `linger-mio`'s or `linger-tokio`'s `Lingerer`, which reclaims the closes that give way
+//! first and, when `accept` runs out of descriptors, reclaims more.
 
 // Where rustdoc links this crate's items from docs built without them (`cargo doc
 // --no-deps`): docs.rs, at this version (.ci/doc-links checks it).
 #![doc(html_root_url = "https://docs.rs/linger-std/0.1.0")]
 
+mod bound;
 mod connection;
 
+pub use bound::{capacity, closes_in_flight};
 pub use connection::Connection;
 pub use linger::{
     Ending, Error, NagleMode, OnBudgetSpent, Outcome, Policy, PolicyBuilder, PolicyError, Release,
     State, Stats,
 };
+pub use linger_io::limits::{DescriptorLimit, LimitError, raise_descriptor_limit};
 
 use linger::{Clock, CloseMachine, Event};
 use std::borrow::Borrow;
@@ -53,8 +68,9 @@ pub fn close(stream: TcpStream, policy: impl Borrow<Policy>) -> Outcome {
     linger(stream, machine, clock)
 }
 
-/// Runs `machine`, already closing, to its release.
+/// Runs `machine`, already closing, to its release, counted with every other blocking close.
 fn linger(stream: TcpStream, mut machine: CloseMachine, clock: Clock) -> Outcome {
+    let _counted = bound::Counted::enter(&mut machine, clock.now());
     loop {
         let now = clock.now();
         // The stream may be blocking; each read says not to block, saving a mode switch.

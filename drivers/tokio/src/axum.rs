@@ -6,7 +6,6 @@ use linger::Policy;
 use std::borrow::Borrow;
 use std::io;
 use std::net::SocketAddr;
-use std::time::Duration;
 use tokio::net::TcpListener;
 
 /// An [`axum::serve::Listener`] whose connections are [`LingerStream`]s: when hyper is done
@@ -41,6 +40,15 @@ use tokio::net::TcpListener;
 /// [`finished`](Lingerer::finished) (or [`shutdown`](Lingerer::shutdown)) after `serve`
 /// returns, before the runtime goes away: a close still waiting when its runtime shuts down
 /// is ended at once.
+///
+/// # Under a flood
+///
+/// The lingerer's capacity is half the process's descriptor limit by default, so lingering
+/// closes alone never take every descriptor. When `accept` fails for want of descriptors
+/// all the same (`EMFILE`: the live connections took the rest), the listener reclaims a
+/// batch of lingering closes, the ones that give way first, and accepts again at once; it
+/// pauses a second, as axum's own listener does, only when there was nothing to reclaim
+/// ([`Lingerer::after_accept_error`]).
 ///
 /// [`axum::serve::Listener`]: https://docs.rs/axum/0.8/axum/serve/trait.Listener.html
 /// [`ListenerExt::tap_io`]: https://docs.rs/axum/0.8/axum/serve/trait.ListenerExt.html#method.tap_io
@@ -88,9 +96,9 @@ impl Listener for LingerListener {
 
     async fn accept(&mut self) -> (LingerStream, SocketAddr) {
         loop {
-            match self.lingerer.accept(&self.listener).await {
-                Ok(accepted) => return accepted,
-                Err(error) => wait_after_accept_error(&error).await,
+            match self.listener.accept().await {
+                Ok((stream, peer)) => return (self.lingerer.managed(stream, peer), peer),
+                Err(error) => self.lingerer.after_accept_error(&error).await,
             }
         }
     }
@@ -104,42 +112,5 @@ impl Drop for LingerListener {
     /// The server stops accepting: shorten every close, present and to come.
     fn drop(&mut self) {
         self.lingerer.close_all(SHORT_LINGER);
-    }
-}
-
-/// As axum's own listener: a connection that failed before it was accepted is skipped at
-/// once; anything else (`EMFILE`: out of descriptors) waits a second for closes to free some.
-async fn wait_after_accept_error(error: &io::Error) {
-    use io::ErrorKind::{ConnectionAborted, ConnectionRefused, ConnectionReset};
-    if matches!(
-        error.kind(),
-        ConnectionAborted | ConnectionRefused | ConnectionReset
-    ) {
-        return;
-    }
-    #[cfg(feature = "tracing")]
-    tracing::error!(target: "linger", "accept error: {error}");
-    tokio::time::sleep(Duration::from_secs(1)).await;
-}
-
-#[cfg(test)]
-mod tests {
-    use super::wait_after_accept_error;
-    use std::io;
-    use std::time::Duration;
-    use tokio::time::Instant;
-
-    #[tokio::test(start_paused = true)]
-    async fn a_connection_lost_before_accept_is_skipped_at_once() {
-        let started = Instant::now();
-        wait_after_accept_error(&io::ErrorKind::ConnectionReset.into()).await;
-        assert_eq!(started.elapsed(), Duration::ZERO);
-    }
-
-    #[tokio::test(start_paused = true)]
-    async fn any_other_accept_error_waits_a_second() {
-        let started = Instant::now();
-        wait_after_accept_error(&io::Error::other("too many open files")).await;
-        assert_eq!(started.elapsed(), Duration::from_secs(1));
     }
 }

@@ -1,6 +1,8 @@
 //! Closing a plain `TcpStream` the application is done with: await the close, or hand it to
-//! a task of its own.
+//! a task of its own. Either way the close counts with [`Lingerer::global`], which bounds
+//! the closes no lingerer of the application's owns.
 
+use crate::Lingerer;
 use crate::lingering::Lingering;
 use core::future::Future;
 use linger::{Clock, Outcome, Policy};
@@ -17,16 +19,26 @@ use tokio::task::JoinHandle;
 /// `bytes_written` is the kernel's count of what was written before the call (Linux), or
 /// `None` where the platform cannot tell; a [`LingerStream`](crate::LingerStream) counts
 /// every write itself.
+///
+/// While it waits, the close counts with [`Lingerer::global`], whose pressure rules bound
+/// such closes as a server's lingerer bounds its own: under a flood they give way, each with
+/// an honest outcome, rather than take every descriptor. A server should still close
+/// through a lingerer of its own ([`Lingerer::stream`], `LingerListener`), whose accept
+/// loop also reclaims when descriptors run out.
 pub fn close(
     stream: TcpStream,
     policy: impl Borrow<Policy>,
 ) -> impl Future<Output = Outcome> + Send + 'static {
     let machine = linger_io::adopt(&stream, *policy.borrow());
-    Lingering::begin(stream, machine, Clock::new(), None, None).run()
+    let owner = Some(Lingerer::global().clone());
+    let mut lingering = Lingering::begin(stream, machine, Clock::new(), owner, None);
+    lingering.wait_in_background();
+    lingering.run()
 }
 
 /// Hands `stream` to a task of its own that closes it gracefully; the handle yields the
-/// outcome. Must be called within a tokio runtime.
+/// outcome. Must be called within a tokio runtime. Counted with [`Lingerer::global`], as
+/// [`close`] is.
 pub fn spawn_close(stream: TcpStream, policy: impl Borrow<Policy>) -> JoinHandle<Outcome> {
     tokio::spawn(close(stream, policy))
 }

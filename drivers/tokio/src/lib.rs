@@ -79,11 +79,26 @@
 //! # Managing a server's closes
 //!
 //! A [`Lingerer`] is shared by all streams of a server: it counts the closes in flight,
-//! bounds them under pressure (short linger for the oldest past three quarters of its
-//! capacity, abort of the oldest at the capacity, never a refusal), shortens them all at
-//! shutdown and lets the server await the last one, and reports every outcome to a hook
-//! of the application's choosing, to running [`Counts`] by ending, and (feature
-//! `tracing`) as a `tracing` event with target `linger`.
+//! bounds them under pressure (its capacity is half the process's descriptor limit by
+//! default; the short linger past three quarters of it, and at it the close that gives way
+//! first reclaimed, never a refusal), reclaims a batch when `accept` runs out of
+//! descriptors, shortens them all at shutdown and lets the server await the last one, and
+//! reports every outcome to a hook of the application's choosing, to running [`Counts`] by
+//! ending, and (feature `tracing`) as a `tracing` event with target `linger`. Closes no
+//! lingerer of the application's owns ([`close`], [`spawn_close`], [`LingerStream::new`])
+//! count with [`Lingerer::global`].
+//!
+//! # The descriptor limit
+//!
+//! A lingering close holds its descriptor for up to the policy's budget. Where the
+//! administrator allows more descriptors than the soft limit (systemd: 1,024 soft, 524,288
+//! hard), raise it first thing in `main`, as Go does at start; linger never does by itself:
+//!
+//! ```no_run
+//! if let Err(error) = linger_tokio::raise_descriptor_limit() {
+//!     eprintln!("keeping the descriptor limit: {error}");
+//! }
+//! ```
 //!
 //! # Cancellation
 //!
@@ -112,6 +127,7 @@ pub use linger::{
     Ending, Error, NagleMode, OnBudgetSpent, Outcome, Policy, PolicyBuilder, PolicyError, Release,
     State, Stats,
 };
+pub use linger_io::limits::{DescriptorLimit, LimitError, raise_descriptor_limit};
 pub use lingerer::{Lingerer, LingererBuilder};
 pub use report::{CloseReport, Counts};
 pub use stream::LingerStream;

@@ -5,6 +5,7 @@
 use crate::lingerer::{Lingerer, Request, Ticket};
 use crate::report::{self, CloseReport};
 use linger::{Clock, CloseMachine, Event, Outcome, State};
+use linger_io::pressure::Progress;
 use std::io;
 use std::net::SocketAddr;
 use std::time::Duration;
@@ -23,6 +24,11 @@ pub(crate) struct Lingering {
     owner: Option<Lingerer>,
     /// Set while the close waits in the background, counted in flight.
     ticket: Option<Ticket>,
+    /// What the peer has shown since the close began: where it stands in the order closes
+    /// give way.
+    progress: Progress,
+    /// Ended early by its lingerer to make room.
+    reclaimed: bool,
     peer: Option<SocketAddr>,
     reported: bool,
 }
@@ -65,6 +71,8 @@ impl Lingering {
             clock,
             owner,
             ticket: None,
+            progress: Progress::default(),
+            reclaimed: false,
             peer,
             reported: false,
         };
@@ -88,18 +96,30 @@ impl Lingering {
     /// Counts the close in flight with its lingerer, if it has one and must wait.
     pub(crate) fn wait_in_background(&mut self) {
         if let (Some(owner), None, Some(_)) = (&self.owner, &self.ticket, &self.stream) {
-            self.ticket = Some(owner.enter());
+            let standing = self.progress.standing(&self.machine, self.clock.now());
+            self.ticket = Some(owner.enter(standing));
         }
     }
 
     /// Drives the close to its end.
     pub(crate) async fn run(mut self) -> Outcome {
         while !self.perform() {
+            self.restand();
             if !self.answer_request() {
                 self.wait().await;
             }
         }
         self.finish()
+    }
+
+    /// Tells the lingerer where the close now stands in the order closes give way.
+    fn restand(&mut self) {
+        if let (Some(owner), Some(ticket)) = (&self.owner, &mut self.ticket) {
+            owner.restand(
+                ticket,
+                self.progress.standing(&self.machine, self.clock.now()),
+            );
+        }
     }
 
     /// Performs every action; true once the socket was released (and dropped).
@@ -138,10 +158,32 @@ impl Lingering {
         // Refused only once the close has ended, when there is nothing left to do.
         let _ = match request {
             Request::Shorten(within) => self.machine.shorten_budget(now, within),
+            Request::Reclaim => {
+                self.reclaimed = true;
+                // One last discard round first: what the peer sent since the last one would
+                // make a plain close a reset, and the outcome would not say so.
+                let _ = self.machine.handle(Event::Readable, now);
+                if !self.perform() {
+                    self.spend_budget(now);
+                }
+                Ok(())
+            }
             Request::Abort => self.machine.abort(now),
         };
         self.machine.handle_timeout(now);
         true
+    }
+
+    /// Ends the close now as if its budget had run out: a plain close or a reset, as the
+    /// policy and the data still unread say; a reset if even that cannot end it.
+    fn spend_budget(&mut self, now: linger::Instant) {
+        if self.machine.state() != State::Closed {
+            let _ = self.machine.shorten_budget(now, Duration::ZERO);
+            self.machine.handle_timeout(now);
+        }
+        if self.machine.state() != State::Closed {
+            let _ = self.machine.abort(now);
+        }
     }
 
     /// Waits for readiness, the next deadline or a request, then fires what is due.
@@ -193,6 +235,7 @@ impl Lingering {
             let report = CloseReport {
                 peer: self.peer,
                 outcome,
+                reclaimed: self.reclaimed,
             };
             report::trace(&report);
             if let Some(owner) = self.owner.take() {
@@ -208,14 +251,7 @@ impl Drop for Lingering {
     /// end the close now as if its budget ran out, without waiting.
     fn drop(&mut self) {
         if self.stream.is_some() {
-            let now = self.clock.now();
-            if self.machine.state() != State::Closed {
-                let _ = self.machine.shorten_budget(now, Duration::ZERO);
-                self.machine.handle_timeout(now);
-            }
-            if self.machine.state() != State::Closed {
-                let _ = self.machine.abort(now);
-            }
+            self.spend_budget(self.clock.now());
             self.perform();
         }
         self.finish();

@@ -16,6 +16,9 @@ pub struct CloseReport {
     pub peer: Option<SocketAddr>,
     /// How the close ended.
     pub outcome: Outcome,
+    /// The lingerer ended it early to make room (at its capacity, or when `accept` ran out
+    /// of descriptors): the outcome is what a spent budget gave.
+    pub reclaimed: bool,
 }
 
 /// The application's hook, called once per close.
@@ -47,6 +50,9 @@ pub struct Counts {
     pub unknown: u64,
     /// Released with a reset (`SO_LINGER {1, 0}`), whatever the ending.
     pub released_by_reset: u64,
+    /// Ended early by the lingerer to make room, whatever the ending: at its capacity, or
+    /// when `accept` ran out of descriptors.
+    pub reclaimed: u64,
 }
 
 impl Counts {
@@ -90,10 +96,12 @@ pub(crate) struct Counters {
     failed: AtomicU64,
     unknown: AtomicU64,
     released_by_reset: AtomicU64,
+    reclaimed: AtomicU64,
 }
 
 impl Counters {
-    pub(crate) fn count(&self, outcome: &Outcome) {
+    pub(crate) fn count(&self, report: &CloseReport) {
+        let outcome = &report.outcome;
         let counter = match outcome.ending {
             Ending::Clean => &self.clean,
             Ending::AckedPeerOpen => &self.acked_peer_open,
@@ -108,6 +116,9 @@ impl Counters {
         counter.fetch_add(1, Ordering::Relaxed);
         if outcome.release == Release::Abort {
             self.released_by_reset.fetch_add(1, Ordering::Relaxed);
+        }
+        if report.reclaimed {
+            self.reclaimed.fetch_add(1, Ordering::Relaxed);
         }
     }
 
@@ -124,6 +135,7 @@ impl Counters {
             failed: read(&self.failed),
             unknown: read(&self.unknown),
             released_by_reset: read(&self.released_by_reset),
+            reclaimed: read(&self.reclaimed),
         }
     }
 }
@@ -132,7 +144,11 @@ impl Counters {
 /// outcome claims delivery and `INFO` when it does not.
 #[cfg(feature = "tracing")]
 pub(crate) fn trace(report: &CloseReport) {
-    let CloseReport { peer, outcome } = report;
+    let CloseReport {
+        peer,
+        outcome,
+        reclaimed,
+    } = report;
     macro_rules! close_event {
         ($level:expr) => {
             tracing::event!(
@@ -144,6 +160,7 @@ pub(crate) fn trace(report: &CloseReport) {
                 bytes_written = ?outcome.bytes_written,
                 bytes_discarded = outcome.bytes_discarded,
                 elapsed_us = outcome.elapsed.as_micros() as u64,
+                reclaimed,
                 "lingering close ended"
             )
         };
@@ -164,13 +181,18 @@ mod tests {
     use super::*;
     use std::time::Duration;
 
-    fn outcome(ending: Ending, release: Release) -> Outcome {
-        Outcome {
+    fn outcome(ending: Ending, release: Release) -> CloseReport {
+        let outcome = Outcome {
             ending,
             release,
             bytes_written: Some(10),
             bytes_discarded: 0,
             elapsed: Duration::ZERO,
+        };
+        CloseReport {
+            peer: None,
+            outcome,
+            reclaimed: false,
         }
     }
 
@@ -190,6 +212,11 @@ mod tests {
         counters.count(&outcome(Ending::Failed { unacked: None }, Release::Close));
         let unknown = Ending::Unknown { peer_eof: true };
         counters.count(&outcome(unknown, Release::Close));
+        let reclaimed = CloseReport {
+            reclaimed: true,
+            ..outcome(timed_out, Release::Close)
+        };
+        counters.count(&reclaimed);
         let counts = counters.read(2);
         assert_eq!(counts.in_flight, 2);
         assert_eq!(
@@ -197,7 +224,7 @@ mod tests {
                 counts.clean,
                 counts.acked_peer_open,
                 counts.data_acked,
-                counts.timed_out,
+                counts.timed_out - 1,
                 counts.reset_by_peer,
                 counts.aborted,
                 counts.failed,
@@ -205,8 +232,8 @@ mod tests {
             ],
             [1; 8]
         );
-        assert_eq!(counts.ended(), 8);
-        assert_eq!(counts.released_by_reset, 2);
+        assert_eq!(counts.ended(), 9);
+        assert_eq!((counts.released_by_reset, counts.reclaimed), (2, 1));
     }
 
     #[test]

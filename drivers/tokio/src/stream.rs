@@ -50,11 +50,15 @@ pub struct LingerStream {
 }
 
 impl LingerStream {
-    /// Wraps `stream`, fresh from `accept` or `connect`, on its own: when dropped, it closes
-    /// under `policy` and its outcome goes only to `tracing` (feature `tracing`). Prefer
-    /// [`Lingerer::stream`] on a server, which counts and bounds its closes.
+    /// Wraps `stream`, fresh from `accept` or `connect`: when dropped, it closes under
+    /// `policy`, counted and bounded with the closes of [`Lingerer::global`], and its outcome
+    /// goes to `tracing` (feature `tracing`). Prefer [`Lingerer::stream`] on a server, whose
+    /// lingerer has the server's hook and whose accept loop reclaims when descriptors run
+    /// out.
     pub fn new(stream: TcpStream, policy: impl Borrow<Policy>) -> LingerStream {
-        LingerStream::wrap(stream, CloseMachine::new(*policy.borrow()), None, None)
+        let machine = CloseMachine::new(*policy.borrow());
+        let owner = Some(Lingerer::global().clone());
+        LingerStream::wrap(stream, machine, owner, None)
     }
 
     pub(crate) fn managed(

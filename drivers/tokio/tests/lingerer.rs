@@ -1,7 +1,10 @@
-//! A `Lingerer` managing real closes: pressure, graceful shutdown, the hook and the counts.
+//! A `Lingerer` managing real closes: pressure and reclaiming, graceful shutdown, the hook
+//! and the counts.
 
 use linger_io::profile::Profile;
-use linger_tokio::{CloseReport, Ending, Lingerer, Policy, Release, SHORT_LINGER};
+use linger_tokio::{CloseReport, Ending, LingerStream, Lingerer, Policy, Release, SHORT_LINGER};
+use std::io::{ErrorKind, Read};
+use std::net::SocketAddr;
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 use tokio::io::AsyncWriteExt;
@@ -37,22 +40,41 @@ fn recording(builder: linger_tokio::LingererBuilder) -> (Lingerer, Arc<Mutex<Vec
 }
 
 #[tokio::test]
-async fn at_capacity_the_oldest_close_is_aborted_and_none_is_refused() {
+async fn at_capacity_the_oldest_close_is_reclaimed_and_none_is_refused() {
     let (lingerer, reports) = recording(Lingerer::builder(Policy::default()).capacity(4));
     let mut clients = Vec::new();
     for _ in 0..5 {
         clients.push(silent_client_close(&lingerer).await);
     }
-    // The fifth close arrived at capacity: the oldest was aborted to make room.
+    // The fifth close arrived at capacity: the oldest of the closes that stand alike
+    // (everything acknowledged, the peer silent) was ended to make room.
     let deadline = Instant::now() + Duration::from_secs(2);
-    while lingerer.counts().aborted == 0 && Instant::now() < deadline {
+    while lingerer.counts().reclaimed == 0 && Instant::now() < deadline {
         tokio::time::sleep(Duration::from_millis(5)).await;
     }
     let counts = lingerer.counts();
-    assert_eq!((counts.aborted, counts.in_flight), (1, 4), "{counts:?}");
-    let aborted = reports.lock().expect("reports")[0];
-    assert_eq!(aborted.peer, clients[0].local_addr().ok(), "not the oldest");
-    assert_eq!(aborted.outcome.release, Release::Abort);
+    assert_eq!((counts.reclaimed, counts.in_flight), (1, 4), "{counts:?}");
+    let reclaimed = reports.lock().expect("reports")[0];
+    assert_eq!(
+        reclaimed.peer,
+        clients[0].local_addr().ok(),
+        "not the oldest"
+    );
+    assert!(reclaimed.reclaimed);
+    // As a spent budget ends it, nothing unread: a plain close, acknowledged but perhaps for
+    // our FIN at the last query, and said so.
+    assert!(
+        matches!(
+            reclaimed.outcome.ending,
+            Ending::AckedPeerOpen
+                | Ending::TimedOut {
+                    unacked: Some(0 | 1)
+                }
+        ),
+        "{}",
+        reclaimed.outcome
+    );
+    assert_eq!(reclaimed.outcome.release, Release::Close);
     // The rest end at shutdown, each reported once.
     let started = Instant::now();
     let counts = lingerer.shutdown(Duration::from_millis(100)).await;
@@ -61,7 +83,120 @@ async fn at_capacity_the_oldest_close_is_aborted_and_none_is_refused() {
         "shutdown overran its bound"
     );
     assert_eq!((counts.ended(), counts.in_flight), (5, 0), "{counts:?}");
+    assert_eq!(counts.reclaimed, 1, "shutdown is no reclaim");
     assert_eq!(reports.lock().expect("reports").len(), 5);
+}
+
+/// A client whose receive buffer is too small for a large answer.
+fn small_window_client(address: SocketAddr) -> std::net::TcpStream {
+    let socket =
+        socket2::Socket::new(socket2::Domain::IPV4, socket2::Type::STREAM, None).expect("socket");
+    socket.set_recv_buffer_size(4096).expect("SO_RCVBUF");
+    socket.connect(&address.into()).expect("connect");
+    socket.into()
+}
+
+/// Accepts a connection through `lingerer` with room in the kernel for the whole of a large
+/// answer, and writes `bytes` of it, as much as goes in 100 ms; the stream and the count.
+async fn answer_largely(
+    lingerer: &Lingerer,
+    listener: &tokio::net::TcpListener,
+    bytes: usize,
+) -> (LingerStream, u64) {
+    let (stream, _) = listener.accept().await.expect("accept");
+    socket2::SockRef::from(&stream)
+        .set_send_buffer_size(bytes)
+        .expect("SO_SNDBUF");
+    let mut stream = lingerer.stream(stream);
+    let answer = vec![b'a'; bytes];
+    let _ = tokio::time::timeout(Duration::from_millis(100), stream.write_all(&answer)).await;
+    let written = stream.stats().bytes_written.expect("counted");
+    (stream, written)
+}
+
+/// Reads 1 KiB every 10 ms to EOF, for at most 20 s: a slow but honest client.
+fn read_slowly(mut client: std::net::TcpStream) -> std::thread::JoinHandle<usize> {
+    std::thread::spawn(move || {
+        let deadline = Instant::now() + Duration::from_secs(20);
+        let mut buf = [0u8; 1024];
+        let mut read = 0;
+        while Instant::now() < deadline {
+            match client.read(&mut buf) {
+                Ok(0) => break,
+                Ok(n) => read += n,
+                Err(error) if error.kind() == ErrorKind::Interrupted => {}
+                Err(_) => break,
+            }
+            std::thread::sleep(Duration::from_millis(10));
+        }
+        read
+    })
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn reclaim_takes_the_acknowledged_then_the_unread_and_spares_an_honest_slow_reader() {
+    let (lingerer, reports) = recording(Lingerer::builder(Policy::default()));
+    let (listener, address) = listener().await;
+    // Oldest: a client reading a large answer slowly (100 KB/s: 2.6 s for all of it).
+    let slow = small_window_client(address);
+    let (stream, slow_written) = answer_largely(&lingerer, &listener, 256 << 10).await;
+    drop(stream);
+    let reader = read_slowly(slow);
+    // Then a client that reads nothing of a large answer: a zero window.
+    let zero_window = small_window_client(address);
+    drop(answer_largely(&lingerer, &listener, 256 << 10).await);
+    // Youngest: a short answer, acknowledged, the client silent.
+    let silent = silent_client_close(&lingerer).await;
+    // A send queue still for a second reads nothing.
+    tokio::time::sleep(linger_io::pressure::STALLED_AFTER + Duration::from_millis(300)).await;
+
+    // One at a time, each reported before the next: the order they give way in.
+    for reclaimed in 1..=2 {
+        assert_eq!(lingerer.reclaim(1).await, 1);
+        let deadline = Instant::now() + Duration::from_secs(5);
+        while reports.lock().expect("reports").len() < reclaimed && Instant::now() < deadline {
+            tokio::time::sleep(Duration::from_millis(5)).await;
+        }
+    }
+    assert_eq!(lingerer.counts().in_flight, 1, "{:?}", lingerer.counts());
+    let ended: Vec<CloseReport> = reports.lock().expect("reports").clone();
+    // The acknowledged close (accepted with its peer's address) first, then one of the two
+    // large answers: the slow reader's is spared, as its whole answer shows below.
+    let peers: Vec<_> = ended.iter().map(|report| report.peer).collect();
+    assert_eq!(
+        peers,
+        [silent.local_addr().ok(), None],
+        "not in the order they give way"
+    );
+    assert!(ended.iter().all(|report| report.reclaimed));
+    assert_eq!(
+        ended[0].outcome.release,
+        Release::Close,
+        "{}",
+        ended[0].outcome
+    );
+    // The zero-window client got little of its answer: the outcome says so.
+    assert!(
+        matches!(ended[1].outcome.ending, Ending::TimedOut { unacked: Some(n) } if n > 100_000),
+        "{}",
+        ended[1].outcome
+    );
+    assert!(!ended[1].outcome.claims_delivery());
+    assert_eq!(lingerer.counts().reclaimed, 2);
+
+    // The slow reader was spared: it gets every byte, and its close claims delivery.
+    let read = tokio::task::spawn_blocking(move || reader.join().expect("reader"));
+    assert_eq!(read.await.expect("reader") as u64, slow_written);
+    tokio::time::timeout(Duration::from_secs(10), lingerer.finished())
+        .await
+        .expect("the slow close ended");
+    let last = reports.lock().expect("reports")[2];
+    assert!(
+        last.outcome.claims_delivery() && !last.reclaimed,
+        "{}",
+        last.outcome
+    );
+    drop(zero_window);
 }
 
 #[tokio::test]

@@ -84,3 +84,24 @@ fn push(socket: &impl AsSocket) -> io::Result<()> {
 }
 
 pub(super) use unix::{flagged_aborted, read_nonblocking, wait_readable};
+
+/// `kern.maxfilesperproc`: XNU refuses a soft `RLIMIT_NOFILE` above it (and above
+/// `OPEN_MAX` on older releases, even when the hard limit is unlimited), so Go raises the
+/// soft limit to it at most (`syscall/rlimit_darwin.go`).
+#[allow(unsafe_code)]
+pub(super) fn max_files_per_process() -> Option<u64> {
+    let mut value: libc::c_int = 0;
+    let mut len = std::mem::size_of::<libc::c_int>();
+    // SAFETY: the name is a NUL-terminated string; the kernel writes at most `len` bytes into
+    // `value`, a live, writable `c_int` of that size, and reads no new value (null, 0).
+    let result = unsafe {
+        libc::sysctlbyname(
+            c"kern.maxfilesperproc".as_ptr(),
+            (&mut value as *mut libc::c_int).cast(),
+            &mut len,
+            std::ptr::null_mut(),
+            0,
+        )
+    };
+    (result == 0).then(|| u64::try_from(value).ok()).flatten()
+}

@@ -139,3 +139,25 @@ pub fn connection_over(socket: &impl AsSocket) -> Option<Event> {
     let unacked = platform::unacked_kept_after_the_end(socket).filter(|_| !ACKS_HIDDEN);
     shutdown_refused(pending.as_ref(), unacked)
 }
+
+/// The process's `RLIMIT_NOFILE`, `(soft, hard)`, `u64::MAX` for no limit (`getrlimit`);
+/// `None` where the platform has no such limit (Windows). [`limits`](crate::limits) says what
+/// linger does with it.
+pub fn descriptor_limit() -> io::Result<Option<(u64, u64)>> {
+    #[cfg(unix)]
+    return unix::nofile().map(Some);
+    #[cfg(not(unix))]
+    return Ok(None);
+}
+
+/// Sets the soft `RLIMIT_NOFILE` to the hard limit (`setrlimit`), on macOS and iOS at most
+/// `kern.maxfilesperproc`, and returns the soft limit now in force; `None` where the platform
+/// has no such limit (Windows).
+pub fn raise_descriptor_limit() -> io::Result<Option<u64>> {
+    #[cfg(any(target_os = "macos", target_os = "ios"))]
+    return unix::raise_nofile(platform::max_files_per_process()).map(Some);
+    #[cfg(all(unix, not(any(target_os = "macos", target_os = "ios"))))]
+    return unix::raise_nofile(None).map(Some);
+    #[cfg(not(unix))]
+    return Ok(None);
+}

@@ -146,3 +146,50 @@ pub(super) fn figure(value: libc::c_int) -> io::Result<u32> {
         )
     })
 }
+
+/// An `rlim_t` as a count, `u64::MAX` for `RLIM_INFINITY` (which is not `u64::MAX` everywhere:
+/// macOS and FreeBSD use `i64::MAX`).
+fn rlim_to_u64(value: libc::rlim_t) -> u64 {
+    if value == libc::RLIM_INFINITY {
+        return u64::MAX;
+    }
+    #[allow(clippy::unnecessary_fallible_conversions, clippy::useless_conversion)]
+    u64::try_from(value).unwrap_or(u64::MAX)
+}
+
+/// `getrlimit(RLIMIT_NOFILE)`: the soft and hard limits, `u64::MAX` for no limit.
+#[allow(unsafe_code)]
+pub(crate) fn nofile() -> io::Result<(u64, u64)> {
+    let mut limit = libc::rlimit {
+        rlim_cur: 0,
+        rlim_max: 0,
+    };
+    // SAFETY: writes one `rlimit` into the live, writable `limit`.
+    if unsafe { libc::getrlimit(libc::RLIMIT_NOFILE, &mut limit) } == -1 {
+        return Err(io::Error::last_os_error());
+    }
+    Ok((rlim_to_u64(limit.rlim_cur), rlim_to_u64(limit.rlim_max)))
+}
+
+/// `setrlimit(RLIMIT_NOFILE)`: the soft limit set to the hard one, or to `at_most` if that is
+/// lower; the hard limit unchanged. Returns the soft limit now in force.
+#[allow(unsafe_code, clippy::unnecessary_fallible_conversions)]
+pub(crate) fn raise_nofile(at_most: Option<u64>) -> io::Result<u64> {
+    let mut limit = libc::rlimit {
+        rlim_cur: 0,
+        rlim_max: 0,
+    };
+    // SAFETY: writes one `rlimit` into the live, writable `limit`.
+    if unsafe { libc::getrlimit(libc::RLIMIT_NOFILE, &mut limit) } == -1 {
+        return Err(io::Error::last_os_error());
+    }
+    limit.rlim_cur = limit.rlim_max;
+    if let Some(cap) = at_most.and_then(|cap| libc::rlim_t::try_from(cap).ok()) {
+        limit.rlim_cur = limit.rlim_cur.min(cap);
+    }
+    // SAFETY: reads one live `rlimit`.
+    if unsafe { libc::setrlimit(libc::RLIMIT_NOFILE, &limit) } == -1 {
+        return Err(io::Error::last_os_error());
+    }
+    Ok(rlim_to_u64(limit.rlim_cur))
+}

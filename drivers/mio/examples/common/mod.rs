@@ -129,7 +129,7 @@ fn run(
     let mut listener = TcpListener::bind(args.listen)?;
     poll.registry()
         .register(&mut listener, LISTENER, Interest::READABLE)?;
-    let mut lingerer = Lingerer::new(args.connections.max(1))?;
+    let mut lingerer = Lingerer::new(Lingerer::default_capacity())?;
     let idle = watch(&poll, &lingerer)?;
     println!(
         "listening on {} ({:?}), {} connection(s)",
@@ -146,8 +146,12 @@ fn run(
             .min();
         poll.poll(&mut events, wait)?;
         while accepted < args.connections {
-            let Ok((stream, peer)) = listener.accept() else {
-                break;
+            let (stream, peer) = match listener.accept() {
+                Ok(accepted) => accepted,
+                // Out of descriptors: lingering closes were reclaimed; accept again at once.
+                Err(error) if lingerer.after_accept_error(&error) > 0 => continue,
+                // None waiting, or nothing to reclaim: the loop wakes again within `idle`.
+                Err(_) => break,
             };
             accepted += 1;
             let mut stream = blocking(stream)?;

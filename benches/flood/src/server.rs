@@ -1,0 +1,394 @@
+//! The servers a flood is aimed at, each run in a process of its own (the `flood-server`
+//! binary) under a descriptor limit of its own: axum on its own listener, axum on a
+//! `LingerListener`, a mio event loop with a `linger_mio::Lingerer`, and a thread per
+//! connection closing with `linger_std::close`. Every one answers `GET /` with `hello` and
+//! an upload to `POST /` early, with `413` and a body, without reading the upload.
+//!
+//! The process talks on its standard streams: it prints `listening on ADDR`, then, for each
+//! line `status` read, a [`Status`] line; with `--report-closes`, one line per close that
+//! ended (`close PEER claims=0|1 written=N`); on `stop` or the end of its input it stops,
+//! prints a last status line and exits.
+
+use crate::mio_server;
+use axum::Router;
+use axum::body::{Body, Bytes};
+use axum::http::StatusCode;
+use axum::routing::get;
+use axum::serve::ListenerExt;
+use http_body_util::BodyExt;
+use linger::{Outcome, Policy};
+use linger_tokio::{LingerListener, Lingerer};
+use std::io::{BufRead, ErrorKind, Read, Write};
+use std::net::SocketAddr;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering};
+use std::time::Duration;
+
+/// Which server.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Kind {
+    /// axum on its own `TcpListener`: hyper's close.
+    AxumPlain,
+    /// axum on a `LingerListener`.
+    AxumLinger,
+    /// A mio event loop closing through a `linger_mio::Lingerer`.
+    Mio,
+    /// A thread per connection closing with `linger_std::close`.
+    Std,
+}
+
+impl Kind {
+    /// Every kind.
+    pub const ALL: [Kind; 4] = [Kind::AxumPlain, Kind::AxumLinger, Kind::Mio, Kind::Std];
+
+    /// The kind named `name` on the command line.
+    pub fn named(name: &str) -> Option<Kind> {
+        Kind::ALL.into_iter().find(|kind| kind.name() == name)
+    }
+
+    /// Its name on the command line.
+    pub fn name(self) -> &'static str {
+        match self {
+            Kind::AxumPlain => "axum-plain",
+            Kind::AxumLinger => "axum-linger",
+            Kind::Mio => "mio",
+            Kind::Std => "std",
+        }
+    }
+}
+
+/// How to run a server.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Options {
+    /// Which server.
+    pub kind: Kind,
+    /// Where it listens.
+    pub listen: SocketAddr,
+    /// The soft descriptor limit to set first.
+    pub nofile: Option<u64>,
+    /// The lingerer's capacity; its default (half the descriptor limit) if `None`.
+    pub capacity: Option<usize>,
+    /// Bytes of the early `413`'s body.
+    pub body_bytes: usize,
+    /// Print a line per close that ended.
+    pub report_closes: bool,
+    /// The axum servers answer `GET /` by reading a file.
+    pub page_from_file: bool,
+}
+
+/// What the server did so far, as a status line says it.
+#[derive(Debug, Default)]
+pub struct Status {
+    /// Connections accepted.
+    pub accepted: AtomicU64,
+    /// Lingering closes under way.
+    pub in_flight: AtomicUsize,
+    /// Lingering closes that ended.
+    pub ended: AtomicU64,
+    /// Of those, how many were reclaimed to make room.
+    pub reclaimed: AtomicU64,
+    /// Of those, how many claimed delivery.
+    pub claimed: AtomicU64,
+    /// The lingerer's capacity (0 for the plain server).
+    pub capacity: AtomicUsize,
+    stop: AtomicBool,
+    report_closes: bool,
+}
+
+impl Status {
+    /// Whether the server was asked to stop.
+    pub fn stopping(&self) -> bool {
+        self.stop.load(Ordering::Relaxed)
+    }
+
+    /// A close that ended: counted, and printed if asked.
+    pub fn ended(&self, peer: Option<SocketAddr>, outcome: &Outcome) {
+        self.ended.fetch_add(1, Ordering::Relaxed);
+        if outcome.claims_delivery() {
+            self.claimed.fetch_add(1, Ordering::Relaxed);
+        }
+        if self.report_closes {
+            let peer = peer.map_or_else(|| "?".into(), |peer| peer.to_string());
+            let written = outcome
+                .bytes_written
+                .map_or_else(|| "?".into(), |bytes| bytes.to_string());
+            let claims = u8::from(outcome.claims_delivery());
+            println!("close {peer} claims={claims} written={written} {outcome}");
+        }
+    }
+
+    /// The status line: `status fds=N accepted=N in_flight=N ended=N reclaimed=N claimed=N
+    /// capacity=N`.
+    pub fn line(&self) -> String {
+        let read = |counter: &AtomicU64| counter.load(Ordering::Relaxed);
+        format!(
+            "status fds={} accepted={} in_flight={} ended={} reclaimed={} claimed={} capacity={}",
+            linger_check::sockets::open_fds(),
+            read(&self.accepted),
+            self.in_flight.load(Ordering::Relaxed),
+            read(&self.ended),
+            read(&self.reclaimed),
+            read(&self.claimed),
+            self.capacity.load(Ordering::Relaxed),
+        )
+    }
+}
+
+/// Runs the server `options` asks for until told to stop.
+pub fn run(options: &Options) -> std::io::Result<()> {
+    if let Some(soft) = options.nofile {
+        set_descriptor_limit(soft)?;
+    }
+    let status = Arc::new(Status {
+        report_closes: options.report_closes,
+        ..Status::default()
+    });
+    let listener = listen(options.listen)?;
+    let address = listener.local_addr()?;
+    let commands = Arc::clone(&status);
+    std::thread::spawn(move || answer_commands(&commands));
+    match options.kind {
+        Kind::AxumPlain | Kind::AxumLinger => serve_axum(options, listener, &status)?,
+        Kind::Mio => mio_server::serve(options, listener, &status)?,
+        Kind::Std => {
+            status
+                .capacity
+                .store(linger_std::capacity(), Ordering::Relaxed);
+            announce(address);
+            serve_threads(options, listener, &status);
+        }
+    }
+    println!("{}", status.line());
+    println!("stopped");
+    Ok(())
+}
+
+/// Prints a status line for each `status` read; on `stop` or the end of the input, asks
+/// the server to stop.
+fn answer_commands(status: &Status) {
+    for line in std::io::stdin().lock().lines() {
+        match line.as_deref() {
+            Ok("status") => println!("{}", status.line()),
+            Ok("stop") | Err(_) => break,
+            Ok(_) => {}
+        }
+    }
+    status.stop.store(true, Ordering::Relaxed);
+}
+
+/// Says the server at `address` is ready to serve: the first line it prints.
+pub(crate) fn announce(address: SocketAddr) {
+    println!("listening on {address}");
+}
+
+/// A non-blocking listener on `address` with room for 1,024 connections waiting (tokio's
+/// and axum's; std's 128 would drop a flood's connections before any server saw them).
+fn listen(address: SocketAddr) -> std::io::Result<std::net::TcpListener> {
+    let domain = socket2::Domain::for_address(address);
+    let socket = socket2::Socket::new(domain, socket2::Type::STREAM, None)?;
+    socket.set_reuse_address(true)?;
+    socket.bind(&address.into())?;
+    socket.listen(1024)?;
+    socket.set_nonblocking(true)?;
+    Ok(socket.into())
+}
+
+/// Sets the soft `RLIMIT_NOFILE` to `soft`; the hard limit too where it is lower (which
+/// takes root, as for the benchmark's 65,536 on a machine whose hard limit is 20,000).
+#[allow(unsafe_code)]
+fn set_descriptor_limit(soft: u64) -> std::io::Result<()> {
+    let hard = linger_io::limits::descriptor_limit().map_or(soft, |limit| limit.hard);
+    let limit = libc::rlimit {
+        rlim_cur: soft as libc::rlim_t,
+        rlim_max: hard.max(soft) as libc::rlim_t,
+    };
+    // SAFETY: reads one live `rlimit`.
+    if unsafe { libc::setrlimit(libc::RLIMIT_NOFILE, &limit) } == -1 {
+        let error = std::io::Error::last_os_error();
+        return Err(std::io::Error::new(
+            error.kind(),
+            format!("cannot set the descriptor limit to {soft} (hard limit {hard}): {error}"),
+        ));
+    }
+    Ok(())
+}
+
+/// The answer to a request whose head is `head`: `hello` to a `GET`, else the early `413`.
+pub fn answer(head: &[u8], body_bytes: usize) -> Vec<u8> {
+    if head.starts_with(b"GET ") {
+        return b"HTTP/1.1 200 OK\r\ncontent-length: 5\r\nconnection: close\r\n\r\nhello".to_vec();
+    }
+    let mut answer = format!(
+        "HTTP/1.1 413 Payload Too Large\r\ncontent-length: {body_bytes}\r\nconnection: close\r\n\r\n"
+    )
+    .into_bytes();
+    answer.resize(answer.len() + body_bytes, b'x');
+    answer
+}
+
+/// axum on its own listener, or on a `LingerListener`, on a runtime of two workers.
+fn serve_axum(
+    options: &Options,
+    listener: std::net::TcpListener,
+    status: &Arc<Status>,
+) -> std::io::Result<()> {
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .enable_all()
+        .build()?;
+    let early = Bytes::from(vec![b'x'; options.body_bytes]);
+    let page = options.page_from_file.then(HelloFile::create).transpose()?;
+    let hello = page.as_ref().map(|page| page.path.clone());
+    let app = Router::new().route(
+        "/",
+        get(move || async move {
+            // From a file, as a server reads a page, a template or a database: a descriptor
+            // the lingerer cannot give back.
+            let Some(path) = &hello else {
+                return (StatusCode::OK, b"hello".to_vec());
+            };
+            match std::fs::read(path) {
+                Ok(page) => (StatusCode::OK, page),
+                Err(error) => (StatusCode::INTERNAL_SERVER_ERROR, error.to_string().into()),
+            }
+        })
+        .post(move |body: Body| async move {
+            let mut body = body;
+            let _first_bytes = body.frame().await;
+            (StatusCode::PAYLOAD_TOO_LARGE, early)
+        }),
+    );
+    let kind = options.kind;
+    let capacity = options.capacity;
+    let status = Arc::clone(status);
+    runtime.block_on(async move {
+        let listener = tokio::net::TcpListener::from_std(listener)?;
+        let stopped = stop_signal(Arc::clone(&status));
+        let address = listener.local_addr()?;
+        if kind == Kind::AxumPlain {
+            announce(address);
+            return axum::serve(listener.tap_io(counting(&status)), app)
+                .with_graceful_shutdown(stopped)
+                .await;
+        }
+        let reports = Arc::clone(&status);
+        let mut lingerer = Lingerer::builder(Policy::default()).on_outcome(move |report| {
+            if report.reclaimed {
+                reports.reclaimed.fetch_add(1, Ordering::Relaxed);
+            }
+            reports.ended(report.peer, &report.outcome);
+        });
+        if let Some(capacity) = capacity {
+            lingerer = lingerer.capacity(capacity);
+        }
+        let lingerer = lingerer.build();
+        status
+            .capacity
+            .store(lingerer.capacity(), Ordering::Relaxed);
+        let watched = lingerer.clone();
+        let watcher = Arc::clone(&status);
+        tokio::spawn(async move {
+            loop {
+                let in_flight = watched.counts().in_flight;
+                watcher.in_flight.store(in_flight, Ordering::Relaxed);
+                tokio::time::sleep(Duration::from_millis(20)).await;
+            }
+        });
+        let listener = LingerListener::with_lingerer(listener, lingerer.clone());
+        let listener = listener.tap_io(counting(&status));
+        announce(address);
+        let served = axum::serve(listener, app)
+            .with_graceful_shutdown(stopped)
+            .await;
+        lingerer.shutdown(linger_tokio::SHORT_LINGER).await;
+        status.in_flight.store(0, Ordering::Relaxed);
+        served
+    })
+}
+
+/// A tap that counts each connection accepted.
+fn counting<Io>(status: &Arc<Status>) -> impl FnMut(&mut Io) + Send + 'static {
+    let status = Arc::clone(status);
+    move |_| {
+        status.accepted.fetch_add(1, Ordering::Relaxed);
+    }
+}
+
+/// The file `GET /` answers from, removed when dropped.
+struct HelloFile {
+    path: std::path::PathBuf,
+}
+
+impl HelloFile {
+    fn create() -> std::io::Result<HelloFile> {
+        let name = format!("linger-flood-server-{}.txt", std::process::id());
+        let path = std::env::temp_dir().join(name);
+        std::fs::write(&path, "hello")?;
+        Ok(HelloFile { path })
+    }
+}
+
+impl Drop for HelloFile {
+    fn drop(&mut self) {
+        let _ = std::fs::remove_file(&self.path);
+    }
+}
+
+/// Resolves once the server is asked to stop.
+async fn stop_signal(status: Arc<Status>) {
+    while !status.stopping() {
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+}
+
+/// A thread per connection: reads the head, answers, closes with `linger_std::close`.
+fn serve_threads(options: &Options, listener: std::net::TcpListener, status: &Arc<Status>) {
+    while !status.stopping() {
+        status
+            .in_flight
+            .store(linger_std::closes_in_flight(), Ordering::Relaxed);
+        let (stream, peer) = match listener.accept() {
+            Ok(accepted) => accepted,
+            // Nothing waiting; or out of descriptors, with no lingering close a thread could
+            // take back: wait, as axum does.
+            Err(error) => {
+                let pause = if error.kind() == ErrorKind::WouldBlock {
+                    5
+                } else {
+                    100
+                };
+                std::thread::sleep(Duration::from_millis(pause));
+                continue;
+            }
+        };
+        status.accepted.fetch_add(1, Ordering::Relaxed);
+        let status = Arc::clone(status);
+        let body_bytes = options.body_bytes;
+        std::thread::spawn(move || {
+            let mut stream = stream;
+            let answered = stream
+                .set_nonblocking(false)
+                .and_then(|()| stream.set_read_timeout(Some(Duration::from_secs(10))))
+                .and_then(|()| read_head(&mut stream))
+                .and_then(|head| stream.write_all(&answer(&head, body_bytes)));
+            if answered.is_ok() {
+                let outcome = linger_std::close(stream, Policy::default());
+                status.ended(Some(peer), &outcome);
+            }
+        });
+    }
+}
+
+/// Reads up to the blank line that ends a request's head (and no further than its first
+/// 64 KiB).
+fn read_head(stream: &mut std::net::TcpStream) -> std::io::Result<Vec<u8>> {
+    let mut head = Vec::new();
+    let mut byte = [0u8];
+    while !head.ends_with(b"\r\n\r\n") && head.len() < 64 << 10 {
+        if stream.read(&mut byte)? == 0 {
+            return Err(ErrorKind::UnexpectedEof.into());
+        }
+        head.push(byte[0]);
+    }
+    Ok(head)
+}

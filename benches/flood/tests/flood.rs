@@ -1,0 +1,240 @@
+//! Floods larger than the server's descriptor limit. Each server runs in a process of its
+//! own (`flood-server`) whose soft descriptor limit is lowered to 256; 512 uploaders that
+//! send the head of a 1 GB upload, trickle 1 KiB every 2 s and never read (the issue's
+//! flood), each starting over when its connection dies, live in this process. Through the
+//! flood the server keeps accepting, answers every well-behaved request, and delivers every
+//! early reply whole; once it stops every descriptor is released; and every close that
+//! claimed delivery matches what its client's kernel received.
+//!
+//! `cargo test -p linger-flood --test flood -- --nocapture` prints each run's figures.
+
+use linger_flood::clients::{self, Flood, FloodCounts, Hostile};
+use linger_flood::{ServerProcess, Status};
+use std::path::Path;
+use std::sync::atomic::Ordering;
+use std::time::{Duration, Instant};
+
+/// The server's soft descriptor limit.
+const LIMIT: u64 = 256;
+/// Hostile connections: twice the limit.
+const HOSTILE: usize = 512;
+/// Well-behaved requests made during the flood, one every 20 ms.
+const PROBES: usize = 40;
+/// Well-behaved uploads during the flood, whose early answer must arrive whole.
+const UPLOADS: usize = 3;
+/// Bytes each well-behaved upload sends.
+const UPLOAD: usize = 1 << 20;
+
+/// Starts `kind` under the lowered limit, with `extra` arguments, reporting every close.
+fn start(kind: &str, extra: &[&str]) -> ServerProcess {
+    let mut args: Vec<String> = ["--server", kind, "--report-closes", "--nofile"]
+        .iter()
+        .map(ToString::to_string)
+        .collect();
+    args.push(LIMIT.to_string());
+    args.extend(extra.iter().map(ToString::to_string));
+    let binary = Path::new(env!("CARGO_BIN_EXE_flood-server"));
+    ServerProcess::start(binary, &args).expect("flood-server starts")
+}
+
+/// What one flood showed.
+struct Run {
+    baseline: Status,
+    during: Status,
+    after: Status,
+    probes: clients::Probes,
+    whole_replies: usize,
+    flood: std::sync::Arc<FloodCounts>,
+    /// Closes that claimed delivery and were checked against their client, and those among
+    /// them whose client had received less than was written.
+    claims_checked: usize,
+    claims_false: Vec<String>,
+}
+
+/// Floods `server`, measures it, stops the flood and waits for its descriptors to come back.
+fn flood(mut server: ServerProcess) -> Run {
+    let baseline = server.status().expect("status");
+    let runtime = linger_check::sockets::server_runtime().0;
+    let address = server.address;
+    let flood = runtime.block_on(async { Flood::start(address, Hostile::Uploader, HOSTILE) });
+    // Within seconds, more connections accepted than the server may open descriptors, and
+    // uploaders starting over once the server let their connections go: the flood in its
+    // steady state. A server that stopped accepting never gets there (the lingering closes
+    // of the first uploaders would hold every descriptor for their 30 s).
+    let steady = Instant::now() + Duration::from_secs(10);
+    while flood.counts().connected.load(Ordering::Relaxed) <= HOSTILE as u64
+        && Instant::now() < steady
+    {
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    let during = server
+        .status_when(steady.saturating_duration_since(Instant::now()), |status| {
+            status.get("accepted") > LIMIT + 64
+        })
+        .expect("status");
+    let deadline = Instant::now() + Duration::from_secs(10);
+    let probes = runtime.block_on(clients::probe(
+        address,
+        Duration::from_millis(20),
+        Duration::from_secs(5),
+        PROBES,
+        deadline,
+    ));
+    let whole_replies = runtime.block_on(async {
+        let uploads = (0..UPLOADS).map(|_| {
+            tokio::spawn(clients::early_reply(
+                address,
+                UPLOAD,
+                Duration::from_secs(10),
+            ))
+        });
+        let mut whole = 0;
+        for upload in uploads.collect::<Vec<_>>() {
+            whole += usize::from(upload.await.is_ok_and(|reply| reply.whole()));
+        }
+        whole
+    });
+    let during = server.status().unwrap_or(during);
+    let flood = runtime.block_on(flood.stop());
+    let after = server
+        .status_when(Duration::from_secs(20), |status| {
+            status.get("in_flight") == 0 && status.get("fds") <= baseline.get("fds")
+        })
+        .expect("status");
+    let (claims_checked, claims_false) = check_claims(&server, &flood);
+    println!(
+        "before {:?}\nduring {:?}\nafter {:?}\nflood: {} connected, {} refused\n\
+         probes: {} of {} answered, p99 {:?}; early replies whole: {whole_replies} of {UPLOADS}\n\
+         claims of delivery checked against the client: {claims_checked}",
+        baseline.0,
+        during.0,
+        after.0,
+        flood.connected.load(Ordering::Relaxed),
+        flood.refused.load(Ordering::Relaxed),
+        probes.answered.len(),
+        probes.attempts(),
+        probes.percentile(99.0),
+    );
+    drop(server.stop());
+    Run {
+        baseline,
+        during,
+        after,
+        probes,
+        whole_replies,
+        flood,
+        claims_checked,
+        claims_false,
+    }
+}
+
+/// Every close the server said delivered, whose client is known without doubt (one
+/// connection from its address), against what that client's kernel received: the count
+/// checked, and the claims found false.
+fn check_claims(server: &ServerProcess, flood: &FloodCounts) -> (usize, Vec<String>) {
+    let ended = flood
+        .ended
+        .lock()
+        .unwrap_or_else(std::sync::PoisonError::into_inner);
+    let closes = server.closes();
+    let mut checked = 0;
+    let mut wrong = Vec::new();
+    for close in closes.iter().filter(|close| close.claims) {
+        let (Some(Some(client)), Some(written)) = (ended.get(&close.peer), close.written) else {
+            continue;
+        };
+        checked += 1;
+        if client.received != written {
+            wrong.push(format!(
+                "{}: {}, the client received {}",
+                close.peer, close.outcome, client.received
+            ));
+        }
+    }
+    (checked, wrong)
+}
+
+/// What every flood must show.
+fn assert_survived(run: &Run) {
+    assert!(
+        run.during.get("accepted") > LIMIT,
+        "accepted no more than the limit"
+    );
+    assert_eq!(
+        run.probes.answered.len(),
+        PROBES,
+        "well-behaved requests unanswered"
+    );
+    assert_eq!(run.whole_replies, UPLOADS, "early replies cut short");
+    let connected = run.flood.connected.load(Ordering::Relaxed);
+    assert!(
+        connected > HOSTILE as u64,
+        "the uploaders never started over"
+    );
+    assert_eq!(run.after.get("in_flight"), 0, "closes still lingering");
+    assert!(
+        run.after.get("fds") <= run.baseline.get("fds"),
+        "descriptors leaked: {} before the flood, {} after",
+        run.baseline.get("fds"),
+        run.after.get("fds")
+    );
+    assert!(
+        run.claims_false.is_empty(),
+        "false claims: {:?}",
+        run.claims_false
+    );
+    assert!(
+        run.claims_checked > 0,
+        "no claim of delivery could be checked"
+    );
+}
+
+#[test]
+fn axum_on_a_linger_listener_keeps_answering_through_a_flood_past_its_descriptor_limit() {
+    let run = flood(start("axum-linger", &[]));
+    assert_survived(&run);
+    // The lingerer held at most half the descriptors, and made room by reclaiming.
+    assert_eq!(run.baseline.get("capacity"), LIMIT / 2);
+    assert!(
+        run.during.get("in_flight") <= LIMIT / 2 + 32,
+        "{:?}",
+        run.during
+    );
+    assert!(run.during.get("reclaimed") > 0, "{:?}", run.during);
+}
+
+#[test]
+fn a_linger_listener_whose_capacity_exceeds_the_descriptors_reclaims_when_accept_fails() {
+    // Pressure never engages: only accept's EMFILE can make room.
+    let run = flood(start("axum-linger", &["--capacity", "100000"]));
+    assert_survived(&run);
+    assert!(run.during.get("reclaimed") > 0, "{:?}", run.during);
+}
+
+#[test]
+fn a_mio_loop_keeps_answering_through_a_flood_past_its_descriptor_limit() {
+    let run = flood(start("mio", &[]));
+    assert_survived(&run);
+    assert_eq!(run.baseline.get("capacity"), LIMIT / 2);
+    assert!(run.during.get("in_flight") <= LIMIT / 2, "{:?}", run.during);
+    assert!(run.during.get("reclaimed") > 0, "{:?}", run.during);
+}
+
+#[test]
+fn a_mio_loop_whose_capacity_exceeds_the_descriptors_reclaims_when_accept_fails() {
+    let run = flood(start("mio", &["--capacity", "100000"]));
+    assert_survived(&run);
+    assert!(run.during.get("reclaimed") > 0, "{:?}", run.during);
+}
+
+#[test]
+fn threads_closing_with_linger_std_stay_within_their_shared_bound_through_a_flood() {
+    let run = flood(start("std", &[]));
+    assert_survived(&run);
+    assert_eq!(run.baseline.get("capacity"), LIMIT / 2);
+    assert!(
+        run.during.get("in_flight") <= LIMIT / 2 + 8,
+        "{:?}",
+        run.during
+    );
+}

@@ -1,0 +1,326 @@
+//! Which lingering close gives way first when a lingerer runs short: the rules the lingerers
+//! of linger-mio and linger-tokio share.
+//!
+//! A lingerer holds at most its capacity. Past three quarters of it, each new close shortens
+//! the close that gives way first to the short linger (Apache's); at the capacity, each new
+//! close *reclaims* it: ends it at once, as if its budget had run out ([`relief`]). When
+//! `accept` fails for want of descriptors, the accept loop reclaims a batch the same way, as
+//! nginx's `ngx_drain_connections` does ([`reclaim_batch`]), and retries.
+//!
+//! The order ([`GiveWay`]): first the closes with nothing left to deliver, then those whose
+//! peer reads nothing, then those still delivering to a peer that reads; the oldest first
+//! within each ([`Standing`]). docs/design.md has the measurement behind it.
+
+use linger::{CloseMachine, Instant, State};
+use std::collections::BTreeMap;
+use std::time::Duration;
+
+/// What a lingering close still has to deliver, in the order closes give way.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub enum Standing {
+    /// Every byte and our FIN acknowledged: only the peer's EOF is awaited. Ending it now
+    /// takes nothing from the peer's kernel (a flood's uploader that never reads, once our
+    /// short answer is in its receive buffer, stands here).
+    Delivered,
+    /// Bytes unacknowledged, and none acknowledged for [`STALLED_AFTER`]: the peer reads
+    /// nothing (a zero window), so waiting longer delivers nothing either.
+    Unread,
+    /// Bytes unacknowledged and the peer acknowledging them, or no figure to tell: an honest
+    /// peer still reading, whose answer is lost if the close ends now. It gives way last.
+    Delivering,
+}
+
+/// How long a send queue must stand still before its peer counts as reading nothing: five
+/// times the longest interval between two queries (200 ms, Linux's `TCP_RTO_MIN`), so a
+/// peer that acknowledges anything once per round trip on any real path never looks
+/// stalled, while the kernel's first filling of a zero-window peer's buffer is long over.
+pub const STALLED_AFTER: Duration = Duration::from_secs(1);
+
+/// What a lingering close has shown of its peer, to judge its [`Standing`]: the last
+/// send-queue figure, and when it last moved.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct Progress {
+    last_unacked: Option<u32>,
+    moved_at: Option<Instant>,
+}
+
+impl Progress {
+    /// The close's standing at `now`, from its `machine`. A close whose figure is new, or
+    /// moved less than [`STALLED_AFTER`] ago, is taken for delivering.
+    pub fn standing(&mut self, machine: &CloseMachine, now: Instant) -> Standing {
+        if matches!(machine.state(), State::Draining | State::Closed) {
+            return Standing::Delivered;
+        }
+        let Some(unacked) = machine.stats().unacked else {
+            return Standing::Delivering;
+        };
+        if unacked == 0 {
+            return Standing::Delivered;
+        }
+        if self.last_unacked != Some(unacked) {
+            self.last_unacked = Some(unacked);
+            self.moved_at = Some(now);
+        }
+        let still_for = self
+            .moved_at
+            .map_or(Duration::ZERO, |at| now.saturating_duration_since(at));
+        if still_for >= STALLED_AFTER {
+            Standing::Unread
+        } else {
+            Standing::Delivering
+        }
+    }
+}
+
+/// What a lingerer holding `held` closes of `capacity` does before it takes one more.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Relief {
+    /// Past three quarters: give the close that gives way first the short linger.
+    Shorten,
+    /// At the capacity: end the close that gives way first now, to make room.
+    Reclaim,
+}
+
+/// The pressure rule: [`Relief::Reclaim`] at `capacity`, [`Relief::Shorten`] past three
+/// quarters of it, nothing below.
+pub fn relief(held: usize, capacity: usize) -> Option<Relief> {
+    if held >= capacity {
+        Some(Relief::Reclaim)
+    } else if held >= capacity - capacity / 4 {
+        Some(Relief::Shorten)
+    } else {
+        None
+    }
+}
+
+/// How many closes to reclaim when `accept` failed for want of descriptors, of `held`:
+/// nginx's batch (`ngx_drain_connections`), an eighth of them, at least one, at most 32.
+/// Each reclaimed close frees one descriptor, so one batch lets that many accepts through.
+pub fn reclaim_batch(held: usize) -> usize {
+    (held / 8).clamp(1, 32)
+}
+
+/// The closes of one lingerer in the order they give way: by [`Standing`], then by age.
+/// Each close is named by a number that grows with its age (when the lingerer took it).
+#[derive(Debug)]
+pub struct GiveWay<T> {
+    /// Not shortened yet: what pressure shortens next.
+    full: BTreeMap<(Standing, u64), T>,
+    /// Given the short linger already.
+    shortened: BTreeMap<(Standing, u64), T>,
+}
+
+impl<T> Default for GiveWay<T> {
+    fn default() -> Self {
+        GiveWay {
+            full: BTreeMap::new(),
+            shortened: BTreeMap::new(),
+        }
+    }
+}
+
+impl<T> GiveWay<T> {
+    /// Closes held.
+    pub fn len(&self) -> usize {
+        self.full.len() + self.shortened.len()
+    }
+
+    /// Whether none is held.
+    pub fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
+
+    /// Takes the close numbered `number`, standing `standing`, not shortened.
+    pub fn insert(&mut self, number: u64, standing: Standing, close: T) {
+        self.full.insert((standing, number), close);
+    }
+
+    /// Takes the close numbered `number` as shortened already (a shutdown asked for it).
+    pub fn insert_shortened(&mut self, number: u64, standing: Standing, close: T) {
+        self.shortened.insert((standing, number), close);
+    }
+
+    /// The close `number` now stands `to` instead of `from`; nothing if it is not held.
+    pub fn restand(&mut self, number: u64, from: Standing, to: Standing) {
+        if from == to {
+            return;
+        }
+        for queue in [&mut self.full, &mut self.shortened] {
+            if let Some(close) = queue.remove(&(from, number)) {
+                queue.insert((to, number), close);
+                return;
+            }
+        }
+    }
+
+    /// Lets go of the close `number`, standing `standing` (it ended).
+    pub fn remove(&mut self, number: u64, standing: Standing) -> Option<T> {
+        let key = (standing, number);
+        self.full
+            .remove(&key)
+            .or_else(|| self.shortened.remove(&key))
+    }
+
+    /// The close pressure shortens next, the first not shortened yet, now counted as
+    /// shortened; `None` if every close is.
+    pub fn shorten_next(&mut self) -> Option<&T> {
+        let (key, close) = self.full.pop_first()?;
+        Some(self.shortened.entry(key).or_insert(close))
+    }
+
+    /// Takes the close that gives way first, shortened or not, with its number: the one to
+    /// reclaim.
+    pub fn pop_next(&mut self) -> Option<(u64, T)> {
+        let first_full = self.full.first_key_value().map(|(key, _)| *key);
+        let first_shortened = self.shortened.first_key_value().map(|(key, _)| *key);
+        let queue = match (first_full, first_shortened) {
+            (Some(full), Some(shortened)) if shortened < full => &mut self.shortened,
+            (Some(_), _) => &mut self.full,
+            (None, _) => &mut self.shortened,
+        };
+        queue
+            .pop_first()
+            .map(|((_, number), close)| (number, close))
+    }
+
+    /// Counts every close as shortened (a shutdown asked them all) and visits each.
+    pub fn shorten_all(&mut self) -> impl Iterator<Item = &T> {
+        self.shortened.append(&mut self.full);
+        self.shortened.values()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use linger::{Action, Event, Instant, Policy};
+
+    /// A machine closing at 0 after `written` bytes, its first actions not yet performed.
+    fn closing(written: u64) -> CloseMachine {
+        let mut machine = CloseMachine::new(Policy::default());
+        let start = Instant::from_millis(0);
+        machine.handle(Event::Wrote(written), start).expect("wrote");
+        machine.close(start).expect("close");
+        machine
+    }
+
+    /// Performs the queued actions at `now`, the send queue reading `unacked`.
+    fn answer(machine: &mut CloseMachine, unacked: u32, now: Instant) {
+        while let Some(action) = machine.poll_action() {
+            let event = match action {
+                Action::QuerySendQueue => Event::SendQueue { unacked },
+                Action::Discard { .. } => Event::ReadBlocked,
+                _ => continue,
+            };
+            machine.handle(event, now).expect("a consistent report");
+        }
+    }
+
+    /// Lets time run to the next deadline, the next query of the send queue.
+    fn next_query(machine: &mut CloseMachine) -> Instant {
+        let at = machine
+            .poll_timeout()
+            .expect("a lingering close has a deadline");
+        machine.handle_timeout(at);
+        at
+    }
+
+    #[test]
+    fn a_send_queue_still_for_a_second_reads_nothing_and_one_that_moves_is_delivering() {
+        let mut machine = closing(1000);
+        let mut progress = Progress::default();
+        let start = Instant::from_millis(0);
+        answer(&mut machine, 1001, start);
+        assert_eq!(progress.standing(&machine, start), Standing::Delivering);
+        let mut now = start;
+        while now < start + STALLED_AFTER {
+            assert_eq!(progress.standing(&machine, now), Standing::Delivering);
+            now = next_query(&mut machine);
+            answer(&mut machine, 1001, now);
+        }
+        assert_eq!(progress.standing(&machine, now), Standing::Unread);
+        // The peer reads again: the figure moves.
+        let now = next_query(&mut machine);
+        answer(&mut machine, 400, now);
+        assert_eq!(progress.standing(&machine, now), Standing::Delivering);
+        let now = next_query(&mut machine);
+        answer(&mut machine, 0, now);
+        assert_eq!(machine.state(), State::Draining);
+        assert_eq!(progress.standing(&machine, now), Standing::Delivered);
+    }
+
+    #[test]
+    fn without_a_figure_a_close_is_taken_for_delivering() {
+        let machine = closing(1000);
+        let later = Instant::from_millis(0) + STALLED_AFTER * 10;
+        assert_eq!(
+            Progress::default().standing(&machine, later),
+            Standing::Delivering
+        );
+    }
+
+    #[test]
+    fn closes_give_way_by_standing_then_age() {
+        let mut order = GiveWay::default();
+        order.insert(1, Standing::Delivering, "slow reader");
+        order.insert(2, Standing::Unread, "zero window");
+        order.insert(3, Standing::Delivered, "uploader");
+        order.insert(4, Standing::Delivered, "later uploader");
+        order.restand(1, Standing::Delivering, Standing::Delivered);
+        let popped: Vec<_> = std::iter::from_fn(|| order.pop_next()).collect();
+        assert_eq!(
+            popped,
+            [
+                (1, "slow reader"),
+                (3, "uploader"),
+                (4, "later uploader"),
+                (2, "zero window")
+            ]
+        );
+    }
+
+    #[test]
+    fn shortening_takes_each_close_once_and_reclaiming_takes_shortened_ones_in_order() {
+        let mut order = GiveWay::default();
+        order.insert(1, Standing::Delivering, 1);
+        order.insert(2, Standing::Delivered, 2);
+        assert_eq!(order.shorten_next(), Some(&2));
+        assert_eq!(order.shorten_next(), Some(&1));
+        assert_eq!(order.shorten_next(), None);
+        order.insert(3, Standing::Unread, 3);
+        assert_eq!(order.len(), 3);
+        assert_eq!(order.pop_next(), Some((2, 2)));
+        assert_eq!(order.pop_next(), Some((3, 3)), "unread before delivering");
+        assert_eq!(order.remove(1, Standing::Delivering), Some(1));
+        assert!(order.is_empty());
+    }
+
+    #[test]
+    fn a_shutdown_shortens_every_close() {
+        let mut order = GiveWay::default();
+        order.insert(1, Standing::Delivering, 1);
+        order.insert_shortened(2, Standing::Unread, 2);
+        let asked: Vec<_> = order.shorten_all().copied().collect();
+        assert_eq!(asked, [2, 1]);
+        assert_eq!(order.shorten_next(), None);
+    }
+
+    #[test]
+    fn pressure_shortens_past_three_quarters_and_reclaims_at_the_capacity() {
+        assert_eq!(relief(2, 4), None);
+        assert_eq!(relief(3, 4), Some(Relief::Shorten));
+        assert_eq!(relief(4, 4), Some(Relief::Reclaim));
+        assert_eq!(relief(383, 512), None);
+        assert_eq!(relief(384, 512), Some(Relief::Shorten));
+        assert_eq!((relief(0, 1), relief(1, 1)), (None, Some(Relief::Reclaim)));
+    }
+
+    #[test]
+    fn the_reclaim_batch_is_an_eighth_within_one_and_32() {
+        assert_eq!(reclaim_batch(0), 1);
+        assert_eq!(reclaim_batch(7), 1);
+        assert_eq!(reclaim_batch(80), 10);
+        assert_eq!(reclaim_batch(256), 32);
+        assert_eq!(reclaim_batch(10_000), 32);
+    }
+}
