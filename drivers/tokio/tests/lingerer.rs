@@ -41,6 +41,7 @@ fn recording(builder: linger_tokio::LingererBuilder) -> (Lingerer, Arc<Mutex<Vec
 
 #[tokio::test]
 async fn at_capacity_the_oldest_close_is_reclaimed_and_none_is_refused() {
+    let profile = Profile::detect().expect("loopback");
     let (lingerer, reports) = recording(Lingerer::builder(Policy::default()).capacity(4));
     let mut clients = Vec::new();
     for _ in 0..5 {
@@ -63,14 +64,14 @@ async fn at_capacity_the_oldest_close_is_reclaimed_and_none_is_refused() {
     assert!(reclaimed.reclaimed);
     // As a spent budget ends it, nothing unread: a plain close, acknowledged but perhaps for
     // our FIN at the last query, and said so.
+    let acked = [
+        Ending::AckedPeerOpen,
+        Ending::TimedOut { unacked: Some(0) },
+        Ending::TimedOut { unacked: Some(1) },
+    ]
+    .map(|ending| profile.ending(ending));
     assert!(
-        matches!(
-            reclaimed.outcome.ending,
-            Ending::AckedPeerOpen
-                | Ending::TimedOut {
-                    unacked: Some(0 | 1)
-                }
-        ),
+        acked.contains(&reclaimed.outcome.ending),
         "{}",
         reclaimed.outcome
     );
@@ -102,15 +103,21 @@ async fn answer_largely(
     lingerer: &Lingerer,
     listener: &tokio::net::TcpListener,
     bytes: usize,
-) -> (LingerStream, u64) {
+) -> (LingerStream, usize) {
     let (stream, _) = listener.accept().await.expect("accept");
     socket2::SockRef::from(&stream)
         .set_send_buffer_size(bytes)
         .expect("SO_SNDBUF");
     let mut stream = lingerer.stream(stream);
     let answer = vec![b'a'; bytes];
-    let _ = tokio::time::timeout(Duration::from_millis(100), stream.write_all(&answer)).await;
-    let written = stream.stats().bytes_written.expect("counted");
+    let deadline = tokio::time::Instant::now() + Duration::from_millis(100);
+    let mut written = 0;
+    while written < bytes {
+        match tokio::time::timeout_at(deadline, stream.write(&answer[written..])).await {
+            Ok(Ok(n)) if n > 0 => written += n,
+            _ => break,
+        }
+    }
     (stream, written)
 }
 
@@ -135,6 +142,7 @@ fn read_slowly(mut client: std::net::TcpStream) -> std::thread::JoinHandle<usize
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn reclaim_takes_the_acknowledged_then_the_unread_and_spares_an_honest_slow_reader() {
+    let profile = Profile::detect().expect("loopback");
     let (lingerer, reports) = recording(Lingerer::builder(Policy::default()));
     let (listener, address) = listener().await;
     // Oldest: a client reading a large answer slowly (100 KB/s: 2.6 s for all of it).
@@ -160,9 +168,20 @@ async fn reclaim_takes_the_acknowledged_then_the_unread_and_spares_an_honest_slo
     }
     assert_eq!(lingerer.counts().in_flight, 1, "{:?}", lingerer.counts());
     let ended: Vec<CloseReport> = reports.lock().expect("reports").clone();
+    let peers: Vec<_> = ended.iter().map(|report| report.peer).collect();
+    if !profile.observes_acks() {
+        // No figure tells who reads: every close counts as delivering, the oldest first
+        // (both large answers, accepted without their peers' addresses).
+        assert_eq!(peers, [None, None], "not the oldest first");
+        assert!(ended.iter().all(|report| !report.outcome.claims_delivery()));
+        drop((zero_window, silent));
+        tokio::task::spawn_blocking(move || reader.join().expect("reader"))
+            .await
+            .expect("reader");
+        return;
+    }
     // The acknowledged close (accepted with its peer's address) first, then one of the two
     // large answers: the slow reader's is spared, as its whole answer shows below.
-    let peers: Vec<_> = ended.iter().map(|report| report.peer).collect();
     assert_eq!(
         peers,
         [silent.local_addr().ok(), None],
@@ -186,7 +205,7 @@ async fn reclaim_takes_the_acknowledged_then_the_unread_and_spares_an_honest_slo
 
     // The slow reader was spared: it gets every byte, and its close claims delivery.
     let read = tokio::task::spawn_blocking(move || reader.join().expect("reader"));
-    assert_eq!(read.await.expect("reader") as u64, slow_written);
+    assert_eq!(read.await.expect("reader"), slow_written);
     tokio::time::timeout(Duration::from_secs(10), lingerer.finished())
         .await
         .expect("the slow close ended");
