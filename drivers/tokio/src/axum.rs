@@ -1,12 +1,12 @@
 //! axum: [`LingerListener`], whose connections close with a lingering close.
 
-use crate::{LingerStream, Lingerer, SHORT_LINGER};
+use crate::serving::ServerLingerer;
+use crate::{LingerStream, Lingerer};
 use axum::serve::{Listener, ListenerExt, TapIo};
 use linger::Policy;
 use std::borrow::Borrow;
 use std::io;
 use std::net::SocketAddr;
-use std::time::Duration;
 use tokio::net::TcpListener;
 
 /// An [`axum::serve::Listener`] whose connections are [`LingerStream`]s: when hyper is done
@@ -41,10 +41,12 @@ use tokio::net::TcpListener;
 /// [`finished`](Lingerer::finished) (or [`shutdown`](Lingerer::shutdown)) after `serve`
 /// returns, before the runtime goes away: a close still waiting when its runtime shuts down
 /// is ended at once.
+///
+/// [`SHORT_LINGER`]: crate::SHORT_LINGER
 #[derive(Debug)]
 pub struct LingerListener {
     listener: TcpListener,
-    lingerer: Lingerer,
+    lingerer: ServerLingerer,
 }
 
 impl LingerListener {
@@ -57,13 +59,16 @@ impl LingerListener {
     /// Wraps `listener`; its connections close under `lingerer`, with its policy, capacity
     /// and hook.
     pub fn with_lingerer(listener: TcpListener, lingerer: Lingerer) -> LingerListener {
-        LingerListener { listener, lingerer }
+        LingerListener {
+            listener,
+            lingerer: ServerLingerer::new(lingerer),
+        }
     }
 
     /// The lingerer of this listener's closes: clone it to read its counts or to await the
     /// last close at shutdown.
     pub fn lingerer(&self) -> &Lingerer {
-        &self.lingerer
+        self.lingerer.lingerer()
     }
 
     /// The address this listener is bound to.
@@ -84,59 +89,10 @@ impl Listener for LingerListener {
     type Addr = SocketAddr;
 
     async fn accept(&mut self) -> (LingerStream, SocketAddr) {
-        loop {
-            match self.lingerer.accept(&self.listener).await {
-                Ok(accepted) => return accepted,
-                Err(error) => wait_after_accept_error(&error).await,
-            }
-        }
+        self.lingerer.accept(&self.listener).await
     }
 
     fn local_addr(&self) -> io::Result<SocketAddr> {
         self.listener.local_addr()
-    }
-}
-
-impl Drop for LingerListener {
-    /// The server stops accepting: shorten every close, present and to come.
-    fn drop(&mut self) {
-        self.lingerer.close_all(SHORT_LINGER);
-    }
-}
-
-/// As axum's own listener: a connection that failed before it was accepted is skipped at
-/// once; anything else (`EMFILE`: out of descriptors) waits a second for closes to free some.
-async fn wait_after_accept_error(error: &io::Error) {
-    use io::ErrorKind::{ConnectionAborted, ConnectionRefused, ConnectionReset};
-    if matches!(
-        error.kind(),
-        ConnectionAborted | ConnectionRefused | ConnectionReset
-    ) {
-        return;
-    }
-    #[cfg(feature = "tracing")]
-    tracing::error!(target: "linger", "accept error: {error}");
-    tokio::time::sleep(Duration::from_secs(1)).await;
-}
-
-#[cfg(test)]
-mod tests {
-    use super::wait_after_accept_error;
-    use std::io;
-    use std::time::Duration;
-    use tokio::time::Instant;
-
-    #[tokio::test(start_paused = true)]
-    async fn a_connection_lost_before_accept_is_skipped_at_once() {
-        let started = Instant::now();
-        wait_after_accept_error(&io::ErrorKind::ConnectionReset.into()).await;
-        assert_eq!(started.elapsed(), Duration::ZERO);
-    }
-
-    #[tokio::test(start_paused = true)]
-    async fn any_other_accept_error_waits_a_second() {
-        let started = Instant::now();
-        wait_after_accept_error(&io::Error::other("too many open files")).await;
-        assert_eq!(started.elapsed(), Duration::from_secs(1));
     }
 }

@@ -81,14 +81,29 @@
 //! closes plainly over data it knows to be unread, and its outcome says what happened.
 #[cfg(feature = "axum")]
 mod axum;
+#[cfg(feature = "axum-server")]
+mod axum_server;
 mod close;
 mod lingerer;
 mod lingering;
+#[cfg(feature = "poem")]
+pub mod poem;
 mod report;
+#[cfg(feature = "salvo")]
+pub mod salvo;
+#[cfg(any(
+    feature = "axum",
+    feature = "axum-server",
+    feature = "poem",
+    feature = "salvo"
+))]
+mod serving;
 mod stream;
 
 #[cfg(feature = "axum")]
 pub use crate::axum::LingerListener;
+#[cfg(feature = "axum-server")]
+pub use crate::axum_server::LingerAcceptor;
 pub use close::{LingerClose, close, spawn_close};
 pub use linger::{
     Ending, Error, NagleMode, OnBudgetSpent, Outcome, Policy, PolicyBuilder, PolicyError, Release,
