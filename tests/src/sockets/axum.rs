@@ -16,7 +16,7 @@ use std::net::SocketAddr;
 use std::sync::{Arc, Mutex};
 use std::thread::JoinHandle;
 use std::time::Duration;
-use tokio::sync::oneshot;
+use tokio::sync::Notify;
 
 /// Bytes of the early `413`'s body.
 pub const EARLY_BODY: usize = 1 << 20;
@@ -24,6 +24,31 @@ pub const EARLY_BODY: usize = 1 << 20;
 pub const BODY_LIMIT: usize = 64 << 10;
 /// How long graceful shutdown leaves the closes still lingering.
 pub const SHUTDOWN_LINGER: Duration = linger_tokio::SHORT_LINGER;
+
+/// How many uploads [`FETCH_PAGE`] makes.
+pub const FETCHES: usize = 6;
+
+/// A page whose script `fetch()`es a 20 MB `POST` to `/early` [`FETCHES`] times, then
+/// `POST`s to `/report` one line per fetch: the status and the body's length, or the error.
+pub const FETCH_PAGE: &str = r#"<!doctype html>
+<title>early reply</title>
+<script>
+(async () => {
+  const upload = new Uint8Array(20 * 1024 * 1024);
+  const results = [];
+  for (let run = 0; run < 6; run++) {
+    try {
+      const reply = await fetch('/early', { method: 'POST', body: upload });
+      const body = await reply.arrayBuffer();
+      results.push(reply.status + ' ' + body.byteLength);
+    } catch (error) {
+      results.push('error ' + error.name);
+    }
+  }
+  await fetch('/report', { method: 'POST', body: results.join('\n') });
+})();
+</script>
+"#;
 
 /// Which listener the server accepts on.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -43,14 +68,23 @@ impl Listening {
 /// - `GET /`: `hello`;
 /// - `POST /early`: once the upload has begun, `413` with [`EARLY_BODY`] bytes, the rest of
 ///   the upload unread (answered after the first bytes so the client is surely sending);
+/// - `POST /early-stopping`: as `/early`, and the answer begins the server's graceful
+///   shutdown (HTTP/2: the `GOAWAY` during an upload);
 /// - `POST /limited`: behind `DefaultBodyLimit::max(BODY_LIMIT)`, axum's own `413`;
 /// - `GET /peer`: the client's address from `ConnectInfo<SocketAddr>`;
 /// - `GET /page`: an HTML page whose script is given by the test;
 /// - `POST /report`: what that script reports, kept for [`Server::reports`].
-pub fn app(page: &'static str, reports: Reports) -> Router {
+pub fn app(page: &'static str, reports: Reports, shutdown: Shutdown) -> Router {
     Router::new()
         .route("/", get(|| async { "hello" }))
         .route("/early", post(early_reply))
+        .route(
+            "/early-stopping",
+            post(move |body: Body| async move {
+                shutdown.begin();
+                early_reply(body).await
+            }),
+        )
         .route(
             "/limited",
             post(|body: Bytes| async move { format!("{} bytes", body.len()) })
@@ -76,6 +110,22 @@ pub fn app(page: &'static str, reports: Reports) -> Router {
 /// What pages reported to `/report`.
 pub type Reports = Arc<Mutex<Vec<String>>>;
 
+/// Begins a server's graceful shutdown: from the test, or from the app.
+#[derive(Clone, Debug, Default)]
+pub struct Shutdown(Arc<Notify>);
+
+impl Shutdown {
+    /// Asks for the graceful shutdown (again: harmless).
+    pub fn begin(&self) {
+        self.0.notify_one();
+    }
+
+    /// Resolves once the shutdown was asked for.
+    pub async fn begun(&self) {
+        self.0.notified().await;
+    }
+}
+
 fn lock(reports: &Reports) -> std::sync::MutexGuard<'_, Vec<String>> {
     reports
         .lock()
@@ -95,7 +145,7 @@ pub struct Server {
     pub address: SocketAddr,
     reports: Reports,
     lingerer: Option<Lingerer>,
-    stop: Option<oneshot::Sender<()>>,
+    shutdown: Shutdown,
     thread: Option<JoinHandle<()>>,
 }
 
@@ -108,26 +158,25 @@ impl Server {
     /// As [`start`](Self::start), the closes managed by `lingerer` (for `Linger`).
     pub fn start_with(listening: Listening, lingerer: Lingerer, page: &'static str) -> Server {
         let (runtime, listener, address) = super::server_runtime();
-        let (stop, stopped) = oneshot::channel::<()>();
+        let shutdown = Shutdown::default();
         let reports = Reports::default();
-        let service =
-            app(page, Arc::clone(&reports)).into_make_service_with_connect_info::<SocketAddr>();
-        let shutdown = async {
-            let _ = stopped.await;
-        };
+        let service = app(page, Arc::clone(&reports), shutdown.clone())
+            .into_make_service_with_connect_info::<SocketAddr>();
+        let begun = shutdown.clone();
+        let signal = async move { begun.begun().await };
         let lingering = (listening == Listening::Linger).then(|| lingerer.clone());
         let thread = std::thread::spawn(move || {
             runtime.block_on(async move {
                 let served = match listening {
                     Listening::Plain => {
                         axum::serve(listener, service)
-                            .with_graceful_shutdown(shutdown)
+                            .with_graceful_shutdown(signal)
                             .await
                     }
                     Listening::Linger => {
                         let listener = LingerListener::with_lingerer(listener, lingerer.clone());
                         axum::serve(listener.with_connect_info(), service)
-                            .with_graceful_shutdown(shutdown)
+                            .with_graceful_shutdown(signal)
                             .await
                     }
                 };
@@ -143,7 +192,7 @@ impl Server {
             address,
             reports,
             lingerer: lingering,
-            stop: Some(stop),
+            shutdown,
             thread: Some(thread),
         }
     }
@@ -171,9 +220,7 @@ impl Server {
     }
 
     fn shut_down(&mut self) {
-        if let Some(stop) = self.stop.take() {
-            let _ = stop.send(());
-        }
+        self.shutdown.begin();
         if let Some(thread) = self.thread.take() {
             let _ = thread.join();
         }
