@@ -139,14 +139,16 @@ impl Drop for Browser {
     }
 }
 
-/// What the page at `url` reported, one line per item, read from `reports` (the server's
-/// `/report`); `None` if it did not report within 60 s. Chromium shows the page with `flags`.
+/// What the page at `url` reported, one line per item: the first report to arrive in
+/// `reports` (the server's `/report`) after the call; `None` if none did within 60 s.
+/// Chromium shows the page with `flags`.
 pub fn browse(url: &str, flags: &[&str], reports: impl Fn() -> Vec<String>) -> Option<Vec<String>> {
+    let earlier = reports().len();
     let browser = Browser::open(url, flags);
     let deadline = Instant::now() + Duration::from_secs(60);
     let report = loop {
-        if let Some(report) = reports().pop() {
-            break Some(report);
+        if let Some(report) = reports().get(earlier) {
+            break Some(report.clone());
         }
         if Instant::now() > deadline {
             break None;

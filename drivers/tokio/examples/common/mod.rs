@@ -1,5 +1,7 @@
 //! What the HTTP examples share: their command line, their listener, how they print an
-//! outcome, and when they stop.
+//! outcome, and when they stop. (linger-stacks' examples share it too; a server that binds
+//! its own listener takes only the command line.)
+#![allow(dead_code)]
 
 use linger_tokio::CloseReport;
 use std::net::SocketAddr;
@@ -30,8 +32,22 @@ enum Command {
 }
 
 /// The command line of example `name` and its listener, bound; or, once `--help` printed the
-/// usage (0) or an error was said (2 for the command line), the status to exit with.
+/// usage (0) or an error was said (2 for the command line, 1 for the listener), the status
+/// to exit with.
 pub(crate) async fn start(name: &str) -> Result<(Args, TcpListener), ExitCode> {
+    let args = arguments(name)?;
+    match TcpListener::bind(args.listen).await {
+        Ok(listener) => Ok((args, listener)),
+        Err(error) => {
+            eprintln!("{name}: cannot listen on {}: {error}", args.listen);
+            Err(ExitCode::FAILURE)
+        }
+    }
+}
+
+/// The command line of example `name`; or, once `--help` printed the usage (0) or an error
+/// was said (2), the status to exit with.
+pub(crate) fn arguments(name: &str) -> Result<Args, ExitCode> {
     let usage = format!("usage: {name} --listen ADDR [--close linger|plain] [--body-bytes N]");
     let args = match parse() {
         Ok(Command::Serve(args)) => args,
@@ -44,13 +60,7 @@ pub(crate) async fn start(name: &str) -> Result<(Args, TcpListener), ExitCode> {
             return Err(ExitCode::from(2));
         }
     };
-    match TcpListener::bind(args.listen).await {
-        Ok(listener) => Ok((args, listener)),
-        Err(error) => {
-            eprintln!("{name}: cannot listen on {}: {error}", args.listen);
-            Err(ExitCode::FAILURE)
-        }
-    }
+    Ok(args)
 }
 
 /// Prints how a close ended, with its peer: the examples' hook.
