@@ -88,3 +88,44 @@ impl<S> Accept<TcpStream, S> for LingerAcceptor {
         ready(Ok((self.server.stream(stream, peer), service)))
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::LingerAcceptor;
+    use crate::lingerer::Request;
+    use crate::{Policy, SHORT_LINGER};
+    use axum_server::accept::Accept;
+
+    #[test]
+    fn only_letting_go_of_the_last_clone_shortens_the_closes() {
+        let acceptor = LingerAcceptor::new(Policy::default());
+        let ticket = acceptor.lingerer().enter();
+        let clone = acceptor.clone();
+        drop(acceptor);
+        assert_eq!(ticket.control.take(), None, "a clone is still serving");
+        drop(clone);
+        let shortened = Some(Request::Shorten(SHORT_LINGER));
+        assert_eq!(ticket.control.take(), shortened);
+    }
+
+    #[tokio::test]
+    async fn accept_gives_a_lingering_stream_that_knows_its_peer_and_the_service() {
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
+            .await
+            .expect("bind");
+        let client =
+            std::net::TcpStream::connect(listener.local_addr().expect("address")).expect("connect");
+        let (tcp, _) = listener.accept().await.expect("accept");
+        let acceptor = LingerAcceptor::new(Policy::default());
+        let (stream, service) = acceptor.accept(tcp, "service").await.expect("accepted");
+        assert_eq!(service, "service");
+        assert_eq!(
+            stream.peer_addr().expect("peer"),
+            client.local_addr().expect("client")
+        );
+        drop(stream);
+        drop(client);
+        acceptor.lingerer().finished().await;
+        assert_eq!(acceptor.lingerer().counts().ended(), 1);
+    }
+}

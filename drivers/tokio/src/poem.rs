@@ -125,3 +125,29 @@ impl<A: Acceptor<Io = TcpStream>> Acceptor for LingerAcceptor<A> {
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::LingerListener;
+    use crate::Policy;
+    use poem::listener::{Acceptor, Listener, TcpListener};
+
+    #[tokio::test]
+    async fn the_acceptor_gives_lingering_streams_with_poems_addresses() {
+        let listener = LingerListener::new(TcpListener::bind("127.0.0.1:0"), Policy::default());
+        let lingerer = listener.lingerer().clone();
+        let mut acceptor = listener.into_acceptor().await.expect("bind");
+        let local = acceptor.local_addr()[0].clone();
+        let address = *local.as_socket_addr().expect("a socket address");
+        let client = std::net::TcpStream::connect(address).expect("connect");
+        let (stream, accepted_on, remote, scheme) = acceptor.accept().await.expect("accept");
+        let peer = client.local_addr().expect("client");
+        assert_eq!(accepted_on, local);
+        assert_eq!(remote.as_socket_addr(), Some(&peer));
+        assert_eq!(scheme, poem::http::uri::Scheme::HTTP);
+        assert_eq!(stream.peer_addr().expect("peer"), peer);
+        drop((stream, client));
+        lingerer.finished().await;
+        assert_eq!(lingerer.counts().ended(), 1);
+    }
+}

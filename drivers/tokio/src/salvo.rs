@@ -159,3 +159,42 @@ impl Acceptor for LingerAcceptor {
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::LingerListener;
+    use crate::Policy;
+    use salvo_core::conn::{Acceptor, Listener, TcpListener};
+    use salvo_core::fuse::{ArcFusePolicy, FuseAction, FuseConfig, FuseInfo};
+    use std::io::Read;
+    use std::sync::Arc;
+
+    #[tokio::test]
+    async fn a_connection_the_fuse_policy_rejects_is_closed_and_the_next_one_admitted() {
+        let listener = LingerListener::new(TcpListener::new("127.0.0.1:0"), Policy::default());
+        let lingerer = listener.lingerer().clone();
+        let mut acceptor = listener.try_bind().await.expect("bind");
+        let address = acceptor.tcp.local_addr().expect("address");
+        let mut rejected = std::net::TcpStream::connect(address).expect("connect");
+        let admitted = std::net::TcpStream::connect(address).expect("connect");
+        let refuse = rejected.local_addr().expect("client");
+        let policy: ArcFusePolicy = Arc::new(move |info: &FuseInfo| {
+            if info.remote_addr.clone().into_std() == Some(refuse) {
+                FuseAction::Reject
+            } else {
+                FuseAction::Accept(FuseConfig::default())
+            }
+        });
+        let accepted = acceptor.accept(Some(policy)).await.expect("accept");
+        let peer = admitted.local_addr().expect("client");
+        assert_eq!(accepted.remote_addr.clone().into_std(), Some(peer));
+        assert_eq!(accepted.local_addr.clone().into_std(), Some(address));
+        assert!(accepted.fuse_config.is_some());
+        // The rejected client reads the end of its connection: a close, not a reset.
+        let read = tokio::task::spawn_blocking(move || rejected.read(&mut [0u8; 16]));
+        assert_eq!(read.await.expect("reader").expect("EOF"), 0);
+        drop((accepted, admitted));
+        lingerer.finished().await;
+        assert_eq!(lingerer.counts().ended(), 2);
+    }
+}

@@ -22,7 +22,7 @@ impl ServerLingerer {
     }
 
     /// `stream`, accepted from `peer`, as a stream of this lingerer.
-    #[cfg(any(feature = "axum-server", feature = "poem", feature = "salvo"))]
+    #[cfg(any(feature = "axum-server", feature = "poem"))]
     pub(crate) fn stream(
         &self,
         stream: tokio::net::TcpStream,
@@ -70,8 +70,26 @@ pub(crate) async fn wait_after_accept_error(error: &std::io::Error) {
     tokio::time::sleep(std::time::Duration::from_secs(1)).await;
 }
 
-#[cfg(all(test, any(feature = "axum", feature = "poem", feature = "salvo")))]
+#[cfg(test)]
 mod tests {
+    use super::ServerLingerer;
+    use crate::lingerer::Request;
+    use crate::{Lingerer, Policy, SHORT_LINGER};
+
+    #[test]
+    fn letting_go_of_a_servers_lingerer_shortens_every_close_in_flight_and_to_come() {
+        let lingerer = Lingerer::new(Policy::default());
+        let early = lingerer.enter();
+        drop(ServerLingerer::new(lingerer.clone()));
+        let late = lingerer.enter();
+        for ticket in [early, late] {
+            assert_eq!(ticket.control.take(), Some(Request::Shorten(SHORT_LINGER)));
+        }
+    }
+}
+
+#[cfg(all(test, any(feature = "axum", feature = "poem", feature = "salvo")))]
+mod accept_errors {
     use super::wait_after_accept_error;
     use std::io;
     use std::time::Duration;

@@ -13,8 +13,10 @@
 //!
 //! At the end of each connection hyper's shutdown sends TLS's `close_notify`, then the
 //! stream's half-close our FIN; the close drains what the client still sends. Ctrl-C (or
-//! SIGTERM) stops accepting, lets hyper finish its connections (at most ten seconds), gives
-//! the closes still lingering two more seconds, and waits for the last one.
+//! SIGTERM) stops accepting, drops the connections still in their handshake, lets hyper
+//! finish the others (at most ten seconds), gives the closes still lingering two more
+//! seconds, and waits for the last one: `Lingerer::shutdown` waits for every stream the
+//! server still holds, so none may be held forever (a handshake has ten seconds).
 
 #[path = "../../../drivers/tokio/examples/common/mod.rs"]
 mod common;
@@ -35,7 +37,11 @@ use std::process::ExitCode;
 use std::sync::Arc;
 use std::time::Duration;
 use tokio::io::{AsyncRead, AsyncWrite};
+use tokio::sync::watch;
 use tokio_rustls::TlsAcceptor;
+
+/// How long a client has for its TLS handshake.
+const HANDSHAKE: Duration = Duration::from_secs(10);
 
 #[tokio::main]
 async fn main() -> ExitCode {
@@ -56,46 +62,69 @@ async fn main() -> ExitCode {
     let answer = Bytes::from(vec![b'x'; args.body_bytes]);
     let (linger, plain) = (args.close == Close::Linger, args.close == Close::Plain);
     let graceful = GracefulShutdown::new();
+    let (stopping, stopped) = watch::channel(false);
     let mut stop = std::pin::pin!(common::stop_signal());
     loop {
-        let (tls, answer, watcher) = (tls.clone(), answer.clone(), graceful.watcher());
+        let connection = Connection {
+            tls: tls.clone(),
+            answer: answer.clone(),
+            watcher: graceful.watcher(),
+            stopped: stopped.clone(),
+        };
         tokio::select! {
             // The one change: accept through the lingerer, and run TLS over its stream.
             Ok((stream, _peer)) = lingerer.accept(&listener), if linger => {
-                tokio::spawn(serve(stream, tls, answer, watcher));
+                tokio::spawn(connection.serve(stream));
             }
             Ok((stream, _peer)) = listener.accept(), if plain => {
-                tokio::spawn(serve(stream, tls, answer, watcher));
+                tokio::spawn(connection.serve(stream));
             }
             () = &mut stop => break,
         }
     }
+    stopping.send_replace(true);
     let _ = tokio::time::timeout(Duration::from_secs(10), graceful.shutdown()).await;
     let counts = lingerer.shutdown(SHORT_LINGER).await;
     println!("closes: {counts:?}");
     ExitCode::SUCCESS
 }
 
-/// The TLS handshake over `stream`, then HTTP until the connection ends or graceful
-/// shutdown has finished it; dropping the stream at the end is its close.
-async fn serve(
-    stream: impl AsyncRead + AsyncWrite + Unpin + Send + 'static,
+/// What serving one connection needs.
+struct Connection {
     tls: TlsAcceptor,
     answer: Bytes,
     watcher: Watcher,
-) {
-    let stream = match tls.accept(stream).await {
-        Ok(stream) => stream,
-        Err(error) => {
-            eprintln!("handshake: {error}");
-            return;
+    /// Becomes true at shutdown.
+    stopped: watch::Receiver<bool>,
+}
+
+impl Connection {
+    /// The TLS handshake over `stream` (given up at shutdown or after [`HANDSHAKE`]), then
+    /// HTTP until the connection ends or graceful shutdown has finished it; dropping the
+    /// stream at the end is its close.
+    async fn serve(mut self, stream: impl AsyncRead + AsyncWrite + Unpin + Send + 'static) {
+        let handshake = tokio::time::timeout(HANDSHAKE, self.tls.accept(stream));
+        let stream = tokio::select! {
+            handshake = handshake => match handshake {
+                Ok(Ok(stream)) => stream,
+                Ok(Err(error)) => {
+                    eprintln!("handshake: {error}");
+                    return;
+                }
+                Err(_) => {
+                    eprintln!("handshake: timed out");
+                    return;
+                }
+            },
+            _ = self.stopped.wait_for(|&stopped| stopped) => return,
+        };
+        let answer = self.answer;
+        let service = service_fn(move |request| early_reply(request, answer.clone()));
+        let builder = auto::Builder::new(TokioExecutor::new());
+        let connection = builder.serve_connection(TokioIo::new(stream), service);
+        if let Err(error) = self.watcher.watch(connection).await {
+            eprintln!("connection: {error}");
         }
-    };
-    let service = service_fn(move |request| early_reply(request, answer.clone()));
-    let builder = auto::Builder::new(TokioExecutor::new());
-    let connection = builder.serve_connection(TokioIo::new(stream), service);
-    if let Err(error) = watcher.watch(connection).await {
-        eprintln!("connection: {error}");
     }
 }
 

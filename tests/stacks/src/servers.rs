@@ -102,9 +102,9 @@ impl Https {
         let thread = std::thread::spawn(move || {
             runtime.block_on(async move {
                 serving.await;
-                // The closes still lingering end within the short linger: wait for them
-                // before the runtime goes.
-                lingerer.shutdown(SHORT_LINGER).await;
+                // Each stack's adapter has shortened the closes still lingering when the
+                // server let go of it: wait for them before the runtime goes.
+                lingerer.finished().await;
             });
         });
         Https {
@@ -229,37 +229,47 @@ fn hyper(
     let tls = tokio_rustls::TlsAcceptor::from(identity.rustls());
     let serving = async move {
         let graceful = GracefulShutdown::new();
+        let (stopping, handshakes_end) = tokio::sync::watch::channel(false);
         let mut stopped = std::pin::pin!(stopped);
         let through_linger = linger.is_some();
         let lingerer = linger.unwrap_or_else(|| Lingerer::new(Policy::default()));
         loop {
             let (tls, app, watcher) = (tls.clone(), app.clone(), graceful.watcher());
+            let handshakes_end = handshakes_end.clone();
             tokio::select! {
                 Ok((stream, _)) = lingerer.accept(&listener), if through_linger => {
-                    tokio::spawn(serve_stream(stream, tls, app, watcher));
+                    tokio::spawn(serve_stream(stream, tls, app, watcher, handshakes_end));
                 }
                 Ok((stream, _)) = listener.accept(), if !through_linger => {
-                    tokio::spawn(serve_stream(stream, tls, app, watcher));
+                    tokio::spawn(serve_stream(stream, tls, app, watcher, handshakes_end));
                 }
                 () = &mut stopped => break,
             }
         }
         drop(listener);
+        stopping.send_replace(true);
+        lingerer.close_all(SHORT_LINGER);
         let _ = tokio::time::timeout(GRACE, graceful.shutdown()).await;
     };
     (address, Box::pin(serving))
 }
 
-/// The TLS handshake over `stream`, then hyper-util's automatic HTTP/1 or HTTP/2 until the
-/// connection ends or graceful shutdown has finished it.
+/// The TLS handshake over `stream` (given up at shutdown or after [`GRACE`]), then
+/// hyper-util's automatic HTTP/1 or HTTP/2 until the connection ends or graceful shutdown has
+/// finished it.
 async fn serve_stream(
     stream: impl AsyncRead + AsyncWrite + Unpin + Send + 'static,
     tls: tokio_rustls::TlsAcceptor,
     app: Router,
     watcher: hyper_util::server::graceful::Watcher,
+    mut handshakes_end: tokio::sync::watch::Receiver<bool>,
 ) {
-    let Ok(stream) = tls.accept(stream).await else {
-        return;
+    let stream = tokio::select! {
+        handshake = tokio::time::timeout(GRACE, tls.accept(stream)) => match handshake {
+            Ok(Ok(stream)) => stream,
+            _ => return,
+        },
+        _ = handshakes_end.wait_for(|&ended| ended) => return,
     };
     let builder = auto::Builder::new(TokioExecutor::new());
     let connection = builder.serve_connection(TokioIo::new(stream), TowerToHyperService::new(app));

@@ -55,13 +55,55 @@ pub fn post(address: SocketAddr, cert: &str, path: &str, upload_bytes: usize) ->
     })
 }
 
-async fn exchange(
-    address: SocketAddr,
-    cert: &str,
-    path: &str,
-    upload_bytes: usize,
-    reply: &mut Reply,
-) -> io::Result<TlsEnd> {
+/// A client that had its answer and neither sends nor closes, so that the server's close
+/// waits for an EOF that does not come; the connection is held until this is dropped.
+pub struct Silent {
+    _stream: TlsStream,
+    _runtime: tokio::runtime::Runtime,
+}
+
+/// POSTs the head of a 20 MB upload and 100 KB of it to `path`, reads the answer and the
+/// server's `close_notify`, then goes silent.
+pub fn answered_then_silent(address: SocketAddr, cert: &str, path: &str) -> (TlsReply, Silent) {
+    let runtime = linger_check::sockets::current_thread_runtime();
+    let (seen, stream) = runtime
+        .block_on(async {
+            let mut reply = Reply {
+                verdict: "ok".to_string(),
+                status: 0,
+                body_bytes: 0,
+            };
+            let mut stream = connect(address, cert).await?;
+            stream.write_all(&head(path, UPLOAD)).await?;
+            stream.write_all(&[b'u'; 100_000]).await?;
+            let length = read_head(&mut stream, &mut reply).await?;
+            let mut body = vec![0; length];
+            stream.read_exact(&mut body).await?;
+            reply.body_bytes = length;
+            let end = match stream.read(&mut [0; 16]).await {
+                Ok(0) => TlsEnd::CloseNotify,
+                Ok(_) => TlsEnd::Failed("bytes after the answer".into()),
+                Err(error) => end_of(&error),
+            };
+            Ok::<_, io::Error>((TlsReply { reply, end }, stream))
+        })
+        .expect("an answer");
+    (
+        seen,
+        Silent {
+            _stream: stream,
+            _runtime: runtime,
+        },
+    )
+}
+
+/// The upload [`answered_then_silent`] announces.
+const UPLOAD: usize = 20 << 20;
+
+type TlsStream = tokio_rustls::client::TlsStream<tokio::net::TcpStream>;
+
+/// A TLS connection to `address`, checked against `cert`, offering HTTP/1.1.
+async fn connect(address: SocketAddr, cert: &str) -> io::Result<TlsStream> {
     let mut roots = rustls::RootCertStore::empty();
     let cert = CertificateDer::from_pem_slice(cert.as_bytes()).map_err(io::Error::other)?;
     roots.add(cert).map_err(io::Error::other)?;
@@ -71,15 +113,29 @@ async fn exchange(
     config.alpn_protocols = vec![b"http/1.1".to_vec()];
     let name = ServerName::try_from("localhost").map_err(io::Error::other)?;
     let tcp = tokio::net::TcpStream::connect(address).await?;
-    let tls = tokio_rustls::TlsConnector::from(Arc::new(config))
+    tokio_rustls::TlsConnector::from(Arc::new(config))
         .connect(name, tcp)
-        .await?;
+        .await
+}
+
+/// A request's head announcing `upload_bytes` of body.
+fn head(path: &str, upload_bytes: usize) -> Vec<u8> {
+    format!("POST {path} HTTP/1.1\r\nhost: localhost\r\ncontent-length: {upload_bytes}\r\n\r\n")
+        .into_bytes()
+}
+
+async fn exchange(
+    address: SocketAddr,
+    cert: &str,
+    path: &str,
+    upload_bytes: usize,
+    reply: &mut Reply,
+) -> io::Result<TlsEnd> {
+    let tls = connect(address, cert).await?;
     let (mut reader, mut writer) = tokio::io::split(tls);
-    let head = format!(
-        "POST {path} HTTP/1.1\r\nhost: localhost\r\ncontent-length: {upload_bytes}\r\n\r\n"
-    );
+    let head = head(path, upload_bytes);
     let upload = tokio::spawn(async move {
-        writer.write_all(head.as_bytes()).await?;
+        writer.write_all(&head).await?;
         let block = vec![b'u'; 64 << 10];
         let mut left = upload_bytes;
         while left > 0 {

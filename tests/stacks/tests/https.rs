@@ -7,6 +7,8 @@ use linger_check::sockets::axum::{EARLY_BODY, FETCH_PAGE, FETCHES, Listening};
 use linger_check::sockets::clients::{self, Reply, UploadFile};
 use linger_stacks::tls_client::{self, TlsEnd};
 use linger_stacks::{Https, Stack, Version, reqwest_post};
+use linger_tokio::{Lingerer, Policy, SHORT_LINGER};
+use std::time::{Duration, Instant};
 
 const UPLOAD: usize = 20 << 20;
 
@@ -185,4 +187,61 @@ fn chromium_over_tls_gets_every_early_answer_only_through_linger() {
             }
         }
     }
+}
+
+/// Graceful shutdown with clients that had their answer and stay silent, each close waiting
+/// for an EOF that does not come (20 s by the policy here): every stack's adapter shortens
+/// them all when its server lets go of it (axum-server, salvo: once `serve` has ended; poem:
+/// when it stops accepting; the hyper loop asks its lingerer itself), and every close is
+/// counted.
+#[test]
+fn graceful_shutdown_ends_every_lingering_close_within_the_short_linger() {
+    // The stacks side by side: each waits two seconds.
+    std::thread::scope(|scope| {
+        for stack in Stack::ALL {
+            scope.spawn(move || shutdown_with_silent_clients(stack));
+        }
+    });
+}
+
+fn shutdown_with_silent_clients(stack: Stack) {
+    const CLIENTS: usize = 5;
+    let policy = Policy::builder()
+        .idle_timeout(Duration::from_secs(20))
+        .build()
+        .expect("policy");
+    let server = Https::start_with(stack, Listening::Linger, Lingerer::new(policy), "");
+    let silent: Vec<_> = (0..CLIENTS)
+        .map(|_| tls_client::answered_then_silent(server.address, server.certificate(), "/early"))
+        .collect();
+    let whole = |(seen, _): &(tls_client::TlsReply, _)| {
+        seen.reply.is(413, EARLY_BODY) && seen.end == TlsEnd::CloseNotify
+    };
+    assert!(silent.iter().all(whole), "{stack:?}");
+    let deadline = Instant::now() + Duration::from_secs(5);
+    while server
+        .counts()
+        .is_some_and(|counts| counts.in_flight < CLIENTS)
+    {
+        assert!(
+            Instant::now() < deadline,
+            "{stack:?}: {:?}",
+            server.counts()
+        );
+        std::thread::sleep(Duration::from_millis(10));
+    }
+    let started = Instant::now();
+    let counts = server.stop().expect("linger counts");
+    let took = started.elapsed();
+    println!("{stack:?}: graceful shutdown took {took:?}: {counts:?}");
+    assert!(
+        took < SHORT_LINGER + Duration::from_secs(1),
+        "{stack:?} took {took:?}"
+    );
+    assert_eq!(
+        (counts.acked_peer_open, counts.ended(), counts.in_flight),
+        (CLIENTS as u64, CLIENTS as u64, 0),
+        "{stack:?}: {counts:?}"
+    );
+    drop(silent);
 }
