@@ -14,20 +14,30 @@ use tokio::net::TcpStream;
 /// An [`axum_server::accept::Accept`] whose streams are [`LingerStream`]s: when hyper is
 /// done with a connection, it closes with a lingering close instead of resetting a client
 /// that is still sending. Put it beneath axum-server's TLS acceptor, where the TCP stream
-/// is, so that TLS runs over the lingering stream:
+/// is, so that TLS runs over the lingering stream; the one change:
 ///
 /// ```ignore
-/// use axum_server::tls_rustls::RustlsAcceptor;
-/// use linger_tokio::{LingerAcceptor, Policy};
-///
 /// let acceptor = RustlsAcceptor::new(config).acceptor(LingerAcceptor::new(Policy::default()));
 /// axum_server::bind(address).acceptor(acceptor).serve(app.into_make_service()).await?;
 /// ```
 ///
-/// The same with `OpenSSLAcceptor::new(config).acceptor(...)`, or, for plain HTTP,
-/// `axum_server::bind(address).acceptor(LingerAcceptor::new(policy))`. At the end of a TLS
-/// connection, hyper's shutdown sends TLS's `close_notify`, then the lingering stream's
-/// half-close sends our FIN, and the close drains what the client still sends.
+/// The same with `OpenSSLAcceptor::new(config).acceptor(...)`, or alone, for plain HTTP:
+///
+/// ```no_run
+/// use linger_tokio::{LingerAcceptor, Policy};
+///
+/// # async fn serve(app: axum::Router) -> std::io::Result<()> {
+/// let address = std::net::SocketAddr::from(([0, 0, 0, 0], 3000));
+/// axum_server::bind(address)
+///     .acceptor(LingerAcceptor::new(Policy::default()))
+///     .serve(app.into_make_service())
+///     .await
+/// # }
+/// ```
+///
+/// At the end of a TLS connection, hyper's shutdown sends TLS's `close_notify`, then the
+/// lingering stream's half-close sends our FIN, and the close drains what the client still
+/// sends.
 ///
 /// # Graceful shutdown
 ///

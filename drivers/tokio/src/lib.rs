@@ -23,6 +23,21 @@
 //!
 //! [`LingerListener`] documents `ConnectInfo<SocketAddr>` and graceful shutdown.
 //!
+//! # axum-server, poem, salvo (features `axum-server`, `poem`, `salvo`)
+//!
+//! The same one change beneath each framework's TLS, where the TCP stream is:
+//!
+//! - axum-server: [`LingerAcceptor`],
+//!   `RustlsAcceptor::new(config).acceptor(LingerAcceptor::new(policy))`, and the same with
+//!   `OpenSSLAcceptor`;
+//! - poem: [`poem::LingerListener`],
+//!   `LingerListener::new(TcpListener::bind(addr), policy).rustls(config)`;
+//! - salvo: [`salvo::LingerListener`],
+//!   `RustlsListener::new(config, LingerListener::new(tcp, policy))`.
+//!
+//! None of these features pulls in a TLS library: the application enables its framework's
+//! TLS as it always has. The `salvo` feature needs Rust 1.95, as salvo 1 does.
+//!
 //! # hyper
 //!
 //! Accept through a [`Lingerer`] and serve the [`LingerStream`] it gives:
@@ -35,7 +50,9 @@
 //! }
 //! ```
 //!
-//! (`examples/hyper_early_reply.rs` is the whole server.)
+//! (`examples/hyper_early_reply.rs` is the whole server.) Over TLS, run tokio-rustls's
+//! `TlsAcceptor::accept` over the `LingerStream`: hyper's shutdown then sends `close_notify`
+//! before the stream's half-close sends our FIN.
 //!
 //! # A plain `TcpStream`
 //!

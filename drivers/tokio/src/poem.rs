@@ -17,12 +17,20 @@ use tokio::net::TcpStream;
 /// and put poem's TLS on top, so that TLS runs over the lingering stream:
 ///
 /// ```ignore
-/// use linger_tokio::{Policy, poem::LingerListener};
-/// use poem::listener::{Listener, TcpListener};
-///
 /// let listener = LingerListener::new(TcpListener::bind("0.0.0.0:443"), Policy::default())
 ///     .rustls(config);
-/// poem::Server::new(listener).run(app).await?;
+/// ```
+///
+/// or serve plain HTTP:
+///
+/// ```no_run
+/// use linger_tokio::{Policy, poem::LingerListener};
+/// use poem::listener::TcpListener;
+///
+/// # async fn serve(app: poem::Route) -> std::io::Result<()> {
+/// let listener = LingerListener::new(TcpListener::bind("0.0.0.0:3000"), Policy::default());
+/// poem::Server::new(listener).run(app).await
+/// # }
 /// ```
 ///
 /// # Graceful shutdown

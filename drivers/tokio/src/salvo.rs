@@ -21,15 +21,22 @@ pub type Stream = StraightStream<LingerStream>;
 /// the lingering stream:
 ///
 /// ```ignore
-/// use linger_tokio::{Policy, salvo::LingerListener};
-/// use salvo::conn::{TcpListener, rustls::RustlsListener};
-///
 /// let tcp = LingerListener::new(TcpListener::new("0.0.0.0:443"), Policy::default());
 /// let acceptor = RustlsListener::new(config, tcp).bind().await;
-/// salvo::Server::new(acceptor).serve(router).await;
 /// ```
 ///
 /// (`RustlsListener::new(config, tcp)` is what salvo's `TcpListener::rustls(config)` builds.)
+/// Or serve plain HTTP:
+///
+/// ```no_run
+/// use linger_tokio::{Policy, salvo::LingerListener};
+/// use salvo_core::conn::{Listener, TcpListener};
+///
+/// # async fn serve(router: salvo_core::Router) {
+/// let listener = LingerListener::new(TcpListener::new("0.0.0.0:3000"), Policy::default());
+/// salvo_core::Server::new(listener.bind().await).serve(router).await;
+/// # }
+/// ```
 ///
 /// # Graceful shutdown
 ///

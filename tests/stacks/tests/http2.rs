@@ -94,20 +94,30 @@ fn a_connection_error_during_an_upload_keeps_the_answer_and_the_goaway_only_thro
     }
 }
 
+/// curl over HTTP/2 with prior knowledge is left out: curl 7.88 (Debian 12) drops the end of
+/// an answer whose `RST_STREAM(NO_ERROR)` arrives before it has read it all (exit 18), on
+/// either stack, though every byte reached it (docs/http.md).
 #[test]
 fn an_early_answer_on_an_http2_connection_that_goes_on_loses_nothing_on_either() {
     let upload = UploadFile::create(UPLOAD);
     for listening in Listening::BOTH {
-        let server = Server::start(listening, "");
-        let url = server.url("/early");
+        let h2c = Server::start(listening, "");
+        let tls = Https::start(Stack::AxumServerRustls, listening, "");
+        let (h2c_url, tls_url) = (h2c.url("/early"), tls.url("/early"));
         let mut replies: Vec<Reply> = (0..3)
-            .map(|_| reqwest_post(Version::Http2, &url, UPLOAD))
+            .flat_map(|_| {
+                [
+                    reqwest_post(Version::Http2, &h2c_url, UPLOAD),
+                    reqwest_post(Version::Http2, &tls_url, UPLOAD),
+                ]
+            })
             .collect();
         if clients::curl_available() {
-            let options = ["--http2-prior-knowledge"];
-            replies.extend((0..3).map(|_| clients::curl_post_with(&url, &upload, None, &options)));
+            let options = ["--http2"];
+            replies
+                .extend((0..3).map(|_| clients::curl_post_with(&tls_url, &upload, None, &options)));
         }
-        let counts = server.stop();
+        let counts = (h2c.stop(), tls.stop());
         println!("{listening:?}: {replies:?}; closes {counts:?}");
         assert!(
             replies.iter().all(|reply| reply.is(413, EARLY_BODY)),
