@@ -18,15 +18,12 @@
 mod common;
 
 use common::Close;
-use http_body_util::{BodyExt, Full};
-use hyper::body::{Bytes, Incoming};
+use hyper::body::Bytes;
 use hyper::server::conn::http1;
 use hyper::service::service_fn;
-use hyper::{Request, Response, StatusCode};
 use hyper_util::rt::TokioIo;
 use hyper_util::server::graceful::{GracefulShutdown, Watcher};
 use linger_tokio::{Lingerer, Policy, SHORT_LINGER};
-use std::convert::Infallible;
 use std::process::ExitCode;
 use std::time::Duration;
 use tokio::io::{AsyncRead, AsyncWrite};
@@ -69,21 +66,10 @@ async fn serve(
     answer: Bytes,
     watcher: Watcher,
 ) {
-    let service = service_fn(move |request| early_reply(request, answer.clone()));
+    let service = service_fn(move |request| common::early_reply(request, answer.clone()));
     let io = TokioIo::new(stream);
     let connection = http1::Builder::new().serve_connection(io, service);
     if let Err(error) = watcher.watch(connection).await {
         eprintln!("connection: {error}");
     }
-}
-
-/// `413` and the answer, once the upload has begun; the rest of it is never read.
-async fn early_reply(
-    request: Request<Incoming>,
-    answer: Bytes,
-) -> Result<Response<Full<Bytes>>, Infallible> {
-    let _first_bytes = request.into_body().frame().await;
-    let mut response = Response::new(Full::new(answer));
-    *response.status_mut() = StatusCode::PAYLOAD_TOO_LARGE;
-    Ok(response)
 }

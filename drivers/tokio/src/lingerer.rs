@@ -34,9 +34,9 @@ use tokio::sync::{Notify, watch};
 ///
 /// [`close_all`](Self::close_all) gives every close in flight, and every later one, at most
 /// a given time; [`finished`](Self::finished) resolves when every stream of the lingerer has
-/// been dropped and the last close has ended; [`shutdown`](Self::shutdown) does both. Await it before the runtime goes away: a close
-/// still waiting when its runtime shuts down is ended at once (a plain close, or a reset
-/// if data is unread), and its outcome says so.
+/// been dropped and the last close has ended; [`shutdown`](Self::shutdown) does both. Await
+/// it before the runtime goes away: a close still waiting when its runtime shuts down is
+/// ended at once (a plain close, or a reset if data is unread), and its outcome says so.
 ///
 /// [`counts`]: Self::counts
 #[derive(Clone)]

@@ -12,6 +12,7 @@ use axum::routing::{get, post};
 use http_body_util::BodyExt;
 use linger::Policy;
 use linger_tokio::{Counts, LingerListener, Lingerer};
+use std::future::Future;
 use std::net::SocketAddr;
 use std::sync::{Arc, Mutex};
 use std::thread::JoinHandle;
@@ -139,14 +140,83 @@ async fn early_reply(body: Body) -> Response {
     (StatusCode::PAYLOAD_TOO_LARGE, answer).into_response()
 }
 
-/// A running server; stopped (gracefully) by [`stop`](Self::stop) or when dropped.
+/// A server serving on a runtime and thread of its own until its graceful shutdown, then
+/// waiting for its lingerer's last close before the runtime goes: what [`Server`] and the
+/// servers of the other stacks (linger-stacks) share. Stopped by [`stop`](Self::stop) or
+/// when dropped.
+pub struct Running {
+    reports: Reports,
+    shutdown: Shutdown,
+    /// `None` on the stack's own close.
+    lingerer: Option<Lingerer>,
+    thread: Option<JoinHandle<()>>,
+}
+
+impl Running {
+    /// Runs `serving` on `runtime`, then awaits `lingerer` (`lingering`: whether the server
+    /// closes through it). `reports` and `shutdown` are those of the server's app.
+    pub fn spawn(
+        runtime: tokio::runtime::Runtime,
+        serving: impl Future<Output = ()> + Send + 'static,
+        lingerer: Lingerer,
+        lingering: bool,
+        reports: Reports,
+        shutdown: Shutdown,
+    ) -> Running {
+        let waiting = lingerer.clone();
+        let thread = std::thread::spawn(move || {
+            runtime.block_on(async move {
+                serving.await;
+                // The closes still lingering end within the short linger, which the
+                // server's listener or acceptor gave them when the server let go of it:
+                // wait for them before the runtime goes.
+                waiting.finished().await;
+            });
+        });
+        Running {
+            reports,
+            shutdown,
+            lingerer: lingering.then_some(lingerer),
+            thread: Some(thread),
+        }
+    }
+
+    /// What pages reported to `/report` so far.
+    pub fn reports(&self) -> Vec<String> {
+        lock(&self.reports).clone()
+    }
+
+    /// The lingerer's counts (`None` on the stack's own close).
+    pub fn counts(&self) -> Option<Counts> {
+        self.lingerer.as_ref().map(Lingerer::counts)
+    }
+
+    /// Graceful shutdown: stops accepting, lets the connections finish, waits for the last
+    /// lingering close. Returns the final counts (`None` on the stack's own close).
+    pub fn stop(mut self) -> Option<Counts> {
+        self.shut_down();
+        self.counts()
+    }
+
+    fn shut_down(&mut self) {
+        self.shutdown.begin();
+        if let Some(thread) = self.thread.take() {
+            let _ = thread.join();
+        }
+    }
+}
+
+impl Drop for Running {
+    fn drop(&mut self) {
+        self.shut_down();
+    }
+}
+
+/// [`app`] served by `axum::serve`, on axum's own listener or a `LingerListener`.
 pub struct Server {
     /// Where it listens, on loopback.
     pub address: SocketAddr,
-    reports: Reports,
-    lingerer: Option<Lingerer>,
-    shutdown: Shutdown,
-    thread: Option<JoinHandle<()>>,
+    running: Running,
 }
 
 impl Server {
@@ -164,37 +234,27 @@ impl Server {
             .into_make_service_with_connect_info::<SocketAddr>();
         let begun = shutdown.clone();
         let signal = async move { begun.begun().await };
-        let lingering = (listening == Listening::Linger).then(|| lingerer.clone());
-        let thread = std::thread::spawn(move || {
-            runtime.block_on(async move {
-                let served = match listening {
-                    Listening::Plain => {
-                        axum::serve(listener, service)
-                            .with_graceful_shutdown(signal)
-                            .await
-                    }
-                    Listening::Linger => {
-                        let listener = LingerListener::with_lingerer(listener, lingerer.clone());
-                        axum::serve(listener.with_connect_info(), service)
-                            .with_graceful_shutdown(signal)
-                            .await
-                    }
+        let linger = listening == Listening::Linger;
+        let serving = {
+            let lingerer = lingerer.clone();
+            async move {
+                let served = if linger {
+                    let listener = LingerListener::with_lingerer(listener, lingerer);
+                    axum::serve(listener.with_connect_info(), service)
+                        .with_graceful_shutdown(signal)
+                        .await
+                } else {
+                    axum::serve(listener, service)
+                        .with_graceful_shutdown(signal)
+                        .await
                 };
                 if let Err(error) = served {
                     eprintln!("axum::serve failed: {error}");
                 }
-                // The closes still lingering end within the short linger; wait for them
-                // before the runtime goes.
-                lingerer.finished().await;
-            });
-        });
-        Server {
-            address,
-            reports,
-            lingerer: lingering,
-            shutdown,
-            thread: Some(thread),
-        }
+            }
+        };
+        let running = Running::spawn(runtime, serving, lingerer, linger, reports, shutdown);
+        Server { address, running }
     }
 
     /// `http://address/path`.
@@ -204,31 +264,16 @@ impl Server {
 
     /// What pages reported to `/report` so far.
     pub fn reports(&self) -> Vec<String> {
-        lock(&self.reports).clone()
+        self.running.reports()
     }
 
     /// The lingerer's counts (`None` for the plain listener).
     pub fn counts(&self) -> Option<Counts> {
-        self.lingerer.as_ref().map(Lingerer::counts)
+        self.running.counts()
     }
 
-    /// Graceful shutdown: stops accepting, lets the connections finish, waits for the last
-    /// lingering close. Returns the final counts (`None` for the plain listener).
-    pub fn stop(mut self) -> Option<Counts> {
-        self.shut_down();
-        self.counts()
-    }
-
-    fn shut_down(&mut self) {
-        self.shutdown.begin();
-        if let Some(thread) = self.thread.take() {
-            let _ = thread.join();
-        }
-    }
-}
-
-impl Drop for Server {
-    fn drop(&mut self) {
-        self.shut_down();
+    /// Graceful shutdown, as [`Running::stop`].
+    pub fn stop(self) -> Option<Counts> {
+        self.running.stop()
     }
 }

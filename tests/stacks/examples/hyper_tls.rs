@@ -22,17 +22,14 @@
 mod common;
 
 use common::Close;
-use http_body_util::{BodyExt, Full};
-use hyper::body::{Bytes, Incoming};
+use hyper::body::Bytes;
 use hyper::service::service_fn;
-use hyper::{Request, Response, StatusCode};
 use hyper_util::rt::{TokioExecutor, TokioIo};
 use hyper_util::server::conn::auto;
 use hyper_util::server::graceful::{GracefulShutdown, Watcher};
 use linger_tokio::{Lingerer, Policy, SHORT_LINGER};
 use rustls::pki_types::pem::PemObject;
 use rustls::pki_types::{CertificateDer, PrivateKeyDer};
-use std::convert::Infallible;
 use std::process::ExitCode;
 use std::sync::Arc;
 use std::time::Duration;
@@ -119,24 +116,13 @@ impl Connection {
             _ = self.stopped.wait_for(|&stopped| stopped) => return,
         };
         let answer = self.answer;
-        let service = service_fn(move |request| early_reply(request, answer.clone()));
+        let service = service_fn(move |request| common::early_reply(request, answer.clone()));
         let builder = auto::Builder::new(TokioExecutor::new());
         let connection = builder.serve_connection(TokioIo::new(stream), service);
         if let Err(error) = self.watcher.watch(connection).await {
             eprintln!("connection: {error}");
         }
     }
-}
-
-/// `413` and the answer, once the upload has begun; the rest of it is never read.
-async fn early_reply(
-    request: Request<Incoming>,
-    answer: Bytes,
-) -> Result<Response<Full<Bytes>>, Infallible> {
-    let _first_bytes = request.into_body().frame().await;
-    let mut response = Response::new(Full::new(answer));
-    *response.status_mut() = StatusCode::PAYLOAD_TOO_LARGE;
-    Ok(response)
 }
 
 /// A rustls configuration with a certificate for `localhost` and `127.0.0.1`, made now,

@@ -7,13 +7,12 @@ use hyper_util::rt::{TokioExecutor, TokioIo};
 use hyper_util::server::conn::auto;
 use hyper_util::server::graceful::GracefulShutdown;
 use hyper_util::service::TowerToHyperService;
-use linger_check::sockets::axum::{EARLY_BODY, Listening, Reports, Shutdown, app};
+use linger_check::sockets::axum::{EARLY_BODY, Listening, Reports, Running, Shutdown, app};
 use linger_tokio::{Counts, LingerAcceptor, Lingerer, Policy, SHORT_LINGER};
 use std::future::Future;
 use std::net::SocketAddr;
 use std::pin::Pin;
 use std::sync::Arc;
-use std::thread::JoinHandle;
 use std::time::Duration;
 use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite};
 use tokio::net::TcpListener;
@@ -56,10 +55,7 @@ pub struct Https {
     /// Where it listens, on loopback.
     pub address: SocketAddr,
     certificate: String,
-    reports: Reports,
-    lingerer: Option<Lingerer>,
-    shutdown: Shutdown,
-    thread: Option<JoinHandle<()>>,
+    running: Running,
 }
 
 impl Https {
@@ -81,7 +77,8 @@ impl Https {
             .enable_all()
             .build()
             .expect("a tokio runtime");
-        let linger = (listening == Listening::Linger).then(|| lingerer.clone());
+        let lingering = listening == Listening::Linger;
+        let linger = lingering.then(|| lingerer.clone());
         let identity = Identity::generate();
         let reports = Reports::default();
         let shutdown = Shutdown::default();
@@ -92,28 +89,18 @@ impl Https {
             let listener = TcpListener::bind("127.0.0.1:0").await.expect("bind");
             match stack {
                 Stack::AxumServerRustls | Stack::AxumServerOpenssl => {
-                    axum_server(stack, listener, linger.clone(), &identity, app, stopped).await
+                    axum_server(stack, listener, linger, &identity, app, stopped).await
                 }
-                Stack::HyperRustls => hyper(listener, linger.clone(), &identity, app, stopped),
-                Stack::Poem => poem(linger.clone(), &identity, stopped).await,
-                Stack::Salvo => salvo(linger.clone(), &identity, stopped).await,
+                Stack::HyperRustls => hyper(listener, linger, &identity, app, stopped),
+                Stack::Poem => poem(linger, &identity, stopped).await,
+                Stack::Salvo => salvo(linger, &identity, stopped).await,
             }
         });
-        let thread = std::thread::spawn(move || {
-            runtime.block_on(async move {
-                serving.await;
-                // Each stack's adapter has shortened the closes still lingering when the
-                // server let go of it: wait for them before the runtime goes.
-                lingerer.finished().await;
-            });
-        });
+        let running = Running::spawn(runtime, serving, lingerer, lingering, reports, shutdown);
         Https {
             address,
             certificate: identity.cert,
-            reports,
-            lingerer: linger,
-            shutdown,
-            thread: Some(thread),
+            running,
         }
     }
 
@@ -129,35 +116,18 @@ impl Https {
 
     /// What pages reported to `/report` so far.
     pub fn reports(&self) -> Vec<String> {
-        self.reports
-            .lock()
-            .unwrap_or_else(std::sync::PoisonError::into_inner)
-            .clone()
+        self.running.reports()
     }
 
     /// The lingerer's counts (`None` for the stack's own close).
     pub fn counts(&self) -> Option<Counts> {
-        self.lingerer.as_ref().map(Lingerer::counts)
+        self.running.counts()
     }
 
-    /// Graceful shutdown: stops accepting, lets the connections finish, waits for the last
-    /// lingering close. Returns the final counts (`None` for the stack's own close).
-    pub fn stop(mut self) -> Option<Counts> {
-        self.shut_down();
-        self.counts()
-    }
-
-    fn shut_down(&mut self) {
-        self.shutdown.begin();
-        if let Some(thread) = self.thread.take() {
-            let _ = thread.join();
-        }
-    }
-}
-
-impl Drop for Https {
-    fn drop(&mut self) {
-        self.shut_down();
+    /// Graceful shutdown, as `Running::stop`: stops accepting, lets the connections finish,
+    /// waits for the last lingering close.
+    pub fn stop(self) -> Option<Counts> {
+        self.running.stop()
     }
 }
 
@@ -182,29 +152,20 @@ async fn axum_server(
     let server = axum_server::Server::from_listener(listener).handle(handle);
     let service = app.into_make_service_with_connect_info::<SocketAddr>();
     let (cert, key) = (identity.cert.as_bytes(), identity.key.as_bytes());
-    let linger = linger.map(LingerAcceptor::with_lingerer);
-    let serving: Serving = match stack {
-        Stack::AxumServerOpenssl => {
-            let tls = OpenSSLAcceptor::new(OpenSSLConfig::from_pem(cert, key).expect("openssl"));
-            match linger {
-                Some(linger) => {
-                    Box::pin(ended(server.acceptor(tls.acceptor(linger)).serve(service)))
-                }
-                None => Box::pin(ended(server.acceptor(tls).serve(service))),
-            }
+    let openssl = || OpenSSLAcceptor::new(OpenSSLConfig::from_pem(cert, key).expect("openssl"));
+    let rustls = RustlsConfig::from_pem(cert.to_vec(), key.to_vec());
+    let rustls = RustlsAcceptor::new(rustls.await.expect("rustls"));
+    let serving: Serving = match (stack, linger.map(LingerAcceptor::with_lingerer)) {
+        (Stack::AxumServerOpenssl, Some(linger)) => Box::pin(ended(
+            server.acceptor(openssl().acceptor(linger)).serve(service),
+        )),
+        (Stack::AxumServerOpenssl, None) => {
+            Box::pin(ended(server.acceptor(openssl()).serve(service)))
         }
-        _ => {
-            let config = RustlsConfig::from_pem(cert.to_vec(), key.to_vec())
-                .await
-                .expect("rustls");
-            let tls = RustlsAcceptor::new(config);
-            match linger {
-                Some(linger) => {
-                    Box::pin(ended(server.acceptor(tls.acceptor(linger)).serve(service)))
-                }
-                None => Box::pin(ended(server.acceptor(tls).serve(service))),
-            }
-        }
+        (_, Some(linger)) => Box::pin(ended(
+            server.acceptor(rustls.acceptor(linger)).serve(service),
+        )),
+        (_, None) => Box::pin(ended(server.acceptor(rustls).serve(service))),
     };
     (address, serving)
 }

@@ -3,7 +3,11 @@
 //! its own listener takes only the command line.)
 #![allow(dead_code)]
 
+use http_body_util::{BodyExt, Full};
+use hyper::body::{Bytes, Incoming};
+use hyper::{Request, Response, StatusCode};
 use linger_tokio::CloseReport;
+use std::convert::Infallible;
 use std::net::SocketAddr;
 use std::process::ExitCode;
 use tokio::net::TcpListener;
@@ -61,6 +65,17 @@ pub(crate) fn arguments(name: &str) -> Result<Args, ExitCode> {
         }
     };
     Ok(args)
+}
+
+/// hyper's handler: `413` and the answer, once the upload has begun; the rest of it is never read.
+pub(crate) async fn early_reply(
+    request: Request<Incoming>,
+    answer: Bytes,
+) -> Result<Response<Full<Bytes>>, Infallible> {
+    let _first_bytes = request.into_body().frame().await;
+    let mut response = Response::new(Full::new(answer));
+    *response.status_mut() = StatusCode::PAYLOAD_TOO_LARGE;
+    Ok(response)
 }
 
 /// Prints how a close ended, with its peer: the examples' hook.
