@@ -20,8 +20,6 @@ enum Loss {
     /// The answer in at least one run: a client that reads while it sends, which may have
     /// read all before the reset.
     SomeRun,
-    /// Reported, not asserted: loopback is fast enough for the client to win most races.
-    Reported,
 }
 
 /// Runs `client` `runs` times against `stack` on `listening`; prints and returns the replies;
@@ -57,7 +55,6 @@ fn lost_then_whole(
     match loss {
         Loss::EveryRun => assert_eq!(lost, runs, "{stack:?}'s own close kept an answer"),
         Loss::SomeRun => assert!(lost > 0, "{stack:?}'s own close never lost the answer"),
-        Loss::Reported => {}
     }
     let linger = replies(stack, Listening::Linger, runs, what, &client);
     assert!(linger.iter().all(whole), "{stack:?}, {what}: {linger:?}");
@@ -92,7 +89,9 @@ fn every_client(stack: Stack) {
             Loss::SomeRun,
             curl(&upload, Some("10M")),
         );
-        lost_then_whole(stack, "curl", 4, Loss::Reported, curl(&upload, None));
+        // Unthrottled over loopback, curl wins the race against OpenSSL's reset about one
+        // time in four: six runs.
+        lost_then_whole(stack, "curl", 6, Loss::SomeRun, curl(&upload, None));
     }
     lost_then_whole(stack, "reqwest", 4, Loss::SomeRun, reqwest);
 }
