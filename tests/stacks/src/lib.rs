@@ -59,8 +59,6 @@ pub enum Version {
 
 /// A `reqwest` client that accepts the test's self-signed certificates.
 pub fn reqwest_client(version: Version) -> reqwest::Client {
-    // reqwest is built without a provider of its own: rustls's, for the whole process.
-    let _installed_once = rustls::crypto::aws_lc_rs::default_provider().install_default();
     let builder = reqwest::Client::builder().danger_accept_invalid_certs(true);
     let builder = match version {
         Version::Http1 => builder.http1_only(),
