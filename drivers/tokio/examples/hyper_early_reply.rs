@@ -11,21 +11,21 @@
 //!     -H 'Expect:' --data-binary @/tmp/upload http://127.0.0.1:8417/
 //! ```
 //!
-//! Ctrl-C (or SIGTERM) stops accepting, gives the closes still lingering two more seconds, and waits for
-//! the last one.
+//! Ctrl-C (or SIGTERM) stops accepting, lets hyper finish its connections gracefully (at
+//! most ten seconds), gives the closes still lingering two more seconds, and waits for the
+//! last one.
 
 mod common;
 
 use common::Close;
-use http_body_util::{BodyExt, Full};
-use hyper::body::{Bytes, Incoming};
+use hyper::body::Bytes;
 use hyper::server::conn::http1;
 use hyper::service::service_fn;
-use hyper::{Request, Response, StatusCode};
 use hyper_util::rt::TokioIo;
+use hyper_util::server::graceful::{GracefulShutdown, Watcher};
 use linger_tokio::{Lingerer, Policy, SHORT_LINGER};
-use std::convert::Infallible;
 use std::process::ExitCode;
+use std::time::Duration;
 use tokio::io::{AsyncRead, AsyncWrite};
 
 #[tokio::main]
@@ -39,39 +39,37 @@ async fn main() -> ExitCode {
         .build();
     let answer = Bytes::from(vec![b'x'; args.body_bytes]);
     let (linger, plain) = (args.close == Close::Linger, args.close == Close::Plain);
+    let graceful = GracefulShutdown::new();
     let mut stop = std::pin::pin!(common::stop_signal());
     loop {
         tokio::select! {
             Ok((stream, _peer)) = lingerer.accept(&listener), if linger => {
-                tokio::spawn(serve(stream, answer.clone()));
+                tokio::spawn(serve(stream, answer.clone(), graceful.watcher()));
             }
             Ok((stream, _peer)) = listener.accept(), if plain => {
-                tokio::spawn(serve(stream, answer.clone()));
+                tokio::spawn(serve(stream, answer.clone(), graceful.watcher()));
             }
             () = &mut stop => break,
         }
     }
+    // The streams still served close once hyper lets go of them: `shutdown` waits for them.
+    let _ = tokio::time::timeout(Duration::from_secs(10), graceful.shutdown()).await;
     let counts = lingerer.shutdown(SHORT_LINGER).await;
     println!("closes: {counts:?}");
     ExitCode::SUCCESS
 }
 
-/// Serves one connection with hyper; dropping `stream` at the end is its close.
-async fn serve(stream: impl AsyncRead + AsyncWrite + Unpin + Send + 'static, answer: Bytes) {
-    let service = service_fn(move |request| early_reply(request, answer.clone()));
+/// Serves one connection with hyper until it ends or graceful shutdown has finished it;
+/// dropping `stream` at the end is its close.
+async fn serve(
+    stream: impl AsyncRead + AsyncWrite + Unpin + Send + 'static,
+    answer: Bytes,
+    watcher: Watcher,
+) {
+    let service = service_fn(move |request| common::early_reply(request, answer.clone()));
     let io = TokioIo::new(stream);
-    if let Err(error) = http1::Builder::new().serve_connection(io, service).await {
+    let connection = http1::Builder::new().serve_connection(io, service);
+    if let Err(error) = watcher.watch(connection).await {
         eprintln!("connection: {error}");
     }
-}
-
-/// `413` and the answer, once the upload has begun; the rest of it is never read.
-async fn early_reply(
-    request: Request<Incoming>,
-    answer: Bytes,
-) -> Result<Response<Full<Bytes>>, Infallible> {
-    let _first_bytes = request.into_body().frame().await;
-    let mut response = Response::new(Full::new(answer));
-    *response.status_mut() = StatusCode::PAYLOAD_TOO_LARGE;
-    Ok(response)
 }

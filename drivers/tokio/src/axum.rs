@@ -1,6 +1,7 @@
 //! axum: [`LingerListener`], whose connections close with a lingering close.
 
-use crate::{LingerStream, Lingerer, SHORT_LINGER};
+use crate::serving::ServerLingerer;
+use crate::{LingerStream, Lingerer};
 use axum::serve::{Listener, ListenerExt, TapIo};
 use linger::Policy;
 use std::borrow::Borrow;
@@ -50,12 +51,11 @@ use tokio::net::TcpListener;
 /// pauses a second, as axum's own listener does, only when there was nothing to reclaim
 /// ([`Lingerer::after_accept_error`]).
 ///
-/// [`axum::serve::Listener`]: https://docs.rs/axum/0.8/axum/serve/trait.Listener.html
-/// [`ListenerExt::tap_io`]: https://docs.rs/axum/0.8/axum/serve/trait.ListenerExt.html#method.tap_io
+/// [`SHORT_LINGER`]: crate::SHORT_LINGER
 #[derive(Debug)]
 pub struct LingerListener {
     listener: TcpListener,
-    lingerer: Lingerer,
+    lingerer: ServerLingerer,
 }
 
 impl LingerListener {
@@ -68,13 +68,16 @@ impl LingerListener {
     /// Wraps `listener`; its connections close under `lingerer`, with its policy, capacity
     /// and hook.
     pub fn with_lingerer(listener: TcpListener, lingerer: Lingerer) -> LingerListener {
-        LingerListener { listener, lingerer }
+        LingerListener {
+            listener,
+            lingerer: ServerLingerer::new(lingerer),
+        }
     }
 
     /// The lingerer of this listener's closes: clone it to read its counts or to await the
     /// last close at shutdown.
     pub fn lingerer(&self) -> &Lingerer {
-        &self.lingerer
+        self.lingerer.lingerer()
     }
 
     /// The address this listener is bound to.
@@ -95,22 +98,10 @@ impl Listener for LingerListener {
     type Addr = SocketAddr;
 
     async fn accept(&mut self) -> (LingerStream, SocketAddr) {
-        loop {
-            match self.listener.accept().await {
-                Ok((stream, peer)) => return (self.lingerer.managed(stream, peer), peer),
-                Err(error) => self.lingerer.after_accept_error(&error).await,
-            }
-        }
+        self.lingerer.accept(&self.listener).await
     }
 
     fn local_addr(&self) -> io::Result<SocketAddr> {
         self.listener.local_addr()
-    }
-}
-
-impl Drop for LingerListener {
-    /// The server stops accepting: shorten every close, present and to come.
-    fn drop(&mut self) {
-        self.lingerer.close_all(SHORT_LINGER);
     }
 }

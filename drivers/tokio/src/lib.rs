@@ -23,6 +23,21 @@
 //!
 //! [`LingerListener`] documents `ConnectInfo<SocketAddr>` and graceful shutdown.
 //!
+//! # axum-server, poem, salvo (features `axum-server`, `poem`, `salvo`)
+//!
+//! The same one change beneath each framework's TLS, where the TCP stream is:
+//!
+//! - axum-server: [`LingerAcceptor`],
+//!   `RustlsAcceptor::new(config).acceptor(LingerAcceptor::new(policy))`, and the same with
+//!   `OpenSSLAcceptor`;
+//! - poem: [`poem::LingerListener`],
+//!   `LingerListener::new(TcpListener::bind(addr), policy).rustls(config)`;
+//! - salvo: [`salvo::LingerListener`],
+//!   `RustlsListener::new(config, LingerListener::new(tcp, policy))`.
+//!
+//! None of these features pulls in a TLS library: the application enables its framework's
+//! TLS as it always has. The `salvo` feature needs Rust 1.95, as salvo 1 does.
+//!
 //! # hyper
 //!
 //! Accept through a [`Lingerer`] and serve the [`LingerStream`] it gives:
@@ -46,7 +61,9 @@
 //! # }
 //! ```
 //!
-//! (`examples/hyper_early_reply.rs` is the whole server.)
+//! (`examples/hyper_early_reply.rs` is the whole server.) Over TLS, run tokio-rustls's
+//! `TlsAcceptor::accept` over the `LingerStream`: hyper's shutdown then sends `close_notify`
+//! before the stream's half-close sends our FIN.
 //!
 //! # A plain `TcpStream`
 //!
@@ -114,14 +131,29 @@
 
 #[cfg(feature = "axum")]
 mod axum;
+#[cfg(feature = "axum-server")]
+mod axum_server;
 mod close;
 mod lingerer;
 mod lingering;
+#[cfg(feature = "poem")]
+pub mod poem;
 mod report;
+#[cfg(feature = "salvo")]
+pub mod salvo;
+#[cfg(any(
+    feature = "axum",
+    feature = "axum-server",
+    feature = "poem",
+    feature = "salvo"
+))]
+mod serving;
 mod stream;
 
 #[cfg(feature = "axum")]
 pub use crate::axum::LingerListener;
+#[cfg(feature = "axum-server")]
+pub use crate::axum_server::LingerAcceptor;
 pub use close::{LingerClose, close, spawn_close};
 pub use linger::{
     Ending, Error, NagleMode, OnBudgetSpent, Outcome, Policy, PolicyBuilder, PolicyError, Release,

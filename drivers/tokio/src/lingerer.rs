@@ -54,10 +54,10 @@ use tokio::sync::{Notify, watch};
 /// # Shutdown
 ///
 /// [`close_all`](Self::close_all) gives every close in flight, and every later one, at most
-/// a given time; [`finished`](Self::finished) resolves when the last one has ended;
-/// [`shutdown`](Self::shutdown) does both. Await it before the runtime goes away: a close
-/// still waiting when its runtime shuts down is ended at once (a plain close, or a reset
-/// if data is unread), and its outcome says so.
+/// a given time; [`finished`](Self::finished) resolves when every stream of the lingerer has
+/// been dropped and the last close has ended; [`shutdown`](Self::shutdown) does both. Await
+/// it before the runtime goes away: a close still waiting when its runtime shuts down is
+/// ended at once (a plain close, or a reset if data is unread), and its outcome says so.
 ///
 /// [`counts`]: Self::counts
 #[derive(Clone)]
@@ -80,6 +80,8 @@ struct Shared {
     registry: Mutex<Registry>,
     /// Closes in flight; `finished` waits for zero.
     in_flight: watch::Sender<usize>,
+    /// Streams not dropped yet, whose closes are still to come; `finished` waits for zero.
+    streams: watch::Sender<usize>,
     counters: Counters,
     hook: Option<Hook>,
     /// When exhaustion was last traced: at most once a second, as nginx logs it.
@@ -162,6 +164,24 @@ impl Control {
     /// Resolves when a request arrives.
     pub(crate) async fn asked(&self) {
         self.wake.notified().await;
+    }
+}
+
+/// A stream's membership of its [`Lingerer`] until it is dropped, after its close has
+/// started: [`finished`](Lingerer::finished) waits for it.
+pub(crate) struct Alive {
+    shared: Arc<Shared>,
+}
+
+impl fmt::Debug for Alive {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("Alive")
+    }
+}
+
+impl Drop for Alive {
+    fn drop(&mut self) {
+        self.shared.streams.send_modify(|streams| *streams -= 1);
     }
 }
 
@@ -351,10 +371,21 @@ impl Lingerer {
         self.raise(Request::Abort);
     }
 
-    /// Resolves once no close is in flight (at once if none is).
+    /// Resolves once every stream of this lingerer has been dropped and no close is in
+    /// flight (at once if none is). A server's framework may drop a connection's stream just
+    /// after it reports the connection finished (axum's `serve` can return first): its close
+    /// is waited for all the same, not left to be cut short with the runtime.
     pub async fn finished(&self) {
+        // A stream's close is counted in flight before the stream stops counting, so once
+        // no stream is left, every close is counted. Each wait fails only if its sender is
+        // gone, which `self` prevents.
+        let _ = self
+            .shared
+            .streams
+            .subscribe()
+            .wait_for(|&streams| streams == 0)
+            .await;
         let mut in_flight = self.shared.in_flight.subscribe();
-        // Fails only if the sender is gone, which `self` prevents.
         let _ = in_flight.wait_for(|&closes| closes == 0).await;
     }
 
@@ -364,6 +395,14 @@ impl Lingerer {
         self.close_all(within);
         self.finished().await;
         self.counts()
+    }
+
+    /// A stream of this lingerer is made: counted until it is dropped.
+    pub(crate) fn alive(&self) -> Alive {
+        self.shared.streams.send_modify(|streams| *streams += 1);
+        Alive {
+            shared: Arc::clone(&self.shared),
+        }
     }
 
     fn raise(&self, request: Request) {
@@ -474,6 +513,7 @@ impl LingererBuilder {
                     .unwrap_or_else(linger_io::limits::default_capacity),
                 registry: Mutex::default(),
                 in_flight: watch::Sender::new(0),
+                streams: watch::Sender::new(0),
                 counters: Counters::default(),
                 hook: self.hook,
                 #[cfg(feature = "tracing")]

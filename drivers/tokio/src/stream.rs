@@ -1,7 +1,7 @@
 //! [`LingerStream`]: an accepted stream that a framework (hyper, axum) reads, writes, shuts
 //! down and drops, and that closes with a lingering close when it is dropped.
 
-use crate::lingerer::Lingerer;
+use crate::lingerer::{Alive, Lingerer};
 use crate::lingering::Lingering;
 use linger::{Clock, CloseMachine, Ending, Event, Outcome, Policy, State, Stats};
 use std::borrow::Borrow;
@@ -47,6 +47,8 @@ pub struct LingerStream {
     peer: Option<SocketAddr>,
     /// Where a dropped stream's close goes on: the runtime the stream was made in.
     runtime: Option<Handle>,
+    /// Counted by the owner until dropped, after the drop has started the close.
+    _alive: Option<Alive>,
 }
 
 impl LingerStream {
@@ -67,7 +69,10 @@ impl LingerStream {
         peer: Option<SocketAddr>,
     ) -> LingerStream {
         let machine = CloseMachine::new(*owner.policy());
-        LingerStream::wrap(stream, machine, Some(owner), peer)
+        let alive = owner.alive();
+        let mut managed = LingerStream::wrap(stream, machine, Some(owner), peer);
+        managed._alive = Some(alive);
+        managed
     }
 
     fn wrap(
@@ -83,6 +88,7 @@ impl LingerStream {
             owner,
             peer,
             runtime: Handle::try_current().ok(),
+            _alive: None,
         };
         // The policy's Nagle mode: socket options only.
         wrapped.perform();

@@ -253,6 +253,37 @@ async fn finished_resolves_at_once_when_nothing_waits() {
 }
 
 #[tokio::test]
+async fn finished_waits_for_a_stream_not_yet_dropped_then_for_its_close() {
+    let (lingerer, reports) = recording(Lingerer::builder(Policy::default()));
+    let (listener, address) = listener().await;
+    let client = std::net::TcpStream::connect(address).expect("connect");
+    let (mut stream, _) = lingerer.accept(&listener).await.expect("accept");
+    stream.write_all(b"answer").await.expect("write");
+    let waiting = lingerer.clone();
+    let finished = tokio::spawn(async move { waiting.finished().await });
+    tokio::time::sleep(Duration::from_millis(100)).await;
+    assert!(
+        !finished.is_finished(),
+        "finished before the stream was dropped"
+    );
+    // The framework lets go of the stream: its close waits for the client's EOF.
+    drop(stream);
+    tokio::time::sleep(Duration::from_millis(100)).await;
+    assert!(!finished.is_finished(), "finished before the close ended");
+    let reader = tokio::task::spawn_blocking(move || {
+        let mut client = client;
+        std::io::Read::read_to_end(&mut client, &mut Vec::new())
+    });
+    assert_eq!(reader.await.expect("reader").expect("read"), 6);
+    tokio::time::timeout(Duration::from_secs(5), finished)
+        .await
+        .expect("the close did not end")
+        .expect("finished");
+    let report = reports.lock().expect("reports")[0];
+    assert_eq!(report.outcome.ending, Ending::Clean, "{}", report.outcome);
+}
+
+#[tokio::test]
 async fn a_plain_stream_handed_over_is_counted_with_the_rest() {
     let (lingerer, reports) = recording(Lingerer::builder(Policy::default()));
     let (listener, address) = listener().await;

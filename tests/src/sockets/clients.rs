@@ -1,14 +1,16 @@
 //! HTTP clients driven from tests and the demo: curl and Python `requests`, each run once
-//! per call, bounded in time, and a client on plain sockets that needs no program. A missing
-//! program skips its test, visibly, except under CI, where it fails ([`crate::skip`]).
+//! per call, bounded in time, over HTTP or HTTPS (certificate verification off: the tests'
+//! certificates are self-signed, made at start), headless Chromium, and a client on plain
+//! sockets that needs no program. A missing program skips its test, visibly, except under
+//! CI, where it fails ([`crate::skip`]).
 
 use crate::skip;
 use std::io::{self, BufRead, BufReader, ErrorKind, Read, Write};
 use std::net::{SocketAddr, TcpStream};
 use std::path::PathBuf;
-use std::process::Command;
+use std::process::{Child, Command, Stdio};
 use std::sync::atomic::{AtomicUsize, Ordering};
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 /// An upload file of its own (tests run side by side), removed when dropped.
 pub struct UploadFile(PathBuf);
@@ -83,13 +85,97 @@ pub fn python_requests_available() -> bool {
     )
 }
 
+/// Chromium is installed.
+pub fn chromium_available() -> bool {
+    available("chromium", &["--version"], "Debian: chromium")
+}
+
+/// A headless Chromium showing one page, killed when dropped.
+pub struct Browser {
+    child: Child,
+    profile: PathBuf,
+}
+
+impl Browser {
+    /// Opens `url` with a fresh profile of its own, and `flags` beside the usual ones
+    /// (`--ignore-certificate-errors` for the tests' self-signed certificates,
+    /// `--disable-http2`).
+    pub fn open(url: &str, flags: &[&str]) -> Browser {
+        static OPENED: AtomicUsize = AtomicUsize::new(0);
+        let number = OPENED.fetch_add(1, Ordering::Relaxed);
+        let profile =
+            std::env::temp_dir().join(format!("linger-chromium-{}-{number}", std::process::id()));
+        // The flags keep a root, offline, GPU-less Chromium from trying the network or a
+        // sandbox it cannot have.
+        let child = Command::new("chromium")
+            .args([
+                "--headless",
+                "--no-sandbox",
+                "--disable-gpu",
+                "--disable-quic",
+                "--no-first-run",
+                "--disable-background-networking",
+                "--disable-component-update",
+                "--disable-sync",
+            ])
+            .args(flags)
+            .arg(format!("--user-data-dir={}", profile.display()))
+            .arg(url)
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .expect("start chromium");
+        Browser { child, profile }
+    }
+}
+
+impl Drop for Browser {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+        let _ = std::fs::remove_dir_all(&self.profile);
+    }
+}
+
+/// What the page at `url` reported, one line per item: the first report to arrive in
+/// `reports` (the server's `/report`) after the call; `None` if none did within 60 s.
+/// Chromium shows the page with `flags`.
+pub fn browse(url: &str, flags: &[&str], reports: impl Fn() -> Vec<String>) -> Option<Vec<String>> {
+    let earlier = reports().len();
+    let browser = Browser::open(url, flags);
+    let deadline = Instant::now() + Duration::from_secs(60);
+    let report = loop {
+        if let Some(report) = reports().get(earlier) {
+            break Some(report.clone());
+        }
+        if Instant::now() > deadline {
+            break None;
+        }
+        std::thread::sleep(Duration::from_millis(50));
+    };
+    drop(browser);
+    report.map(|report| report.lines().map(str::to_string).collect())
+}
+
 /// curl POSTs `upload` to `url` (no `Expect: 100-continue`, as browsers), reading at `rate`
 /// if given (`10M`: as a client across a network reads).
 pub fn curl_post(url: &str, upload: &UploadFile, rate: Option<&str>) -> Reply {
+    curl_post_with(url, upload, rate, &[])
+}
+
+/// [`curl_post`] with more of curl's options (`--http1.1`, `--http2-prior-knowledge`).
+pub fn curl_post_with(
+    url: &str,
+    upload: &UploadFile,
+    rate: Option<&str>,
+    options: &[&str],
+) -> Reply {
     let mut command = Command::new("curl");
     command
+        .args(options)
         .args([
             "-s",
+            "-k",
             "-o",
             "/dev/null",
             "-w",
@@ -123,10 +209,11 @@ pub fn curl_post(url: &str, upload: &UploadFile, rate: Option<&str>) -> Reply {
 /// the answer, as most scripted clients do.
 pub fn python_post(url: &str, upload_bytes: usize) -> Reply {
     const SCRIPT: &str = "\
-import sys, requests
+import sys, requests, urllib3
+urllib3.disable_warnings()
 url, size = sys.argv[1], int(sys.argv[2])
 try:
-    reply = requests.post(url, data=b'u' * size, timeout=60)
+    reply = requests.post(url, data=b'u' * size, timeout=60, verify=False)
     print('ok', reply.status_code, len(reply.content))
 except Exception as error:
     print(type(error).__name__, 0, 0)

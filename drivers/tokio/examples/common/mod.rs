@@ -1,7 +1,13 @@
 //! What the HTTP examples share: their command line, their listener, how they print an
-//! outcome, and when they stop.
+//! outcome, and when they stop. (linger-stacks' examples share it too; a server that binds
+//! its own listener takes only the command line.)
+#![allow(dead_code)]
 
+use http_body_util::{BodyExt, Full};
+use hyper::body::{Bytes, Incoming};
+use hyper::{Request, Response, StatusCode};
 use linger_tokio::CloseReport;
+use std::convert::Infallible;
 use std::net::SocketAddr;
 use std::process::ExitCode;
 use tokio::net::TcpListener;
@@ -30,8 +36,22 @@ enum Command {
 }
 
 /// The command line of example `name` and its listener, bound; or, once `--help` printed the
-/// usage (0) or an error was said (2 for the command line), the status to exit with.
+/// usage (0) or an error was said (2 for the command line, 1 for the listener), the status
+/// to exit with.
 pub(crate) async fn start(name: &str) -> Result<(Args, TcpListener), ExitCode> {
+    let args = arguments(name)?;
+    match TcpListener::bind(args.listen).await {
+        Ok(listener) => Ok((args, listener)),
+        Err(error) => {
+            eprintln!("{name}: cannot listen on {}: {error}", args.listen);
+            Err(ExitCode::FAILURE)
+        }
+    }
+}
+
+/// The command line of example `name`; or, once `--help` printed the usage (0) or an error
+/// was said (2), the status to exit with.
+pub(crate) fn arguments(name: &str) -> Result<Args, ExitCode> {
     let usage = format!("usage: {name} --listen ADDR [--close linger|plain] [--body-bytes N]");
     let args = match parse() {
         Ok(Command::Serve(args)) => args,
@@ -44,13 +64,18 @@ pub(crate) async fn start(name: &str) -> Result<(Args, TcpListener), ExitCode> {
             return Err(ExitCode::from(2));
         }
     };
-    match TcpListener::bind(args.listen).await {
-        Ok(listener) => Ok((args, listener)),
-        Err(error) => {
-            eprintln!("{name}: cannot listen on {}: {error}", args.listen);
-            Err(ExitCode::FAILURE)
-        }
-    }
+    Ok(args)
+}
+
+/// hyper's handler: `413` and the answer, once the upload has begun; the rest of it is never read.
+pub(crate) async fn early_reply(
+    request: Request<Incoming>,
+    answer: Bytes,
+) -> Result<Response<Full<Bytes>>, Infallible> {
+    let _first_bytes = request.into_body().frame().await;
+    let mut response = Response::new(Full::new(answer));
+    *response.status_mut() = StatusCode::PAYLOAD_TOO_LARGE;
+    Ok(response)
 }
 
 /// Prints how a close ended, with its peer: the examples' hook.
