@@ -52,6 +52,8 @@ use tokio::net::TcpListener;
 /// ([`Lingerer::after_accept_error`]).
 ///
 /// [`SHORT_LINGER`]: crate::SHORT_LINGER
+/// [`axum::serve::Listener`]: https://docs.rs/axum/0.8/axum/serve/trait.Listener.html
+/// [`ListenerExt::tap_io`]: https://docs.rs/axum/0.8/axum/serve/trait.ListenerExt.html#method.tap_io
 #[derive(Debug)]
 pub struct LingerListener {
     listener: TcpListener,

@@ -11,7 +11,7 @@ use std::io;
 use std::sync::Arc;
 use tokio::net::TcpStream;
 
-/// An [`axum_server::accept::Accept`] whose streams are [`LingerStream`]s: when hyper is
+/// An [`axum_server::accept::Accept`](https://docs.rs/axum-server/0.9/axum_server/accept/trait.Accept.html) whose streams are [`LingerStream`]s: when hyper is
 /// done with a connection, it closes with a lingering close instead of resetting a client
 /// that is still sending. Put it beneath axum-server's TLS acceptor, where the TCP stream
 /// is, so that TLS runs over the lingering stream; the one change:
@@ -41,7 +41,7 @@ use tokio::net::TcpStream;
 ///
 /// # Graceful shutdown
 ///
-/// axum-server's [`Handle`](axum_server::Handle) tells an acceptor nothing when graceful
+/// axum-server's [`Handle`](https://docs.rs/axum-server/0.9/axum_server/struct.Handle.html) tells an acceptor nothing when graceful
 /// shutdown begins; the server lets go of its acceptor (every clone of this one) once it has
 /// ended, when its last connection has finished or the handle's timeout has passed. Then
 /// every close of the [`Lingerer`] still waiting, and every later one, gets at most

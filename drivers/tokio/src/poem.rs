@@ -11,8 +11,8 @@ use std::borrow::Borrow;
 use std::io;
 use tokio::net::TcpStream;
 
-/// A poem [`Listener`] over one whose connections are `TcpStream`s (poem's
-/// [`TcpListener`](poem::listener::TcpListener)), giving [`LingerStream`]s instead: when
+/// A poem [`Listener`](https://docs.rs/poem/3/poem/listener/trait.Listener.html) over one whose connections are `TcpStream`s (poem's
+/// [`TcpListener`](https://docs.rs/poem/3/poem/listener/struct.TcpListener.html)), giving [`LingerStream`]s instead: when
 /// hyper is done with a connection, it closes with a lingering close. Wrap the TCP listener
 /// and put poem's TLS on top, so that TLS runs over the lingering stream:
 ///
@@ -79,8 +79,8 @@ where
     }
 }
 
-/// A poem [`Acceptor`] over one whose connections are `TcpStream`s (poem's
-/// [`TcpAcceptor`](poem::listener::TcpAcceptor)), giving [`LingerStream`]s instead: for
+/// A poem [`Acceptor`](https://docs.rs/poem/3/poem/listener/trait.Acceptor.html) over one whose connections are `TcpStream`s (poem's
+/// [`TcpAcceptor`](https://docs.rs/poem/3/poem/listener/struct.TcpAcceptor.html)), giving [`LingerStream`]s instead: for
 /// `Server::new_with_acceptor`, beneath `AcceptorExt::rustls`. Made by [`LingerListener`],
 /// or directly.
 ///

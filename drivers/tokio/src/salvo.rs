@@ -15,7 +15,7 @@ use std::net::SocketAddr;
 /// The stream salvo serves: a [`LingerStream`] under salvo's own timeouts.
 pub type Stream = StraightStream<LingerStream>;
 
-/// A salvo [`Listener`] over salvo's [`TcpListener`](salvo_core::conn::TcpListener) whose
+/// A salvo [`Listener`](https://docs.rs/salvo_core/1/salvo_core/conn/trait.Listener.html) over salvo's [`TcpListener`](https://docs.rs/salvo_core/1/salvo_core/conn/tcp/struct.TcpListener.html) whose
 /// connections are [`LingerStream`]s: when hyper is done with a connection, it closes with a
 /// lingering close. Wrap the TCP listener and put salvo's TLS on top, so that TLS runs over
 /// the lingering stream:
@@ -87,7 +87,7 @@ where
     }
 }
 
-/// The [`Acceptor`] of a [`LingerListener`]: salvo's TCP acceptor, its connections
+/// The [`Acceptor`](https://docs.rs/salvo_core/1/salvo_core/conn/trait.Acceptor.html) of a [`LingerListener`]: salvo's TCP acceptor, its connections
 /// [`LingerStream`]s, admitted by salvo's fuse policy as salvo's own.
 ///
 /// An accept error is not handed to salvo: a connection lost before it was accepted is
