@@ -3,16 +3,11 @@
 
 use linger::{Ending, Policy, Release};
 use linger_mio::{Lingerer, SHORT_LINGER};
-use std::net::{TcpListener, TcpStream};
+use std::net::TcpListener;
 use std::time::{Duration, Instant};
 
-/// A server-side stream whose client stays open and silent; the client is returned too.
-fn silent_pair(listener: &TcpListener) -> (mio::net::TcpStream, TcpStream) {
-    let client = TcpStream::connect(listener.local_addr().expect("address")).expect("connect");
-    let (server, _) = listener.accept().expect("accept");
-    server.set_nonblocking(true).expect("non-blocking");
-    (mio::net::TcpStream::from_std(server), client)
-}
+mod common;
+use common::silent_pair;
 
 /// Polls with no timeout of its own (only the wake-up can end the wait early) until a close
 /// ends or `within` passes.

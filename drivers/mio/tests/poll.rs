@@ -10,17 +10,12 @@ use linger_io::profile::Profile;
 use linger_mio::Lingerer;
 use mio::unix::SourceFd;
 use mio::{Events, Interest, Poll, Token};
-use std::net::{Shutdown, TcpListener, TcpStream};
+use std::net::{Shutdown, TcpListener};
 use std::os::fd::{AsRawFd, FromRawFd, IntoRawFd};
 use std::time::{Duration, Instant};
 
-/// A server-side stream whose client stays open and silent; the client is returned too.
-fn silent_pair(listener: &TcpListener) -> (mio::net::TcpStream, TcpStream) {
-    let client = TcpStream::connect(listener.local_addr().expect("address")).expect("connect");
-    let (server, _) = listener.accept().expect("accept");
-    server.set_nonblocking(true).expect("non-blocking");
-    (mio::net::TcpStream::from_std(server), client)
-}
+mod common;
+use common::silent_pair;
 
 /// Polls with `each` as the given timeout until a close ends or two seconds pass; the
 /// outcome and when it came.

@@ -14,13 +14,8 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::thread::{self, JoinHandle};
 use std::time::{Duration, Instant};
 
-/// A server-side stream whose client stays open and silent; the client is returned too.
-fn silent_pair(listener: &TcpListener) -> (mio::net::TcpStream, TcpStream) {
-    let client = TcpStream::connect(listener.local_addr().expect("address")).expect("connect");
-    let (server, _) = listener.accept().expect("accept");
-    server.set_nonblocking(true).expect("non-blocking");
-    (mio::net::TcpStream::from_std(server), client)
-}
+mod common;
+use common::silent_pair;
 
 /// As [`silent_pair`], the client's receive buffer shrunk so that our answer outgrows it.
 fn small_window_pair(listener: &TcpListener) -> (mio::net::TcpStream, TcpStream) {
