@@ -29,8 +29,12 @@ fn small_window_pair(listener: &TcpListener) -> (mio::net::TcpStream, TcpStream)
     (mio::net::TcpStream::from_std(server), socket.into())
 }
 
-/// Writes `bytes` to `server` as far as the kernel takes them now.
+/// Writes `bytes` to `server`, its send buffer grown first so that the kernel takes them all
+/// at once (the count is what it took).
 fn answer(server: &mut mio::net::TcpStream, bytes: usize) -> usize {
+    socket2::SockRef::from(&*server)
+        .set_send_buffer_size(bytes)
+        .expect("SO_SNDBUF");
     let chunk = vec![b'a'; bytes];
     let mut written = 0;
     while written < bytes {
@@ -43,7 +47,8 @@ fn answer(server: &mut mio::net::TcpStream, bytes: usize) -> usize {
     written
 }
 
-/// A client reading 1 KiB every 5 ms until told to stop or EOF: a slow but honest peer.
+/// A client reading 1 KiB every 10 ms until told to stop or EOF: a slow but honest peer,
+/// 2.6 s for 256 KiB, twice the time the test lets acknowledgements settle.
 fn slow_reader(mut client: TcpStream, stop: Arc<AtomicBool>) -> JoinHandle<usize> {
     thread::spawn(move || {
         client
@@ -60,7 +65,7 @@ fn slow_reader(mut client: TcpStream, stop: Arc<AtomicBool>) -> JoinHandle<usize
                 Err(error) if error.kind() == ErrorKind::TimedOut => {}
                 Err(_) => break,
             }
-            thread::sleep(Duration::from_millis(5));
+            thread::sleep(Duration::from_millis(10));
         }
         read
     })
@@ -156,6 +161,7 @@ fn closes_with_everything_acknowledged_give_way_first_and_an_honest_slow_reader_
     // Oldest: a peer reading a large answer slowly.
     let (mut stream, client) = small_window_pair(&listener);
     let slow_written = answer(&mut stream, 256 << 10);
+    assert_eq!(slow_written, 256 << 10, "the kernel took less than asked");
     let reader = slow_reader(client, Arc::clone(&stop));
     let slow = lingerer.adopt(stream, Policy::default()).expect("adopt");
     // Then a peer that reads nothing of a large answer: a zero window.
