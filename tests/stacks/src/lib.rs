@@ -71,7 +71,7 @@ pub fn reqwest_client(version: Version) -> reqwest::Client {
 /// runtime of its own: its connection closes when the call returns, as curl's does.
 pub fn reqwest_post(version: Version, url: &str, upload_bytes: usize) -> Reply {
     let failed = |error: reqwest::Error, status| Reply {
-        verdict: format!("reqwest: {error}"),
+        verdict: format!("reqwest: {}", causes(&error)),
         status,
         body_bytes: 0,
     };
@@ -93,4 +93,16 @@ pub fn reqwest_post(version: Version, url: &str, upload_bytes: usize) -> Reply {
             Err(error) => failed(error, status),
         }
     })
+}
+
+/// `error` and its sources, outermost first: reqwest's own message ("error sending request")
+/// leaves out what went wrong.
+fn causes(error: &dyn std::error::Error) -> String {
+    let mut text = error.to_string();
+    let mut source = error.source();
+    while let Some(cause) = source {
+        text.push_str(&format!(": {cause}"));
+        source = cause.source();
+    }
+    text
 }

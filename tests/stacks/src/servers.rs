@@ -250,7 +250,7 @@ async fn poem(
             .key(identity.key.clone()),
     );
     let tcp = poem::listener::TcpListener::bind("127.0.0.1:0");
-    let acceptor = match linger {
+    let mut acceptor = match linger {
         Some(lingerer) => linger_tokio::poem::LingerListener::with_lingerer(tcp, lingerer)
             .rustls(config)
             .into_acceptor()
@@ -264,6 +264,11 @@ async fn poem(
             .expect("bind")
             .boxed(),
     };
+    // poem's RustlsAcceptor loads its configuration in its first `accept`, racing the first
+    // connection: when both are ready, it may take the connection first and drop it ("no
+    // valid tls config", the client's handshake ends in EOF). One poll, before any client
+    // knows the address, loads it; the accept itself is cancelled unfinished.
+    let _no_client_yet = tokio::time::timeout(Duration::ZERO, acceptor.accept()).await;
     let address = *acceptor.local_addr()[0]
         .as_socket_addr()
         .expect("a socket address");
