@@ -16,16 +16,20 @@ const RECLAIM_WAIT: Duration = Duration::from_millis(100);
 
 impl Lingerer {
     /// Accepts a connection from `listener` and wraps it, as [`stream`](Self::stream): the
-    /// accept loop of a hyper server. When `accept` fails for want of descriptors, reclaims a
-    /// batch of closes and retries at once; fails only when there was nothing to reclaim, or
-    /// with another error (see [`after_accept_error`](Self::after_accept_error) for what to
-    /// do then).
+    /// accept loop of a hyper server. It goes on through what a flood brings, as
+    /// [`after_accept_error`](Self::after_accept_error) says: a connection lost before it was
+    /// accepted is skipped; when `accept` fails for want of descriptors, it reclaims a batch of
+    /// closes and retries at once, or, with nothing to reclaim, after a pause of a second. So
+    /// `lingerer.accept(&listener).await?` fails only with another error, one that says the
+    /// listener itself is in trouble, for the caller to decide on.
     pub async fn accept(&self, listener: &TcpListener) -> io::Result<(LingerStream, SocketAddr)> {
         loop {
             match listener.accept().await {
                 Ok((stream, peer)) => return Ok((self.managed(stream, peer), peer)),
-                Err(error) if self.reclaim_if_exhausted(&error).await == 0 => return Err(error),
-                Err(_) => {}
+                Err(error) if linger_io::accept_failure(&error) == AcceptFailure::Other => {
+                    return Err(error);
+                }
+                Err(error) => self.after_accept_error(&error).await,
             }
         }
     }

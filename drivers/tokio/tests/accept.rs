@@ -1,0 +1,143 @@
+//! `Lingerer::accept` out of descriptors, for real: the process's soft limit lowered and every
+//! descriptor taken, a client waiting in the listen queue. With a lingering close to reclaim,
+//! it reclaims it and accepts; with nothing to reclaim, it waits for a descriptor instead of
+//! failing, so that `lingerer.accept(&listener).await?` keeps a server up. Alone in its test
+//! binary, each test holding the limit's lock: the limit is the whole process's.
+#![cfg(unix)]
+
+use linger_tokio::{Lingerer, Policy};
+use std::fs::File;
+use std::net::TcpStream;
+use std::sync::{Mutex, PoisonError};
+use std::time::Duration;
+use tokio::io::AsyncWriteExt;
+use tokio::net::TcpListener;
+
+/// Held by the test that lowers the limit, from before its runtime is built (which takes
+/// descriptors too) until the limit is restored.
+static LIMIT: Mutex<()> = Mutex::new(());
+
+/// Runs `test` on a runtime of its own, holding [`LIMIT`].
+fn alone(test: impl Future<Output = ()>) {
+    let _limit = LIMIT.lock().unwrap_or_else(PoisonError::into_inner);
+    tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .expect("a runtime")
+        .block_on(test);
+}
+
+/// The soft `RLIMIT_NOFILE` lowered to `soft` until dropped, then restored.
+struct LoweredLimit {
+    before: libc::rlimit,
+}
+
+impl LoweredLimit {
+    #[allow(unsafe_code)]
+    fn to(soft: u64) -> LoweredLimit {
+        let mut before = libc::rlimit {
+            rlim_cur: 0,
+            rlim_max: 0,
+        };
+        // SAFETY: writes one live `rlimit`.
+        assert_eq!(
+            unsafe { libc::getrlimit(libc::RLIMIT_NOFILE, &mut before) },
+            0
+        );
+        let lowered = libc::rlimit {
+            rlim_cur: (soft as libc::rlim_t).min(before.rlim_max),
+            rlim_max: before.rlim_max,
+        };
+        // SAFETY: reads one live `rlimit`.
+        assert_eq!(unsafe { libc::setrlimit(libc::RLIMIT_NOFILE, &lowered) }, 0);
+        LoweredLimit { before }
+    }
+}
+
+impl Drop for LoweredLimit {
+    #[allow(unsafe_code)]
+    fn drop(&mut self) {
+        // SAFETY: reads one live `rlimit`.
+        unsafe { libc::setrlimit(libc::RLIMIT_NOFILE, &self.before) };
+    }
+}
+
+/// Opens `/dev/null` until the process is out of descriptors (`EMFILE`); the files, to be
+/// dropped to free descriptors again.
+fn take_every_descriptor() -> Vec<File> {
+    let mut taken = Vec::new();
+    loop {
+        match File::open("/dev/null") {
+            Ok(file) => taken.push(file),
+            Err(error) if error.raw_os_error() == Some(libc::EMFILE) => return taken,
+            Err(error) => panic!("open /dev/null: {error}"),
+        }
+        assert!(taken.len() < 4096, "the lowered limit did not hold");
+    }
+}
+
+/// A listener on loopback and a client waiting in its listen queue.
+async fn listener_with_a_client() -> (TcpListener, TcpStream) {
+    let listener = TcpListener::bind("127.0.0.1:0").await.expect("bind");
+    let client = TcpStream::connect(listener.local_addr().expect("address")).expect("connect");
+    (listener, client)
+}
+
+#[test]
+fn out_of_descriptors_accept_reclaims_a_lingering_close_and_accepts() {
+    alone(async {
+        let lingerer = Lingerer::new(Policy::default());
+        // A close lingering for its silent client's EOF, holding a descriptor.
+        let (listener, _silent) = listener_with_a_client().await;
+        let (mut stream, _) = lingerer.accept(&listener).await.expect("accept");
+        stream.write_all(b"answer").await.expect("write");
+        drop(stream);
+        assert_eq!(lingerer.counts().in_flight, 1);
+        let _waiting =
+            TcpStream::connect(listener.local_addr().expect("address")).expect("connect");
+
+        let lowered = LoweredLimit::to(256);
+        let taken = take_every_descriptor();
+        let accepted =
+            tokio::time::timeout(Duration::from_secs(10), lingerer.accept(&listener)).await;
+        drop((taken, lowered));
+
+        let (_stream, _) = accepted
+            .expect("accept went on")
+            .expect("accepted after reclaiming");
+        let counts = lingerer.counts();
+        assert_eq!((counts.reclaimed, counts.in_flight), (1, 0), "{counts:?}");
+    });
+}
+
+#[test]
+fn out_of_descriptors_with_nothing_to_reclaim_accept_waits_for_one_instead_of_failing() {
+    alone(async {
+        let lingerer = Lingerer::new(Policy::default());
+        let (listener, _client) = listener_with_a_client().await;
+
+        let lowered = LoweredLimit::to(256);
+        let mut taken = take_every_descriptor();
+        let accepting = tokio::spawn({
+            let lingerer = lingerer.clone();
+            async move { lingerer.accept(&listener).await.map(|(_, peer)| peer) }
+        });
+        tokio::time::sleep(Duration::from_millis(300)).await;
+        let failed_at_once = accepting.is_finished();
+        // One descriptor free: the accept after the pause takes it.
+        taken.pop();
+        let accepted = tokio::time::timeout(Duration::from_secs(10), accepting).await;
+        drop((taken, lowered));
+
+        assert!(
+            !failed_at_once,
+            "accept returned with descriptors still out"
+        );
+        let peer = accepted
+            .expect("accept went on")
+            .expect("the accepting task")
+            .expect("accepted once a descriptor was free");
+        assert!(peer.ip().is_loopback());
+        assert_eq!(lingerer.counts().reclaimed, 0);
+    });
+}
