@@ -1,8 +1,9 @@
 //! The servers a flood is aimed at, each run in a process of its own (the `flood-server`
 //! binary) under a descriptor limit of its own: axum on its own listener, axum on a
-//! `LingerListener`, a mio event loop with a `linger_mio::Lingerer`, and a thread per
-//! connection closing with `linger_std::close`. Every one answers `GET /` with `hello` and
-//! an upload to `POST /` early, with `413` and a body, without reading the upload.
+//! `LingerListener`, hyper in an accept loop of `Lingerer::accept`, a mio event loop with a
+//! `linger_mio::Lingerer`, and a thread per connection closing with `linger_std::close`.
+//! Every one answers `GET /` with `hello` and an upload to `POST /` early, with `413` and a
+//! body, without reading the upload.
 //!
 //! The process talks on its standard streams: it prints `listening on ADDR`, then, for each
 //! line `status` read, a [`Status`] line; with `--report-closes`, one line per close that
@@ -16,6 +17,9 @@ use axum::http::StatusCode;
 use axum::routing::get;
 use axum::serve::ListenerExt;
 use http_body_util::BodyExt;
+use hyper::server::conn::http1;
+use hyper_util::rt::TokioIo;
+use hyper_util::service::TowerToHyperService;
 use linger::{Outcome, Policy};
 use linger_tokio::{LingerListener, Lingerer};
 use std::io::{BufRead, ErrorKind, Read, Write};
@@ -31,6 +35,9 @@ pub enum Kind {
     AxumPlain,
     /// axum on a `LingerListener`.
     AxumLinger,
+    /// axum's router served by hyper, in an accept loop of `lingerer.accept(&listener).await?`
+    /// (README's hyper server).
+    HyperLinger,
     /// A mio event loop closing through a `linger_mio::Lingerer`.
     Mio,
     /// A thread per connection closing with `linger_std::close`.
@@ -39,7 +46,13 @@ pub enum Kind {
 
 impl Kind {
     /// Every kind.
-    pub const ALL: [Kind; 4] = [Kind::AxumPlain, Kind::AxumLinger, Kind::Mio, Kind::Std];
+    pub const ALL: [Kind; 5] = [
+        Kind::AxumPlain,
+        Kind::AxumLinger,
+        Kind::HyperLinger,
+        Kind::Mio,
+        Kind::Std,
+    ];
 
     /// The kind named `name` on the command line.
     pub fn named(name: &str) -> Option<Kind> {
@@ -51,6 +64,7 @@ impl Kind {
         match self {
             Kind::AxumPlain => "axum-plain",
             Kind::AxumLinger => "axum-linger",
+            Kind::HyperLinger => "hyper-linger",
             Kind::Mio => "mio",
             Kind::Std => "std",
         }
@@ -148,7 +162,9 @@ pub fn run(options: &Options) -> std::io::Result<()> {
     let commands = Arc::clone(&status);
     std::thread::spawn(move || answer_commands(&commands));
     match options.kind {
-        Kind::AxumPlain | Kind::AxumLinger => serve_axum(options, listener, &status)?,
+        Kind::AxumPlain | Kind::AxumLinger | Kind::HyperLinger => {
+            serve_axum(options, listener, &status)?;
+        }
         Kind::Mio => mio_server::serve(options, listener, &status)?,
         Kind::Std => {
             status
@@ -226,7 +242,8 @@ pub fn answer(head: &[u8], body_bytes: usize) -> Vec<u8> {
     answer
 }
 
-/// axum on its own listener, or on a `LingerListener`, on a runtime of two workers.
+/// axum's router on its own listener, on a `LingerListener`, or served by hyper in an accept
+/// loop of `Lingerer::accept`, on a runtime of two workers.
 fn serve_axum(
     options: &Options,
     listener: std::net::TcpListener,
@@ -294,16 +311,44 @@ fn serve_axum(
                 tokio::time::sleep(Duration::from_millis(20)).await;
             }
         });
-        let listener = LingerListener::with_lingerer(listener, lingerer.clone());
-        let listener = listener.tap_io(counting(&status));
         announce(address);
-        let served = axum::serve(listener, app)
-            .with_graceful_shutdown(stopped)
-            .await;
+        let served = if kind == Kind::HyperLinger {
+            tokio::select! {
+                failed = serve_hyper(&listener, &lingerer, app, &status) => failed,
+                () = stopped => Ok(()),
+            }
+        } else {
+            let listener = LingerListener::with_lingerer(listener, lingerer.clone());
+            axum::serve(listener.tap_io(counting(&status)), app)
+                .with_graceful_shutdown(stopped)
+                .await
+        };
         lingerer.shutdown(linger_tokio::SHORT_LINGER).await;
         status.in_flight.store(0, Ordering::Relaxed);
         served
     })
+}
+
+/// hyper serving `app` on each connection `lingerer` accepts, as the README's hyper server
+/// does: returns only if `accept` fails, which `Lingerer::accept` does only for an error of
+/// the listener's own (it goes on through a lost connection and through `EMFILE`).
+async fn serve_hyper(
+    listener: &tokio::net::TcpListener,
+    lingerer: &Lingerer,
+    app: Router,
+    status: &Status,
+) -> std::io::Result<()> {
+    loop {
+        let (stream, _peer) = lingerer.accept(listener).await?;
+        status.accepted.fetch_add(1, Ordering::Relaxed);
+        let service = TowerToHyperService::new(app.clone());
+        tokio::spawn(async move {
+            let connection = http1::Builder::new().serve_connection(TokioIo::new(stream), service);
+            // A connection the client cut short ends in an error: its close goes on all the
+            // same, in the stream's drop.
+            let _ = connection.await;
+        });
+    }
 }
 
 /// A tap that counts each connection accepted.

@@ -212,6 +212,26 @@ fn a_linger_listener_whose_capacity_exceeds_the_descriptors_reclaims_when_accept
 }
 
 #[test]
+fn hyper_accepting_through_a_lingerer_keeps_answering_through_a_flood_past_its_descriptor_limit() {
+    let run = flood(start("hyper-linger", &[]));
+    assert_survived(&run);
+    assert_eq!(run.baseline.get("capacity"), LIMIT / 2);
+    assert!(
+        run.during.get("in_flight") <= LIMIT / 2 + 32,
+        "{:?}",
+        run.during
+    );
+    assert!(run.during.get("reclaimed") > 0, "{:?}", run.during);
+}
+
+#[test]
+fn hyper_accepting_through_a_lingerer_of_more_capacity_than_descriptors_reclaims_on_emfile() {
+    let run = flood(start("hyper-linger", &["--capacity", "100000"]));
+    assert_survived(&run);
+    assert!(run.during.get("reclaimed") > 0, "{:?}", run.during);
+}
+
+#[test]
 fn a_mio_loop_keeps_answering_through_a_flood_past_its_descriptor_limit() {
     let run = flood(start("mio", &[]));
     assert_survived(&run);

@@ -2,7 +2,7 @@
 //! `linger_flood::server`).
 //!
 //! ```sh
-//! flood-server --server axum-plain|axum-linger|mio|std --listen ADDR [--nofile N]
+//! flood-server --server axum-plain|axum-linger|hyper-linger|mio|std --listen ADDR [--nofile N]
 //!     [--capacity N] [--body-bytes N] [--report-closes] [--page-from-file]
 //! ```
 //!
@@ -11,8 +11,8 @@
 use linger_flood::server::{self, Kind, Options};
 use std::process::ExitCode;
 
-const USAGE: &str = "usage: flood-server --server axum-plain|axum-linger|mio|std --listen ADDR \
-                     [--nofile N] [--capacity N] [--body-bytes N] [--report-closes] \
+const USAGE: &str = "usage: flood-server --server axum-plain|axum-linger|hyper-linger|mio|std \
+                     --listen ADDR [--nofile N] [--capacity N] [--body-bytes N] [--report-closes] \
                      [--page-from-file]";
 
 fn main() -> ExitCode {
