@@ -5,7 +5,7 @@
 //! binary, each test holding the limit's lock: the limit is the whole process's.
 #![cfg(unix)]
 
-use linger_tokio::{Lingerer, Policy};
+use linger_tokio::{DescriptorLimit, Lingerer, Policy};
 use std::fs::File;
 use std::net::TcpStream;
 use std::sync::{Mutex, PoisonError};
@@ -29,37 +29,32 @@ fn alone(test: impl Future<Output = ()>) {
 
 /// The soft `RLIMIT_NOFILE` lowered to `soft` until dropped, then restored.
 struct LoweredLimit {
-    before: libc::rlimit,
+    before: DescriptorLimit,
 }
 
 impl LoweredLimit {
-    #[allow(unsafe_code)]
     fn to(soft: u64) -> LoweredLimit {
-        let mut before = libc::rlimit {
-            rlim_cur: 0,
-            rlim_max: 0,
-        };
-        // SAFETY: writes one live `rlimit`.
-        assert_eq!(
-            unsafe { libc::getrlimit(libc::RLIMIT_NOFILE, &mut before) },
-            0
-        );
-        let lowered = libc::rlimit {
-            rlim_cur: (soft as libc::rlim_t).min(before.rlim_max),
-            rlim_max: before.rlim_max,
-        };
-        // SAFETY: reads one live `rlimit`.
-        assert_eq!(unsafe { libc::setrlimit(libc::RLIMIT_NOFILE, &lowered) }, 0);
+        let before = linger_io::limits::descriptor_limit().expect("getrlimit");
+        set_soft_limit(soft.min(before.hard), before.hard);
         LoweredLimit { before }
     }
 }
 
 impl Drop for LoweredLimit {
-    #[allow(unsafe_code)]
     fn drop(&mut self) {
-        // SAFETY: reads one live `rlimit`.
-        unsafe { libc::setrlimit(libc::RLIMIT_NOFILE, &self.before) };
+        set_soft_limit(self.before.soft, self.before.hard);
     }
+}
+
+/// Sets the soft `RLIMIT_NOFILE`, keeping the hard one.
+#[allow(unsafe_code)]
+fn set_soft_limit(soft: u64, hard: u64) {
+    let limit = libc::rlimit {
+        rlim_cur: soft as libc::rlim_t,
+        rlim_max: hard as libc::rlim_t,
+    };
+    // SAFETY: reads one live `rlimit`.
+    assert_eq!(unsafe { libc::setrlimit(libc::RLIMIT_NOFILE, &limit) }, 0);
 }
 
 /// Opens `/dev/null` until the process is out of descriptors (`EMFILE`); the files, to be
