@@ -134,8 +134,8 @@ pub(super) fn serve(
                     }
                 }
                 Err(error) if error.kind() == ErrorKind::WouldBlock => accept_pending = false,
-                // Out of descriptors: lingering closes reclaimed, their descriptors free.
-                Err(error) if lingerer.after_accept_error(&error) > 0 => {}
+                // One connection lost, or lingering closes reclaimed: accept again at once.
+                Err(error) if lingerer.after_accept_error(&error) => {}
                 // Nothing to reclaim, or another error: the next turn tries again.
                 Err(_) => break,
             }

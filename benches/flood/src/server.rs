@@ -151,7 +151,7 @@ impl Status {
 /// Runs the server `options` asks for until told to stop.
 pub fn run(options: &Options) -> std::io::Result<()> {
     if let Some(soft) = options.nofile {
-        set_descriptor_limit(soft)?;
+        set_descriptor_limit(soft).map_err(std::io::Error::other)?;
     }
     let status = Arc::new(Status {
         report_closes: options.report_closes,
@@ -211,22 +211,13 @@ fn listen(address: SocketAddr) -> std::io::Result<std::net::TcpListener> {
 
 /// Sets the soft `RLIMIT_NOFILE` to `soft`; the hard limit too where it is lower (which
 /// takes root, as for the benchmark's 65,536 on a machine whose hard limit is 20,000).
-#[allow(unsafe_code)]
-fn set_descriptor_limit(soft: u64) -> std::io::Result<()> {
+fn set_descriptor_limit(soft: u64) -> Result<(), linger_io::limits::LimitError> {
     let hard = linger_io::limits::descriptor_limit().map_or(soft, |limit| limit.hard);
-    let limit = libc::rlimit {
-        rlim_cur: soft as libc::rlim_t,
-        rlim_max: hard.max(soft) as libc::rlim_t,
+    let wanted = linger_io::limits::DescriptorLimit {
+        soft,
+        hard: hard.max(soft),
     };
-    // SAFETY: reads one live `rlimit`.
-    if unsafe { libc::setrlimit(libc::RLIMIT_NOFILE, &limit) } == -1 {
-        let error = std::io::Error::last_os_error();
-        return Err(std::io::Error::new(
-            error.kind(),
-            format!("cannot set the descriptor limit to {soft} (hard limit {hard}): {error}"),
-        ));
-    }
-    Ok(())
+    linger_io::limits::set_descriptor_limit(wanted)
 }
 
 /// The answer to a request whose head is `head`: `hello` to a `GET`, else the early `413`.

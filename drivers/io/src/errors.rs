@@ -16,12 +16,19 @@
 //! A failed `accept` concerns the listener, not a close: [`accept_failure`] says what the
 //! accept loop does next.
 //!
-//! | errno (Winsock) | means | [`AcceptFailure`] |
-//! |---|---|---|
-//! | `ECONNABORTED`, `ECONNRESET`, `ECONNREFUSED`, `EINTR` | one connection was lost before it was accepted | `Transient`: accept the next at once |
-//! | `EMFILE` (`WSAEMFILE`), `ENFILE` | the process, or the system, is out of descriptors | `Exhausted`: reclaim lingering closes, retry |
-//! | `ENOBUFS` (`WSAENOBUFS`), `ENOMEM` | out of socket memory (Linux's `accept` says `ENOMEM` when socket buffer limits are hit) | `Exhausted` |
-//! | others | the listener failed | `Other`: pause, as axum and nginx do |
+//! | errno (Winsock) | platforms | means | [`AcceptFailure`] |
+//! |---|---|---|---|
+//! | `ECONNABORTED` (`WSAECONNABORTED`), `ECONNRESET` (`WSAECONNRESET`), `ECONNREFUSED`, `EINTR` (`WSAEINTR`) | all | one connection was lost before it was accepted, or the call was interrupted | `Transient`: accept the next at once |
+//! | `ENETDOWN`, `EPROTO`, `ENOPROTOOPT`, `EHOSTDOWN`, `ENONET`, `EHOSTUNREACH`, `EOPNOTSUPP`, `ENETUNREACH` | Linux | a network error already pending on the new connection, which Linux's `accept` passes up ("treat them like `EAGAIN` by retrying", accept(2)) | `Transient` |
+//! | `EPERM` | Linux | firewall rules forbid this connection (accept(2)) | `Transient` |
+//! | `EMFILE` (`WSAEMFILE`), `ENFILE` | all | the process, or the system, is out of descriptors | `Exhausted`: reclaim lingering closes, retry |
+//! | `ENOBUFS` (`WSAENOBUFS`), `ENOMEM` | all | out of socket memory (Linux's `accept` says `ENOMEM` when socket buffer limits are hit) | `Exhausted` |
+//! | others | all | the listener failed | `Other`: pause, as axum and nginx do |
+//!
+//! Sources: Linux's accept(2) (ERRORS, and "Error handling" under NOTES); FreeBSD's and
+//! macOS's accept(2), where a connection closed while it waited in the listen queue is
+//! `ECONNABORTED` and nothing else of one connection's reaches `accept`; Winsock's `accept`,
+//! where it is `WSAECONNRESET`.
 
 use linger::Event;
 use std::io::{self, ErrorKind};
@@ -57,10 +64,30 @@ pub fn accept_failure(error: &io::Error) -> AcceptFailure {
         return AcceptFailure::Transient;
     }
     match error.raw_os_error() {
+        Some(code) if NEW_CONNECTION_ERRORS.contains(&code) => AcceptFailure::Transient,
         Some(code) if EXHAUSTED.contains(&code) => AcceptFailure::Exhausted,
         _ => AcceptFailure::Other,
     }
 }
+
+/// The errors of one new connection that Linux's `accept` passes up, beyond those every
+/// platform shares (which [`accept_failure`] tells by their kind).
+#[cfg(any(target_os = "linux", target_os = "android"))]
+pub const NEW_CONNECTION_ERRORS: [i32; 9] = [
+    libc::ENETDOWN,
+    libc::EPROTO,
+    libc::ENOPROTOOPT,
+    libc::EHOSTDOWN,
+    libc::ENONET,
+    libc::EHOSTUNREACH,
+    libc::EOPNOTSUPP,
+    libc::ENETUNREACH,
+    libc::EPERM,
+];
+/// The errors of one new connection that this platform's `accept` passes up beyond those
+/// every platform shares: none.
+#[cfg(not(any(target_os = "linux", target_os = "android")))]
+pub const NEW_CONNECTION_ERRORS: [i32; 0] = [];
 
 /// The codes of [`AcceptFailure::Exhausted`].
 #[cfg(unix)]
@@ -206,6 +233,20 @@ mod tests {
             let error = io::Error::from_raw_os_error(code);
             assert_eq!(accept_failure(&error), AcceptFailure::Exhausted, "{error}");
         }
+    }
+
+    #[test]
+    fn every_error_of_one_new_connection_that_accept_passes_up_is_transient() {
+        for code in NEW_CONNECTION_ERRORS {
+            let error = io::Error::from_raw_os_error(code);
+            assert_eq!(accept_failure(&error), AcceptFailure::Transient, "{error}");
+        }
+        #[cfg(target_os = "linux")]
+        assert_eq!(
+            NEW_CONNECTION_ERRORS.len(),
+            9,
+            "accept(2)'s eight, and the firewall's EPERM"
+        );
     }
 
     #[test]

@@ -44,6 +44,15 @@ pub enum LimitError {
     /// `getrlimit` failed.
     #[error("cannot read the descriptor limit (RLIMIT_NOFILE): {0}")]
     Read(#[source] io::Error),
+    /// `setrlimit` refused to set the limit asked for.
+    #[error("cannot set the descriptor limit (RLIMIT_NOFILE) to {wanted:?}: {source}")]
+    Set {
+        /// The limit asked for.
+        wanted: DescriptorLimit,
+        /// What `setrlimit` answered.
+        #[source]
+        source: io::Error,
+    },
     /// `setrlimit` refused the new soft limit.
     #[error("cannot raise the descriptor limit (RLIMIT_NOFILE) from {soft} to {hard}: {source}")]
     Raise {
@@ -85,6 +94,18 @@ pub fn raise_descriptor_limit() -> Result<DescriptorLimit, LimitError> {
         Ok(Some(raised)) => Ok(DescriptorLimit { soft: raised, hard }),
         Ok(None) => Err(LimitError::Unsupported),
         Err(source) => Err(LimitError::Raise { soft, hard, source }),
+    }
+}
+
+/// Sets the process's descriptor limit to `wanted`: lowering either limit is always
+/// allowed, raising the hard one takes privilege (`CAP_SYS_RESOURCE`). For tests and
+/// benchmarks that run a server out of descriptors on purpose; a server raises its limit with
+/// [`raise_descriptor_limit`]. [`LimitError::Unsupported`] on Windows.
+pub fn set_descriptor_limit(wanted: DescriptorLimit) -> Result<(), LimitError> {
+    match crate::sys::set_descriptor_limit(wanted.soft, wanted.hard) {
+        Ok(true) => Ok(()),
+        Ok(false) => Err(LimitError::Unsupported),
+        Err(source) => Err(LimitError::Set { wanted, source }),
     }
 }
 

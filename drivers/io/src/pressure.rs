@@ -100,6 +100,21 @@ pub fn reclaim_batch(held: usize) -> usize {
     (held / 8).clamp(1, 32)
 }
 
+/// Ends `machine`'s close now as its policy says for a spent budget: a plain close, or a
+/// reset over data still unread or when the policy says abort; a reset if even that cannot
+/// end it. What a lingerer does to a close it reclaims, or to one it can no longer wait for
+/// (a future dropped, a runtime shutting down), after one last round of discarding what
+/// the peer sent since the last one.
+pub fn spend_budget(machine: &mut CloseMachine, now: Instant) {
+    if machine.state() != State::Closed {
+        let _ = machine.shorten_budget(now, Duration::ZERO);
+        machine.handle_timeout(now);
+    }
+    if machine.state() != State::Closed {
+        let _ = machine.abort(now);
+    }
+}
+
 /// The closes of one lingerer in the order they give way: by [`Standing`], then by age.
 /// Each close is named by a number that grows with its age (when the lingerer took it).
 #[derive(Debug)]
@@ -247,6 +262,36 @@ mod tests {
         answer(&mut machine, 0, now);
         assert_eq!(machine.state(), State::Draining);
         assert_eq!(progress.standing(&machine, now), Standing::Delivered);
+    }
+
+    #[test]
+    fn a_spent_budget_closes_plainly_when_nothing_is_unread_and_resets_over_unread_data() {
+        let now = Instant::from_millis(10);
+        let mut drained = closing(1000);
+        answer(&mut drained, 1001, Instant::from_millis(0));
+        spend_budget(&mut drained, now);
+        let ending = drained.outcome().expect("ended");
+        assert_eq!(
+            ending.ending,
+            linger::Ending::TimedOut {
+                unacked: Some(1001)
+            }
+        );
+        assert_eq!(ending.release, linger::Release::Close);
+        let mut unread = closing(1000);
+        spend_budget(&mut unread, now);
+        let reset = unread.outcome().expect("ended");
+        assert_eq!(
+            reset.release,
+            linger::Release::Abort,
+            "its first discard round never ran"
+        );
+        let mut open = CloseMachine::new(Policy::default());
+        spend_budget(&mut open, now);
+        assert_eq!(
+            open.outcome().map(|o| o.release),
+            Some(linger::Release::Abort)
+        );
     }
 
     #[test]

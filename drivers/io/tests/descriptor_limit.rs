@@ -6,14 +6,8 @@
 use linger_io::limits::{self, DescriptorLimit};
 
 /// Sets the soft `RLIMIT_NOFILE`, keeping the hard one.
-#[allow(unsafe_code)]
 fn set_soft_limit(soft: u64, hard: u64) {
-    let limit = libc::rlimit {
-        rlim_cur: soft as libc::rlim_t,
-        rlim_max: hard as libc::rlim_t,
-    };
-    // SAFETY: reads one live `rlimit`.
-    assert_eq!(unsafe { libc::setrlimit(libc::RLIMIT_NOFILE, &limit) }, 0);
+    limits::set_descriptor_limit(DescriptorLimit { soft, hard }).expect("setrlimit");
 }
 
 #[test]
@@ -26,6 +20,14 @@ fn raising_the_limit_lifts_the_soft_limit_to_the_hard_one_and_the_default_capaci
         limits::capacity_for(Some(lowered))
     );
 
+    assert_eq!(
+        limits::descriptor_limit(),
+        Some(DescriptorLimit {
+            soft: lowered,
+            hard: before.hard
+        }),
+        "the limit set is the one in force"
+    );
     let raised = limits::raise_descriptor_limit();
     let now = limits::descriptor_limit().expect("getrlimit");
     set_soft_limit(before.soft, before.hard);

@@ -61,8 +61,8 @@
 //!             loop {
 //!                 let stream = match listener.accept() {
 //!                     Ok((stream, _)) => stream,
-//!                     // Out of descriptors: lingering closes were reclaimed; accept again.
-//!                     Err(error) if lingerer.after_accept_error(&error) > 0 => continue,
+//!                     // One connection lost, or lingering closes reclaimed: accept again.
+//!                     Err(error) if lingerer.after_accept_error(&error) => continue,
 //!                     // None waiting, or nothing to reclaim (a real server retries on a timer).
 //!                     Err(_) => break,
 //!                 };

@@ -3,7 +3,7 @@
 use crate::Connection;
 use crate::close_handle::{Arc, CloseHandle, Mailbox, Request, Requests, ShutdownHandle};
 use crate::timers::Timers;
-use linger::{Clock, CloseMachine, Event, Instant, Outcome, Policy, State};
+use linger::{Clock, CloseMachine, Event, Instant, Outcome, Policy};
 use linger_io::AcceptFailure;
 use linger_io::pressure::{GiveWay, Progress, Relief, Standing};
 use mio::net::TcpStream;
@@ -45,10 +45,11 @@ pub const SHORT_LINGER: Duration = Policy::SHORT_LINGER;
 ///
 /// # Out of descriptors
 ///
-/// When the loop's `accept` fails for want of descriptors (`EMFILE`, `ENFILE`, `ENOBUFS`,
-/// `ENOMEM`), it calls [`after_accept_error`](Self::after_accept_error), which reclaims a
-/// batch of closes at once, their descriptors released before it returns, and accepts
-/// again; [`reclaim`](Self::reclaim) reclaims a given number. Reclaimed closes are counted
+/// When the loop's `accept` fails, it asks [`after_accept_error`](Self::after_accept_error)
+/// whether to accept again at once: after a connection lost before it was accepted, yes; for
+/// want of descriptors (`EMFILE`, `ENFILE`, `ENOBUFS`, `ENOMEM`), it reclaims a batch of
+/// closes, their descriptors released before it returns, and says yes if it could;
+/// [`reclaim`](Self::reclaim) reclaims a given number. Reclaimed closes are counted
 /// ([`reclaimed`](Self::reclaimed)) and their outcomes come from `poll` with the rest.
 ///
 /// ```no_run
@@ -57,8 +58,9 @@ pub const SHORT_LINGER: Duration = Policy::SHORT_LINGER;
 ///     match listener.accept() {
 ///         Ok((stream, _peer)) => { /* serve it, then adopt it */ }
 ///         Err(error) if error.kind() == std::io::ErrorKind::WouldBlock => break,
-///         // Out of descriptors: closes were reclaimed, their descriptors are free again.
-///         Err(error) if lingerer.after_accept_error(&error) > 0 => continue,
+///         // A connection lost before it was accepted, or out of descriptors and closes
+///         // reclaimed: accept again at once.
+///         Err(error) if lingerer.after_accept_error(&error) => continue,
 ///         // Nothing to reclaim, or another error: retry on a timer, not at once.
 ///         Err(error) => break,
 ///     }
@@ -160,38 +162,46 @@ impl Lingerer {
         self.reclaimed
     }
 
-    /// After the loop's `accept` failed with `error`: when for want of descriptors or socket
-    /// memory, reclaims a batch of closes (nginx's: an eighth of those held, 1 to 32) and
-    /// returns how many, their descriptors free again, so the loop accepts again at once;
-    /// otherwise, or with nothing to reclaim, returns 0, and the loop should retry later
-    /// (the listen queue keeps the connection), not spin.
-    pub fn after_accept_error(&mut self, error: &io::Error) -> usize {
-        if linger_io::accept_failure(error) != AcceptFailure::Exhausted {
-            return 0;
+    /// After the loop's `accept` failed with `error`, whether to accept again at once: yes
+    /// when one connection was lost before it was accepted (or the call was interrupted;
+    /// [`linger_io::accept_failure`] has every such error), and when it was for want of
+    /// descriptors or socket memory and a batch of closes (nginx's: an eighth of those held,
+    /// 1 to 32) was reclaimed, their descriptors free again. No after `WouldBlock` (none
+    /// waiting), with nothing to reclaim, or after an error of the listener's own: the loop
+    /// should retry later (the listen queue keeps the connection), not spin.
+    pub fn after_accept_error(&mut self, error: &io::Error) -> bool {
+        match linger_io::accept_failure(error) {
+            AcceptFailure::Transient => true,
+            AcceptFailure::Exhausted => {
+                self.reclaim(linger_io::pressure::reclaim_batch(self.held)) > 0
+            }
+            AcceptFailure::Other => false,
         }
-        self.reclaim(linger_io::pressure::reclaim_batch(self.held))
     }
 
     /// Reclaims the `max` closes that give way first (see the type's docs): each ends now as
     /// its policy says for a spent budget (a plain close, or a reset over data still unread
     /// or when the policy says abort), after one last round of discarding what the peer
     /// sent, and releases its socket before this returns; its outcome comes from the next
-    /// [`poll`](Self::poll). Returns how many were reclaimed: 0 when none was held.
+    /// [`poll`](Self::poll). Returns how many released their sockets: 0 when none was held.
+    /// One that the last round ended by itself (the peer's EOF was waiting) released its
+    /// socket too, but is not counted [`reclaimed`](Self::reclaimed): it was not cut short.
     pub fn reclaim(&mut self, max: usize) -> usize {
         let now = self.clock.now();
-        let mut reclaimed = 0;
-        while reclaimed < max {
+        let mut released = 0;
+        while released < max {
             let Some((_, slot)) = self.order.pop_next() else {
                 break;
             };
             if let Some(lingering) = self.slots.get_mut(slot).and_then(Option::as_mut) {
-                spend_budget(lingering, now);
+                if spend_budget(lingering, now) {
+                    self.reclaimed += 1;
+                }
                 self.run(slot, now);
-                reclaimed += 1;
+                released += 1;
             }
         }
-        self.reclaimed += reclaimed as u64;
-        reclaimed
+        released
     }
 
     /// A handle with which any thread can ask for the close `token` names to be cut short
@@ -479,20 +489,15 @@ impl Lingerer {
 
 /// Ends a close now as its policy says for a spent budget, after one last discard round:
 /// what the peer sent since the last one would make a plain close a reset the outcome does
-/// not mention. A reset if even that cannot end it.
-fn spend_budget(lingering: &mut Lingering, now: Instant) {
+/// not mention. False if that round ended it by itself (the peer's EOF was waiting): it was
+/// not cut short.
+fn spend_budget(lingering: &mut Lingering, now: Instant) -> bool {
     let _ = lingering.machine.handle(Event::Readable, now);
     if drive(lingering, now) {
-        return;
+        return false;
     }
-    let machine = &mut lingering.machine;
-    if machine.state() != State::Closed {
-        let _ = machine.shorten_budget(now, Duration::ZERO);
-        machine.handle_timeout(now);
-    }
-    if machine.state() != State::Closed {
-        let _ = machine.abort(now);
-    }
+    linger_io::pressure::spend_budget(&mut lingering.machine, now);
+    true
 }
 
 /// Performs every action of one close; true once it released its socket.

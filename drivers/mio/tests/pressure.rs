@@ -217,7 +217,7 @@ fn closes_with_everything_acknowledged_give_way_first_and_an_honest_slow_reader_
 }
 
 #[test]
-fn out_of_descriptors_an_accept_loop_reclaims_a_batch_and_any_other_error_none() {
+fn an_accept_loop_goes_on_at_once_after_a_lost_connection_or_a_reclaimed_batch_only() {
     let listener = TcpListener::bind("127.0.0.1:0").expect("bind loopback");
     let mut lingerer = Lingerer::new(16).expect("lingerer");
     let mut clients = Vec::new();
@@ -227,12 +227,24 @@ fn out_of_descriptors_an_accept_loop_reclaims_a_batch_and_any_other_error_none()
         lingerer.adopt(stream, Policy::default()).expect("adopt");
     }
     let listener_gone = std::io::Error::other("listener gone");
-    assert_eq!(lingerer.after_accept_error(&listener_gone), 0);
+    assert!(!lingerer.after_accept_error(&listener_gone), "retry later");
     let lost = std::io::Error::from(ErrorKind::ConnectionAborted);
-    assert_eq!(lingerer.after_accept_error(&lost), 0);
-    assert_eq!(lingerer.len(), 3);
+    assert!(
+        lingerer.after_accept_error(&lost),
+        "the next connection at once"
+    );
+    for code in linger_io::errors::NEW_CONNECTION_ERRORS {
+        let lost = std::io::Error::from_raw_os_error(code);
+        assert!(lingerer.after_accept_error(&lost), "{lost}");
+    }
+    assert_eq!(lingerer.len(), 3, "nothing reclaimed for a lost connection");
     // EMFILE is 24 on every unix; WSAEMFILE on Windows. A batch is an eighth, at least one.
     let emfile = std::io::Error::from_raw_os_error(if cfg!(windows) { 10024 } else { 24 });
-    assert_eq!(lingerer.after_accept_error(&emfile), 1);
+    assert!(lingerer.after_accept_error(&emfile));
     assert_eq!((lingerer.len(), lingerer.reclaimed()), (2, 1));
+    let mut empty = Lingerer::new(16).expect("lingerer");
+    assert!(
+        !empty.after_accept_error(&emfile),
+        "nothing to reclaim: retry later"
+    );
 }

@@ -30,9 +30,9 @@
 //! - axum-server: [`LingerAcceptor`],
 //!   `RustlsAcceptor::new(config).acceptor(LingerAcceptor::new(policy))`, and the same with
 //!   `OpenSSLAcceptor`;
-//! - poem: [`poem::LingerListener`],
+//! - poem: [`LingerListener`] over poem's `TcpListener`,
 //!   `LingerListener::new(TcpListener::bind(addr), policy).rustls(config)`;
-//! - salvo: [`salvo::LingerListener`],
+//! - salvo: [`LingerListener`] over salvo's `TcpListener`,
 //!   `RustlsListener::new(config, LingerListener::new(tcp, policy))`.
 //!
 //! None of these features pulls in a TLS library: the application enables its framework's
@@ -70,7 +70,7 @@
 //! - [`close`] (or [`LingerClose::linger_close`]): await the close and get its [`Outcome`];
 //! - [`spawn_close`]: hand the stream to a task of its own; the
 //!   [`JoinHandle`] yields the outcome;
-//! - [`Lingerer::close`]: hand it to a server's lingerer, which reports it with the rest.
+//! - [`Lingerer::adopt`]: hand it to a server's lingerer, which reports it with the rest.
 //!
 //! [`JoinHandle`]: https://docs.rs/tokio/1/tokio/task/struct.JoinHandle.html
 //!
@@ -129,18 +129,10 @@
 // --no-deps`): docs.rs, at this version (.ci/doc-links checks it).
 #![doc(html_root_url = "https://docs.rs/linger-tokio/0.1.0")]
 
-#[cfg(feature = "axum")]
-mod axum;
-#[cfg(feature = "axum-server")]
-mod axum_server;
 mod close;
 mod lingerer;
 mod lingering;
-#[cfg(feature = "poem")]
-pub mod poem;
 mod report;
-#[cfg(feature = "salvo")]
-pub mod salvo;
 #[cfg(any(
     feature = "axum",
     feature = "axum-server",
@@ -150,10 +142,10 @@ pub mod salvo;
 mod serving;
 mod stream;
 
-#[cfg(feature = "axum")]
-pub use crate::axum::LingerListener;
-#[cfg(feature = "axum-server")]
-pub use crate::axum_server::LingerAcceptor;
+#[cfg(any(feature = "axum-server", feature = "poem", feature = "salvo"))]
+pub use crate::serving::LingerAcceptor;
+#[cfg(any(feature = "axum", feature = "poem", feature = "salvo"))]
+pub use crate::serving::LingerListener;
 pub use close::{LingerClose, close, spawn_close};
 pub use linger::{
     Ending, Error, NagleMode, OnBudgetSpent, Outcome, Policy, PolicyBuilder, PolicyError, Release,

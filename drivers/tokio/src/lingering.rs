@@ -4,7 +4,7 @@
 
 use crate::lingerer::{Lingerer, Request, Ticket};
 use crate::report::{self, CloseReport};
-use linger::{Clock, CloseMachine, Event, Outcome, State};
+use linger::{Clock, CloseMachine, Event, Outcome};
 use linger_io::pressure::Progress;
 use std::io;
 use std::net::SocketAddr;
@@ -159,12 +159,13 @@ impl Lingering {
         let _ = match request {
             Request::Shorten(within) => self.machine.shorten_budget(now, within),
             Request::Reclaim => {
-                self.reclaimed = true;
                 // One last discard round first: what the peer sent since the last one would
-                // make a plain close a reset, and the outcome would not say so.
+                // make a plain close a reset, and the outcome would not say so. A close that
+                // this round ends (the peer's EOF was waiting) was not cut short.
                 let _ = self.machine.handle(Event::Readable, now);
                 if !self.perform() {
-                    self.spend_budget(now);
+                    self.reclaimed = true;
+                    linger_io::pressure::spend_budget(&mut self.machine, now);
                 }
                 Ok(())
             }
@@ -172,18 +173,6 @@ impl Lingering {
         };
         self.machine.handle_timeout(now);
         true
-    }
-
-    /// Ends the close now as if its budget had run out: a plain close or a reset, as the
-    /// policy and the data still unread say; a reset if even that cannot end it.
-    fn spend_budget(&mut self, now: linger::Instant) {
-        if self.machine.state() != State::Closed {
-            let _ = self.machine.shorten_budget(now, Duration::ZERO);
-            self.machine.handle_timeout(now);
-        }
-        if self.machine.state() != State::Closed {
-            let _ = self.machine.abort(now);
-        }
     }
 
     /// Waits for readiness, the next deadline or a request, then fires what is due.
@@ -251,7 +240,7 @@ impl Drop for Lingering {
     /// end the close now as if its budget ran out, without waiting.
     fn drop(&mut self) {
         if self.stream.is_some() {
-            self.spend_budget(self.clock.now());
+            linger_io::pressure::spend_budget(&mut self.machine, self.clock.now());
             self.perform();
         }
         self.finish();

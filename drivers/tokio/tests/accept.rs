@@ -47,14 +47,8 @@ impl Drop for LoweredLimit {
 }
 
 /// Sets the soft `RLIMIT_NOFILE`, keeping the hard one.
-#[allow(unsafe_code)]
 fn set_soft_limit(soft: u64, hard: u64) {
-    let limit = libc::rlimit {
-        rlim_cur: soft as libc::rlim_t,
-        rlim_max: hard as libc::rlim_t,
-    };
-    // SAFETY: reads one live `rlimit`.
-    assert_eq!(unsafe { libc::setrlimit(libc::RLIMIT_NOFILE, &limit) }, 0);
+    linger_io::limits::set_descriptor_limit(DescriptorLimit { soft, hard }).expect("setrlimit");
 }
 
 /// Opens `/dev/null` until the process is out of descriptors (`EMFILE`); the files, to be

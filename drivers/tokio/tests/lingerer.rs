@@ -88,6 +88,30 @@ async fn at_capacity_the_oldest_close_is_reclaimed_and_none_is_refused() {
     assert_eq!(reports.lock().expect("reports").len(), 5);
 }
 
+#[tokio::test]
+async fn a_close_that_its_last_discard_round_ends_is_not_counted_reclaimed() {
+    let (lingerer, reports) = recording(Lingerer::builder(Policy::default()));
+    let client = silent_client_close(&lingerer).await;
+    // The runtime has one thread and the close's task has not run since the drop: the
+    // client's EOF waits unread in our socket when the close is reclaimed.
+    client
+        .shutdown(std::net::Shutdown::Write)
+        .expect("the client's EOF");
+    assert_eq!(lingerer.reclaim(1).await, 1, "its descriptor is free");
+    lingerer.finished().await;
+    let report = reports.lock().expect("reports")[0];
+    assert!(!report.reclaimed, "it ended by itself: {}", report.outcome);
+    assert!(
+        matches!(
+            report.outcome.ending,
+            Ending::Clean | Ending::Unknown { peer_eof: true }
+        ),
+        "{}",
+        report.outcome
+    );
+    assert_eq!(lingerer.counts().reclaimed, 0);
+}
+
 /// A client whose receive buffer is too small for a large answer.
 fn small_window_client(address: SocketAddr) -> std::net::TcpStream {
     let socket =
@@ -296,7 +320,7 @@ async fn a_plain_stream_handed_over_is_counted_with_the_rest() {
     let client = std::net::TcpStream::connect(address).expect("connect");
     let (mut stream, _) = listener.accept().await.expect("accept");
     stream.write_all(&[b'x'; 3000]).await.expect("write");
-    lingerer.close(stream);
+    lingerer.adopt(stream);
     let reader = tokio::task::spawn_blocking(move || {
         let mut client = client;
         let mut answer = Vec::new();

@@ -573,29 +573,21 @@ pub fn half_closing_peer(closer: Closer) -> Run {
 
 /// Raises this process's open-file limit, for tests that hold thousands of sockets: to 65,536
 /// where allowed (root), else to the hard limit; returns the new soft limit.
-#[allow(unsafe_code)]
 pub fn raise_fd_limit() -> u64 {
-    const WANTED: libc::rlim_t = 1 << 16;
-    let mut limit = libc::rlimit {
-        rlim_cur: 0,
-        rlim_max: 0,
+    use linger_io::limits::{self, DescriptorLimit};
+    const WANTED: u64 = 1 << 16;
+    let Some(limit) = limits::descriptor_limit() else {
+        return u64::MAX;
     };
-    // SAFETY: each call reads or writes exactly one live `rlimit`.
-    unsafe {
-        if libc::getrlimit(libc::RLIMIT_NOFILE, &mut limit) == 0 {
-            // Raising the hard limit needs root (CAP_SYS_RESOURCE); otherwise use all of it.
-            let raised = libc::rlimit {
-                rlim_cur: WANTED.max(limit.rlim_cur),
-                rlim_max: WANTED.max(limit.rlim_max),
-            };
-            if libc::setrlimit(libc::RLIMIT_NOFILE, &raised) != 0 {
-                limit.rlim_cur = limit.rlim_max;
-                libc::setrlimit(libc::RLIMIT_NOFILE, &limit);
-            }
-            libc::getrlimit(libc::RLIMIT_NOFILE, &mut limit);
-        }
+    // Raising the hard limit needs root (CAP_SYS_RESOURCE); otherwise use all of it.
+    let raised = DescriptorLimit {
+        soft: WANTED.max(limit.soft),
+        hard: WANTED.max(limit.hard),
+    };
+    if limits::set_descriptor_limit(raised).is_err() {
+        let _ = limits::raise_descriptor_limit();
     }
-    limit.rlim_cur
+    limits::descriptor_limit().map_or(limit.soft, |limit| limit.soft)
 }
 
 /// File descriptors this process has open.

@@ -58,7 +58,7 @@ async fn main() -> ExitCode {
     let shortening = lingerer.clone();
     tokio::spawn(async move {
         common::stop_signal().await;
-        shortening.close_all(SHORT_LINGER);
+        shortening.shorten_all(SHORT_LINGER);
         stopping.graceful_shutdown(Some(Duration::from_secs(10)));
     });
     let server = axum_server::Server::from_listener(listener).handle(handle);

@@ -17,7 +17,7 @@
 mod common;
 
 use common::Close;
-use linger_tokio::poem::LingerListener;
+use linger_tokio::LingerListener;
 use linger_tokio::{Lingerer, Policy, SHORT_LINGER};
 use poem::http::StatusCode;
 use poem::listener::{Listener, RustlsCertificate, RustlsConfig, TcpListener};

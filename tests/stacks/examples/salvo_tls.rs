@@ -18,7 +18,7 @@ mod common;
 
 use common::Close;
 use http_body_util::BodyExt;
-use linger_tokio::salvo::LingerListener;
+use linger_tokio::LingerListener;
 use linger_tokio::{Lingerer, Policy, SHORT_LINGER};
 use salvo_core::conn::rustls::{Keycert, RustlsConfig, RustlsListener};
 use salvo_core::conn::{Listener, TcpListener};
@@ -79,7 +79,7 @@ where
     tokio::spawn(async move {
         common::stop_signal().await;
         // salvo keeps its acceptor until it has stopped: shorten the closes from now.
-        stopping.close_all(SHORT_LINGER);
+        stopping.shorten_all(SHORT_LINGER);
         handle.stop_graceful(Some(Duration::from_secs(10)));
     });
     server.serve(router).await;

@@ -209,7 +209,7 @@ fn hyper(
         }
         drop(listener);
         stopping.send_replace(true);
-        lingerer.close_all(SHORT_LINGER);
+        lingerer.shorten_all(SHORT_LINGER);
         let _ = tokio::time::timeout(GRACE, graceful.shutdown()).await;
     };
     (address, Box::pin(serving))
@@ -251,7 +251,7 @@ async fn poem(
     );
     let tcp = poem::listener::TcpListener::bind("127.0.0.1:0");
     let mut acceptor = match linger {
-        Some(lingerer) => linger_tokio::poem::LingerListener::with_lingerer(tcp, lingerer)
+        Some(lingerer) => linger_tokio::LingerListener::with_lingerer(tcp, lingerer)
             .rustls(config)
             .into_acceptor()
             .await
@@ -306,7 +306,7 @@ async fn salvo(
     let tcp = TcpListener::new("127.0.0.1:0");
     match linger {
         Some(lingerer) => {
-            let tcp = linger_tokio::salvo::LingerListener::with_lingerer(tcp, lingerer);
+            let tcp = linger_tokio::LingerListener::with_lingerer(tcp, lingerer);
             serve_salvo(RustlsListener::new(config, tcp), stopped).await
         }
         None => serve_salvo(RustlsListener::new(config, tcp), stopped).await,

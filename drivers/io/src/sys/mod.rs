@@ -150,6 +150,18 @@ pub fn descriptor_limit() -> io::Result<Option<(u64, u64)>> {
     return Ok(None);
 }
 
+/// Sets `RLIMIT_NOFILE` to `(soft, hard)` (`setrlimit`); `Ok(false)` where the platform has
+/// no such limit (Windows).
+pub fn set_descriptor_limit(soft: u64, hard: u64) -> io::Result<bool> {
+    #[cfg(unix)]
+    return unix::set_nofile(soft, hard).map(|()| true);
+    #[cfg(not(unix))]
+    return {
+        let _ = (soft, hard);
+        Ok(false)
+    };
+}
+
 /// Sets the soft `RLIMIT_NOFILE` to the hard limit (`setrlimit`), on macOS and iOS at most
 /// `kern.maxfilesperproc`, and returns the soft limit now in force; `None` where the platform
 /// has no such limit (Windows).

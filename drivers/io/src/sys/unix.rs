@@ -171,6 +171,24 @@ pub(crate) fn nofile() -> io::Result<(u64, u64)> {
     Ok((rlim_to_u64(limit.rlim_cur), rlim_to_u64(limit.rlim_max)))
 }
 
+/// `setrlimit(RLIMIT_NOFILE)` to `(soft, hard)`, `u64::MAX` for no limit.
+#[allow(unsafe_code)]
+pub(crate) fn set_nofile(soft: u64, hard: u64) -> io::Result<()> {
+    let to_rlim = |value: u64| match value {
+        u64::MAX => libc::RLIM_INFINITY,
+        value => libc::rlim_t::try_from(value).unwrap_or(libc::RLIM_INFINITY),
+    };
+    let limit = libc::rlimit {
+        rlim_cur: to_rlim(soft),
+        rlim_max: to_rlim(hard),
+    };
+    // SAFETY: reads one live `rlimit`.
+    if unsafe { libc::setrlimit(libc::RLIMIT_NOFILE, &limit) } == -1 {
+        return Err(io::Error::last_os_error());
+    }
+    Ok(())
+}
+
 /// `setrlimit(RLIMIT_NOFILE)`: the soft limit set to the hard one, or to `at_most` if that is
 /// lower; the hard limit unchanged. Returns the soft limit now in force.
 #[allow(unsafe_code, clippy::unnecessary_fallible_conversions)]

@@ -148,8 +148,8 @@ fn run(
         while accepted < args.connections {
             let (stream, peer) = match listener.accept() {
                 Ok(accepted) => accepted,
-                // Out of descriptors: lingering closes were reclaimed; accept again at once.
-                Err(error) if lingerer.after_accept_error(&error) > 0 => continue,
+                // One connection lost, or lingering closes reclaimed: accept again at once.
+                Err(error) if lingerer.after_accept_error(&error) => continue,
                 // None waiting, or nothing to reclaim: the loop wakes again within `idle`.
                 Err(_) => break,
             };

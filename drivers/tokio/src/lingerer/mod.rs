@@ -59,7 +59,7 @@ use tokio::sync::watch;
 ///
 /// # Shutdown
 ///
-/// [`close_all`](Self::close_all) gives every close in flight, and every later one, at most
+/// [`shorten_all`](Self::shorten_all) gives every close in flight, and every later one, at most
 /// a given time; [`finished`](Self::finished) resolves when every stream of the lingerer has
 /// been dropped and the last close has ended; [`shutdown`](Self::shutdown) does both. Await
 /// it before the runtime goes away: a close still waiting when its runtime shuts down is
@@ -146,10 +146,10 @@ impl Lingerer {
         LingerStream::managed(stream, self.clone(), Some(peer))
     }
 
-    /// Closes a stream the application is done with, in the background; its outcome goes
-    /// where every other does. Bytes written before are taken from the kernel's count where
-    /// the platform keeps one (see [`close`](crate::close)).
-    pub fn close(&self, stream: TcpStream) {
+    /// Takes over a stream the application is done with and closes it in the background;
+    /// its outcome goes where every other does. Bytes written before are taken from the
+    /// kernel's count where the platform keeps one (see [`close`](crate::close)).
+    pub fn adopt(&self, stream: TcpStream) {
         let machine = linger_io::adopt(&stream, self.shared.policy);
         let owner = Some(self.clone());
         Lingering::begin(stream, machine, Clock::new(), owner, None)
@@ -163,7 +163,7 @@ impl Lingerer {
 
     /// Gives every close in flight, and every one started later, at most `within` more:
     /// for graceful shutdown. Never extends a close.
-    pub fn close_all(&self, within: Duration) {
+    pub fn shorten_all(&self, within: Duration) {
         self.raise(Request::Shorten(within));
     }
 
@@ -190,10 +190,10 @@ impl Lingerer {
         let _ = in_flight.wait_for(|&closes| closes == 0).await;
     }
 
-    /// Graceful shutdown: [`close_all`](Self::close_all) within `within`, then
+    /// Graceful shutdown: [`shorten_all`](Self::shorten_all) within `within`, then
     /// [`finished`](Self::finished); returns the counts once the last close has ended.
     pub async fn shutdown(&self, within: Duration) -> Counts {
-        self.close_all(within);
+        self.shorten_all(within);
         self.finished().await;
         self.counts()
     }

@@ -142,12 +142,21 @@ mod tests {
 
     #[tokio::test(start_paused = true)]
     async fn after_a_lost_connection_the_accept_loop_goes_on_at_once() {
-        let started = tokio::time::Instant::now();
-        let lost = io::Error::from(io::ErrorKind::ConnectionAborted);
-        Lingerer::new(Policy::default())
-            .after_accept_error(&lost)
-            .await;
-        assert_eq!(started.elapsed(), Duration::ZERO);
+        let lingerer = Lingerer::new(Policy::default());
+        let kinds = [
+            io::ErrorKind::ConnectionAborted,
+            io::ErrorKind::ConnectionReset,
+        ];
+        let lost = kinds.map(io::Error::from).into_iter().chain(
+            linger_io::errors::NEW_CONNECTION_ERRORS
+                .into_iter()
+                .map(io::Error::from_raw_os_error),
+        );
+        for error in lost {
+            let started = tokio::time::Instant::now();
+            lingerer.after_accept_error(&error).await;
+            assert_eq!(started.elapsed(), Duration::ZERO, "{error}");
+        }
     }
 
     #[tokio::test(start_paused = true)]

@@ -18,7 +18,7 @@ pub(super) struct Registry {
     order: GiveWay<Arc<Control>>,
     /// Asked to end now, not ended yet.
     reclaimed: BTreeMap<u64, Arc<Control>>,
-    /// What `close_all`/`abort_all` asked; applies to every later close too.
+    /// What `shorten_all`/`abort_all` asked; applies to every later close too.
     shutdown: Option<Request>,
 }
 
@@ -244,13 +244,13 @@ pub(super) mod tests {
     }
 
     #[test]
-    fn close_all_reaches_closes_in_flight_reclaimed_and_later_ones() {
+    fn shorten_all_reaches_closes_in_flight_reclaimed_and_later_ones() {
         let lingerer = Lingerer::new(Policy::default());
         let early = lingerer.enter(Delivering);
         let reclaimed = lingerer.enter(Delivered);
         lock(&lingerer.shared.registry).reclaim(1);
         assert_eq!(reclaimed.control.take(), Some(Request::Reclaim));
-        lingerer.close_all(Duration::from_millis(300));
+        lingerer.shorten_all(Duration::from_millis(300));
         let late = lingerer.enter(Delivering);
         let asked = Some(Request::Shorten(Duration::from_millis(300)));
         assert_eq!(early.control.take(), asked);
