@@ -25,6 +25,12 @@ pub enum Event {
     ReadBlocked,
     /// A read returned 0: the peer shut down its write side.
     PeerEof,
+    /// Before the close: the application asked to read and nothing was there, so it waits
+    /// for the peer (a `poll_read` that returned `Pending`, a `read` that would block).
+    ReadPending,
+    /// Before the close: the application asked to write and the send buffer was full, so it
+    /// waits for the peer to read (a `poll_write` that returned `Pending`).
+    WritePending,
     /// The send queue holds this many bytes not yet acknowledged by the peer (Linux
     /// `SIOCOUTQ`, where our FIN counts as one byte).
     SendQueue {
@@ -74,6 +80,8 @@ impl fmt::Display for Event {
             Event::Read(bytes) => write!(f, "Read({bytes})"),
             Event::ReadBlocked => f.write_str("ReadBlocked"),
             Event::PeerEof => f.write_str("PeerEof"),
+            Event::ReadPending => f.write_str("ReadPending"),
+            Event::WritePending => f.write_str("WritePending"),
             Event::SendQueue { unacked } => write!(f, "SendQueue({unacked})"),
             Event::DataAcked => f.write_str("DataAcked"),
             Event::AcksUnobservable => f.write_str("AcksUnobservable"),
@@ -109,6 +117,8 @@ mod tests {
             (Event::Read(4), "Read(4)"),
             (Event::ReadBlocked, "ReadBlocked"),
             (Event::PeerEof, "PeerEof"),
+            (Event::ReadPending, "ReadPending"),
+            (Event::WritePending, "WritePending"),
             (Event::SendQueue { unacked: 5 }, "SendQueue(5)"),
             (Event::DataAcked, "DataAcked"),
             (Event::AcksUnobservable, "AcksUnobservable"),

@@ -75,6 +75,7 @@
 mod action;
 mod error;
 mod input;
+mod life;
 mod machine;
 mod outcome;
 mod policy;
@@ -85,9 +86,10 @@ mod timer;
 pub use action::Action;
 pub use error::Error;
 pub use input::{Event, Intent};
+pub use life::{Activity, Guard, Life};
 pub use machine::CloseMachine;
 pub use outcome::{Ending, Outcome, Release, Stats};
-pub use policy::{Knob, NagleMode, OnBudgetSpent, Policy, PolicyBuilder, PolicyError};
+pub use policy::{Knob, MinRate, NagleMode, OnBudgetSpent, Policy, PolicyBuilder, PolicyError};
 pub use state::State;
 #[cfg(feature = "std")]
 pub use time::Clock;

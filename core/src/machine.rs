@@ -6,9 +6,10 @@ mod tests;
 mod transitions;
 
 use crate::action::{ActionQueue, Queued};
+use crate::life::Live;
 use crate::timer::TimerTable;
 use crate::{Action, Error, Event, Instant, Intent, NagleMode, Outcome, Policy, State, Stats};
-use crate::{Ending, Release};
+use crate::{Ending, Guard, Life, Release};
 use core::time::Duration;
 /// A sans-IO lingering close of one TCP connection.
 ///
@@ -36,7 +37,7 @@ use core::time::Duration;
 ///
 /// - getters: [`state`](Self::state), [`policy`](Self::policy), [`stats`](Self::stats),
 ///   [`outcome`](Self::outcome), [`is_lingering`](Self::is_lingering),
-///   [`wants_read`](Self::wants_read);
+///   [`wants_read`](Self::wants_read), [`life`](Self::life), [`ended_by`](Self::ended_by);
 /// - inputs: [`handle`](Self::handle), [`handle_timeout`](Self::handle_timeout);
 /// - intents: [`cork`](Self::cork), [`uncork`](Self::uncork), [`flush`](Self::flush),
 ///   [`shutdown_write`](Self::shutdown_write), [`close`](Self::close), [`abort`](Self::abort),
@@ -112,6 +113,11 @@ pub struct CloseMachine {
     /// At most the discard cap, a `u32`.
     bytes_discarded: u32,
     last_query: Instant,
+    /// Before the close, on a machine made by [`accepted`](CloseMachine::accepted): what the
+    /// live connection is doing. `None` otherwise.
+    live: Option<Live>,
+    /// The guard that ended the live connection, if one did.
+    ended_by: Option<Guard>,
     timers: TimerTable,
     queue: ActionQueue,
 }
@@ -190,6 +196,8 @@ impl CloseMachine {
             bytes_written: 0,
             bytes_discarded: 0,
             last_query: Instant::ZERO,
+            live: None,
+            ended_by: None,
             timers: TimerTable::new(),
             queue: ActionQueue::new(),
         };
@@ -201,6 +209,36 @@ impl CloseMachine {
                 machine.queue = ActionQueue::only(Queued::CorkOn);
             }
         }
+        machine
+    }
+
+    /// A machine for a connection accepted at `now` whose driver reports the application's
+    /// every read ([`Event::Read`], [`Event::PeerEof`], [`Event::ReadPending`]) and write
+    /// ([`Event::Wrote`], [`Event::WritePending`]): besides the close, it follows the
+    /// connection's life ([`life`](Self::life)) and guards it as the policy says. A
+    /// connection that never finishes a request (silent, trickling, idle past the keep-alive
+    /// timeout, never reading our answer) is ended with a lingering close, as if the
+    /// application had called [`close`](Self::close); [`ended_by`](Self::ended_by) says
+    /// which guard ended it, and the driver stops giving the application reads and writes.
+    ///
+    /// ```
+    /// use linger::{Action, Activity, CloseMachine, Guard, Instant, Policy, State};
+    ///
+    /// let accepted = Instant::from_millis(0);
+    /// let mut machine = CloseMachine::accepted(Policy::default(), accepted);
+    /// assert_eq!(machine.life().map(|life| life.activity), Some(Activity::AwaitingFirstByte));
+    /// // The peer sends nothing: at the first-byte timeout, the guard closes.
+    /// let deadline = machine.poll_timeout().expect("the first-byte guard");
+    /// assert_eq!(deadline, accepted + Policy::DEFAULT_FIRST_BYTE_TIMEOUT);
+    /// machine.handle_timeout(deadline);
+    /// assert_eq!(machine.ended_by(), Some(Guard::FirstByte));
+    /// assert_eq!(machine.state(), State::WriteShut);
+    /// assert_eq!(machine.poll_action(), Some(Action::ShutdownWrite));
+    /// ```
+    pub fn accepted(policy: Policy, now: Instant) -> CloseMachine {
+        let mut machine = CloseMachine::new(policy);
+        machine.live = Some(Live::accepted(now));
+        machine.arm_guard();
         machine
     }
 
@@ -260,6 +298,19 @@ impl CloseMachine {
     /// discard cap is reached, a socket stays readable and would wake them forever.
     pub fn wants_read(&self) -> bool {
         self.is_lingering() && self.may_discard()
+    }
+
+    /// What the live connection is doing, on a machine made by
+    /// [`accepted`](Self::accepted), until its close begins; `None` otherwise.
+    pub fn life(&self) -> Option<Life> {
+        self.live
+            .filter(|_| !self.is_lingering() && self.state != State::Closed)
+            .map(Live::snapshot)
+    }
+
+    /// The guard that ended the live connection ([`accepted`](Self::accepted)), if one did.
+    pub fn ended_by(&self) -> Option<Guard> {
+        self.ended_by
     }
 
     /// The running figures.

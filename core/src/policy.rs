@@ -1,4 +1,6 @@
-//! How a connection lingers: timeouts, caps, polling and Nagle control.
+//! How a connection lingers (timeouts, caps, polling, Nagle control) and how its life before
+//! the close is guarded (the first byte, the pace of a request, keep-alive idling, a blocked
+//! write).
 //!
 //! Every default names its source; `docs/design.md` explains each choice.
 
@@ -42,6 +44,30 @@ pub enum Knob {
     PollMax,
     /// [`PolicyBuilder::reads_per_wakeup`]
     ReadsPerWakeup,
+    /// [`PolicyBuilder::first_byte_timeout`]
+    FirstByteTimeout,
+    /// [`PolicyBuilder::min_receive_rate`] (the bytes per second)
+    ReceiveRate,
+    /// [`PolicyBuilder::min_receive_rate`] (the grace)
+    ReceiveGrace,
+    /// [`PolicyBuilder::keep_alive_timeout`]
+    KeepAliveTimeout,
+    /// [`PolicyBuilder::send_timeout`]
+    SendTimeout,
+}
+
+/// The slowest pace a peer may send a request at: Apache `mod_reqtimeout`'s `MinRate`. A
+/// request (the bytes the peer sends between two of our answers) may take `grace`, and each
+/// byte received buys `1 / bytes_per_second` more; a byte that arrives after that is proof
+/// of a peer sending slower than the minimum, and ends the connection
+/// ([`Guard::Pace`](crate::Guard::Pace)). A peer quiet for `grace` has said what it meant to
+/// (the application works on it), and its next bytes start a new request.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub struct MinRate {
+    /// The slowest pace allowed, in bytes per second.
+    pub bytes_per_second: u32,
+    /// The time a request may take before its pace counts.
+    pub grace: Duration,
 }
 
 /// Why a [`PolicyBuilder`] refused to build.
@@ -74,9 +100,13 @@ pub enum PolicyError {
     },
 }
 
-/// How a [`CloseMachine`](crate::CloseMachine) lingers. `Copy`, 28 bytes.
+/// How a [`CloseMachine`](crate::CloseMachine) lingers, and how it guards a connection's life
+/// before the close. `Copy`, 48 bytes.
 ///
-/// Build one with [`Policy::builder`]; [`Policy::default`] is nginx's lingering close.
+/// Build one with [`Policy::builder`]; [`Policy::default`] is nginx's lingering close, with
+/// guards from nginx and Apache httpd (see the `DEFAULT_*` constants). The guards act only
+/// on a machine made with [`CloseMachine::accepted`](crate::CloseMachine::accepted), whose
+/// driver reports the application's every read and write.
 ///
 /// ```
 /// use core::time::Duration;
@@ -100,6 +130,15 @@ pub struct Policy {
     on_budget_spent: OnBudgetSpent,
     wait_for_peer_eof: bool,
     nagle: NagleMode,
+    /// 0: no guard.
+    first_byte_ms: u32,
+    /// 0: no guard.
+    receive_rate: u32,
+    receive_grace_ms: u32,
+    /// 0: no guard.
+    keep_alive_ms: u32,
+    /// 0: no guard.
+    send_ms: u32,
 }
 
 impl Policy {
@@ -121,6 +160,23 @@ impl Policy {
     /// Back off to at most 200 ms, Linux's minimum retransmission timeout (`TCP_RTO_MIN`):
     /// a queue that has not moved for that long waits for a retransmission anyway.
     pub const DEFAULT_POLL_MAX: Duration = Duration::from_millis(200);
+
+    /// Apache httpd `mod_reqtimeout`'s `header=20`: a connection that has sent nothing 20 s
+    /// after it was accepted is ended (nginx `client_header_timeout` 60 s, hyper's
+    /// `header_read_timeout` 30 s).
+    pub const DEFAULT_FIRST_BYTE_TIMEOUT: Duration = Duration::from_secs(20);
+    /// Apache httpd `mod_reqtimeout`'s `MinRate=500` with its 20 s (`header=20`, `body=20`):
+    /// a request that arrives slower than 500 bytes a second, once its 20 s are over, is ended.
+    pub const DEFAULT_MIN_RECEIVE_RATE: MinRate = MinRate {
+        bytes_per_second: 500,
+        grace: Duration::from_secs(20),
+    };
+    /// nginx `keepalive_timeout` 75 s: a connection whose answer is out and whose peer sends
+    /// nothing more for 75 s is ended.
+    pub const DEFAULT_KEEP_ALIVE_TIMEOUT: Duration = Duration::from_secs(75);
+    /// nginx `send_timeout` 60 s: a write that the peer's window holds back for 60 s without
+    /// any progress ends the connection.
+    pub const DEFAULT_SEND_TIMEOUT: Duration = Duration::from_secs(60);
 
     /// Apache httpd's short linger (`SECONDS_TO_LINGER`, 2 s): what a driver under overload
     /// or stopping gives a close, with [`Policy::short`] or
@@ -146,6 +202,11 @@ impl Policy {
         on_budget_spent: OnBudgetSpent::Close,
         wait_for_peer_eof: true,
         nagle: NagleMode::KernelDefault,
+        first_byte_ms: Policy::DEFAULT_FIRST_BYTE_TIMEOUT.as_millis() as u32,
+        receive_rate: Policy::DEFAULT_MIN_RECEIVE_RATE.bytes_per_second,
+        receive_grace_ms: Policy::DEFAULT_MIN_RECEIVE_RATE.grace.as_millis() as u32,
+        keep_alive_ms: Policy::DEFAULT_KEEP_ALIVE_TIMEOUT.as_millis() as u32,
+        send_ms: Policy::DEFAULT_SEND_TIMEOUT.as_millis() as u32,
     };
 
     /// A builder starting from [`Policy::default`].
@@ -197,6 +258,51 @@ impl Policy {
     /// How writes are pushed while the connection is open.
     pub const fn nagle(&self) -> NagleMode {
         self.nagle
+    }
+
+    /// End a connection that has sent nothing this long after it was accepted; `None`: never.
+    pub const fn first_byte_timeout(&self) -> Option<Duration> {
+        millis_or_off(self.first_byte_ms)
+    }
+
+    /// The slowest pace a peer may send a request at; `None`: any.
+    pub const fn min_receive_rate(&self) -> Option<MinRate> {
+        match self.receive_rate {
+            0 => None,
+            bytes_per_second => Some(MinRate {
+                bytes_per_second,
+                grace: Duration::from_millis(self.receive_grace_ms as u64),
+            }),
+        }
+    }
+
+    /// End a connection this long after its answer went out, if the application waits for
+    /// the peer and the peer sends nothing more; `None`: never.
+    pub const fn keep_alive_timeout(&self) -> Option<Duration> {
+        millis_or_off(self.keep_alive_ms)
+    }
+
+    /// End a connection whose write the peer's window has held back this long without any
+    /// progress; `None`: never.
+    pub const fn send_timeout(&self) -> Option<Duration> {
+        millis_or_off(self.send_ms)
+    }
+
+    /// This policy without any guard on the life before the close: only the close itself.
+    pub const fn unguarded(mut self) -> Policy {
+        self.first_byte_ms = 0;
+        self.receive_rate = 0;
+        self.keep_alive_ms = 0;
+        self.send_ms = 0;
+        self
+    }
+}
+
+/// A duration in milliseconds, 0 standing for "no guard".
+const fn millis_or_off(millis: u32) -> Option<Duration> {
+    match millis {
+        0 => None,
+        millis => Some(Duration::from_millis(millis as u64)),
     }
 }
 
@@ -279,6 +385,54 @@ impl PolicyBuilder {
         self
     }
 
+    /// See [`Policy::first_byte_timeout`]; `None` turns the guard off. Positive, at most
+    /// `u32::MAX` ms.
+    pub fn first_byte_timeout(mut self, timeout: Option<Duration>) -> Self {
+        self.policy.first_byte_ms = self.guard(Knob::FirstByteTimeout, timeout);
+        self
+    }
+
+    /// See [`Policy::min_receive_rate`]; `None` turns the guard off. Both figures positive,
+    /// the grace at most `u32::MAX` ms.
+    pub fn min_receive_rate(mut self, rate: Option<MinRate>) -> Self {
+        match rate {
+            None => self.policy.receive_rate = 0,
+            Some(MinRate {
+                bytes_per_second,
+                grace,
+            }) => {
+                if bytes_per_second == 0 {
+                    self.fail(PolicyError::Zero {
+                        knob: Knob::ReceiveRate,
+                    });
+                }
+                self.policy.receive_rate = bytes_per_second;
+                self.policy.receive_grace_ms = self.guard(Knob::ReceiveGrace, Some(grace));
+            }
+        }
+        self
+    }
+
+    /// See [`Policy::keep_alive_timeout`]; `None` turns the guard off. Positive, at most
+    /// `u32::MAX` ms.
+    pub fn keep_alive_timeout(mut self, timeout: Option<Duration>) -> Self {
+        self.policy.keep_alive_ms = self.guard(Knob::KeepAliveTimeout, timeout);
+        self
+    }
+
+    /// See [`Policy::send_timeout`]; `None` turns the guard off. Positive, at most
+    /// `u32::MAX` ms.
+    pub fn send_timeout(mut self, timeout: Option<Duration>) -> Self {
+        self.policy.send_ms = self.guard(Knob::SendTimeout, timeout);
+        self
+    }
+
+    /// Turns every guard of the life before the close off: [`Policy::unguarded`].
+    pub fn unguarded(mut self) -> Self {
+        self.policy = self.policy.unguarded();
+        self
+    }
+
     /// The policy, or the first invalid setting.
     pub fn build(self) -> Result<Policy, PolicyError> {
         match self.error {
@@ -299,6 +453,19 @@ impl PolicyBuilder {
         })
     }
 
+    /// A guard's duration in milliseconds, 0 for `None`; zero is refused (it would end every
+    /// connection at once).
+    fn guard(&mut self, knob: Knob, given: Option<Duration>) -> u32 {
+        let Some(given) = given else {
+            return 0;
+        };
+        if given < Duration::from_millis(1) {
+            self.fail(PolicyError::Zero { knob });
+            return 0;
+        }
+        self.millis(knob, given)
+    }
+
     fn micros(&mut self, knob: Knob, given: Duration) -> u32 {
         u32::try_from(given.as_micros()).unwrap_or_else(|_| {
             let max = Duration::from_micros(u32::MAX.into());
@@ -316,6 +483,13 @@ impl<'a> arbitrary::Arbitrary<'a> for Policy {
         let millis = |u: &mut arbitrary::Unstructured<'a>, max: u64| {
             u.int_in_range(0..=max).map(Duration::from_millis)
         };
+        // Off, or 1 ms to a minute.
+        let guard = |u: &mut arbitrary::Unstructured<'a>| -> arbitrary::Result<Option<Duration>> {
+            match u.int_in_range(0..=60_000u64)? {
+                0 => Ok(None),
+                millis => Ok(Some(Duration::from_millis(millis))),
+            }
+        };
         let poll_min = Duration::from_micros(u.int_in_range(1..=50_000)?);
         let poll_max = poll_min + Duration::from_micros(u.int_in_range(0..=500_000)?);
         let policy = Policy::builder()
@@ -327,6 +501,16 @@ impl<'a> arbitrary::Arbitrary<'a> for Policy {
             .on_budget_spent(u.arbitrary()?)
             .wait_for_peer_eof(u.arbitrary()?)
             .nagle(u.arbitrary()?)
+            .first_byte_timeout(guard(u)?)
+            .min_receive_rate(match guard(u)? {
+                Some(grace) => Some(MinRate {
+                    bytes_per_second: u.int_in_range(1..=100_000)?,
+                    grace,
+                }),
+                None => None,
+            })
+            .keep_alive_timeout(guard(u)?)
+            .send_timeout(guard(u)?)
             .build();
         policy.map_err(|_| arbitrary::Error::IncorrectFormat)
     }
@@ -344,6 +528,75 @@ mod tests {
         assert_eq!(policy.on_budget_spent(), OnBudgetSpent::Close);
         assert!(policy.wait_for_peer_eof());
         assert_eq!(policy.nagle(), NagleMode::KernelDefault);
+    }
+
+    #[test]
+    fn default_guards_are_apaches_and_nginxs() {
+        let policy = Policy::default();
+        assert_eq!(policy.first_byte_timeout(), Some(Duration::from_secs(20)));
+        let rate = policy.min_receive_rate().expect("guarded");
+        assert_eq!(
+            (rate.bytes_per_second, rate.grace),
+            (500, Duration::from_secs(20))
+        );
+        assert_eq!(policy.keep_alive_timeout(), Some(Duration::from_secs(75)));
+        assert_eq!(policy.send_timeout(), Some(Duration::from_secs(60)));
+    }
+
+    #[test]
+    fn every_guard_can_be_changed_or_turned_off() {
+        let rate = MinRate {
+            bytes_per_second: 100,
+            grace: Duration::from_secs(3),
+        };
+        let policy = Policy::builder()
+            .first_byte_timeout(Some(Duration::from_secs(1)))
+            .min_receive_rate(Some(rate))
+            .keep_alive_timeout(None)
+            .send_timeout(Some(Duration::from_secs(2)))
+            .build()
+            .expect("valid guards");
+        assert_eq!(policy.first_byte_timeout(), Some(Duration::from_secs(1)));
+        assert_eq!(policy.min_receive_rate(), Some(rate));
+        assert_eq!(policy.keep_alive_timeout(), None);
+        assert_eq!(policy.send_timeout(), Some(Duration::from_secs(2)));
+        let off = Policy::builder().unguarded().build().expect("valid");
+        assert_eq!(
+            (
+                off.first_byte_timeout(),
+                off.min_receive_rate(),
+                off.keep_alive_timeout(),
+                off.send_timeout()
+            ),
+            (None, None, None, None)
+        );
+        assert_eq!(
+            off.linger_budget(),
+            Policy::DEFAULT_LINGER_BUDGET,
+            "the close unchanged"
+        );
+    }
+
+    #[test]
+    fn a_guard_of_zero_or_no_pace_is_refused() {
+        assert_eq!(
+            Policy::builder()
+                .first_byte_timeout(Some(Duration::ZERO))
+                .build(),
+            Err(PolicyError::Zero {
+                knob: Knob::FirstByteTimeout
+            })
+        );
+        let never = MinRate {
+            bytes_per_second: 0,
+            grace: Duration::from_secs(1),
+        };
+        assert_eq!(
+            Policy::builder().min_receive_rate(Some(never)).build(),
+            Err(PolicyError::Zero {
+                knob: Knob::ReceiveRate
+            })
+        );
     }
 
     #[test]

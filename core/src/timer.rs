@@ -14,10 +14,18 @@ pub(crate) enum Timer {
     Poll,
     /// Resume discarding after a round used up its per-wake-up allowance.
     Resume,
+    /// Before the close: the guard of what the live connection is doing.
+    Guard,
 }
 
 impl Timer {
-    pub(crate) const ALL: [Timer; 4] = [Timer::Linger, Timer::Idle, Timer::Poll, Timer::Resume];
+    pub(crate) const ALL: [Timer; 5] = [
+        Timer::Linger,
+        Timer::Idle,
+        Timer::Poll,
+        Timer::Resume,
+        Timer::Guard,
+    ];
 }
 
 /// One deadline per [`Timer`]; `u64::MAX` micros marks an unarmed timer.
@@ -86,6 +94,7 @@ impl fmt::Debug for TimerTable {
                 Timer::Idle => "idle",
                 Timer::Poll => "poll",
                 Timer::Resume => "resume",
+                Timer::Guard => "guard",
             };
             timers.field(name, &Deadline(self.get(timer)));
         }
@@ -103,7 +112,7 @@ mod tests {
         table.set(Timer::Idle, Instant::from_millis(5));
         assert_eq!(
             std::format!("{table:?}"),
-            "TimerTable { linger: off, idle: 0.005s, poll: off, resume: off }"
+            "TimerTable { linger: off, idle: 0.005s, poll: off, resume: off, guard: off }"
         );
     }
 }

@@ -10,8 +10,8 @@
 
 use core::time::Duration;
 use linger::{
-    Action, CloseMachine, Ending, Error, Event, Instant, Intent, NagleMode, OnBudgetSpent, Policy,
-    Release, State,
+    Action, CloseMachine, Ending, Error, Event, Instant, Intent, MinRate, NagleMode, OnBudgetSpent,
+    Policy, Release, State,
 };
 use linger_check::fuzz::machine::{Step, run};
 use proptest::prelude::*;
@@ -28,8 +28,10 @@ fn policies() -> impl Strategy<Value = Policy> {
             0u8..3,
         ),
     )
-        .prop_map(|((idle, budget, poll_min, poll_extra), rest)| {
+        .prop_flat_map(|knobs| (Just(knobs), guards()))
+        .prop_map(|(((idle, budget, poll_min, poll_extra), rest), guards)| {
             let (discard_cap, reads, abort, wait, nagle) = rest;
+            let (first_byte, rate, keep_alive, send) = guards;
             Policy::builder()
                 .idle_timeout(Duration::from_millis(idle))
                 .linger_budget(Duration::from_millis(budget))
@@ -46,10 +48,34 @@ fn policies() -> impl Strategy<Value = Policy> {
                 })
                 .wait_for_peer_eof(wait)
                 .nagle(nagle_mode(nagle))
+                .first_byte_timeout(first_byte)
+                .min_receive_rate(rate)
+                .keep_alive_timeout(keep_alive)
+                .send_timeout(send)
                 .build()
                 .expect("every generated knob is in range")
         })
 }
+
+/// The guards of the life before the close: each off, or a few milliseconds to a few
+/// seconds, so that arbitrary time steps reach them.
+fn guards() -> impl Strategy<Value = GuardKnobs> {
+    let timeout = || prop::option::of((1u64..5_000).prop_map(Duration::from_millis));
+    let rate = prop::option::of(
+        (1u32..10_000, 1u64..5_000).prop_map(|(bytes, grace)| MinRate {
+            bytes_per_second: bytes,
+            grace: Duration::from_millis(grace),
+        }),
+    );
+    (timeout(), rate, timeout(), timeout())
+}
+
+type GuardKnobs = (
+    Option<Duration>,
+    Option<MinRate>,
+    Option<Duration>,
+    Option<Duration>,
+);
 
 fn nagle_mode(choice: u8) -> NagleMode {
     match choice {
@@ -79,6 +105,8 @@ fn events() -> impl Strategy<Value = Event> {
         (0u32..4).prop_map(Event::Read),
         Just(Event::ReadBlocked),
         Just(Event::PeerEof),
+        Just(Event::ReadPending),
+        Just(Event::WritePending),
         any::<u32>().prop_map(|unacked| Event::SendQueue { unacked }),
         (0u32..4).prop_map(|unacked| Event::SendQueue { unacked }),
         Just(Event::DataAcked),
@@ -104,9 +132,10 @@ proptest! {
     #[test]
     fn arbitrary_inputs_never_break_the_contract(
         policy in policies(),
+        accepted in any::<bool>(),
         steps in prop::collection::vec(steps(), 0..60),
     ) {
-        if let Err(violation) = run(policy, &steps) {
+        if let Err(violation) = run(policy, accepted, &steps) {
             return Err(TestCaseError::fail(violation.to_string()));
         }
     }

@@ -1,8 +1,10 @@
 //! Every state change of [`CloseMachine`], in one place.
 //!
-//! Four tables, h11-style:
+//! Five tables, h11-style:
 //! - [`on_intent`](CloseMachine::on_intent): (state, what the application asks) → actions;
 //! - [`on_event`](CloseMachine::on_event): (state, what the driver observed) → facts, actions;
+//! - [`on_live`](CloseMachine::on_live): before the close, (activity, the application's read
+//!   or write) → activity, or the guard that ends the connection;
 //! - [`on_timeout`](CloseMachine::on_timeout): (timer) → actions;
 //! - [`settle`](CloseMachine::settle): what the machine now knows → `Draining` or `Closed`,
 //!   applied after every input, followed by the timer rules that keep `poll_timeout` honest.
@@ -13,7 +15,8 @@
 use super::{Acks, CloseMachine, End, Phase};
 use crate::action::{ActionQueue, Queued};
 use crate::timer::Timer;
-use crate::{Error, Event, Instant, Intent, NagleMode, OnBudgetSpent, Release, State};
+use crate::{Activity, Error, Event, Guard, Instant, Intent, NagleMode, OnBudgetSpent};
+use crate::{Release, State};
 
 impl CloseMachine {
     /// The application's intents. `now` is given for the intents that take it.
@@ -115,13 +118,21 @@ impl CloseMachine {
 
             (Open | Corked, Event::Wrote(bytes)) => {
                 self.bytes_written = self.bytes_written.saturating_add(bytes);
+                self.live_step(event, now);
             }
-            (WriteShut | Draining, Event::Wrote(_)) => return Err(Error::WriteAfterShutdown),
+            (Open | Corked, Event::WritePending) => self.live_step(event, now),
+            (WriteShut | Draining, Event::Wrote(_) | Event::WritePending) => {
+                return Err(Error::WriteAfterShutdown);
+            }
 
             (_, Event::Read(0)) => return Err(Error::EmptyRead),
             (_, Event::Read(_)) if self.peer_eof => return Err(Error::ReadAfterEof),
             // Before `close` the application reads; the machine only watches.
-            (_, Event::Read(_)) if !self.is_lingering() => {}
+            (_, Event::Read(_) | Event::ReadPending) if !self.is_lingering() => {
+                self.live_step(event, now);
+            }
+            // The machine reads for itself while closing: the application waits for nothing.
+            (_, Event::ReadPending) => {}
             (_, Event::Read(bytes)) => {
                 if bytes > self.discard_allowance {
                     let allowed = self.discard_allowance;
@@ -160,6 +171,9 @@ impl CloseMachine {
                 self.peer_eof = true;
                 self.rx_pending = false;
                 self.discard_allowance = 0;
+                if !self.is_lingering() {
+                    self.live_step(event, now);
+                }
             }
 
             (_, Event::SendQueue { .. } | Event::DataAcked | Event::AcksUnobservable)
@@ -187,13 +201,88 @@ impl CloseMachine {
         Ok(())
     }
 
+    /// The life before the close, on a machine made by
+    /// [`accepted`](CloseMachine::accepted): what the application's reads and writes say the
+    /// connection is doing ([`crate::Activity`]), or the guard that ends it. Its deadlines are
+    /// [`Live::deadline`](crate::life::Live::deadline)'s; [`on_timeout`](Self::on_timeout)
+    /// acts on them.
+    pub(super) fn on_live(&mut self, event: Event, now: Instant) -> Option<Guard> {
+        use Activity::*;
+        let policy = self.policy;
+        let live = self.live.as_mut()?;
+        match (live.activity, event) {
+            // A request's bytes that arrive after its credit ran out: a peer slower than the
+            // minimum pace.
+            (Receiving, Event::Read(_)) if live.past_credit(&policy, now) => {
+                return Some(Guard::Pace);
+            }
+            (Receiving, Event::Read(bytes)) => {
+                live.received = live.received.saturating_add(bytes);
+                live.last_arrival = now;
+            }
+            // The peer sends while our write waits for it to read: still responding.
+            (Responding, Event::Read(_)) if live.write_blocked => {}
+            // The first bytes of a request.
+            (_, Event::Read(bytes)) => {
+                live.start(Receiving, now);
+                live.received = bytes;
+            }
+            // The peer is done sending; the application decides what follows.
+            (AwaitingFirstByte | Receiving | Idle, Event::PeerEof) => live.start(Working, now),
+            (Working | Responding, Event::PeerEof) => {}
+            // The answer is out and the application waits for the peer.
+            (Responding, Event::ReadPending) if !live.write_blocked => live.start(Idle, now),
+            (_, Event::ReadPending) => {}
+            (_, Event::Wrote(_)) => {
+                live.start(Responding, now);
+                live.write_blocked = false;
+            }
+            (Responding, Event::WritePending) => live.write_blocked = true,
+            (_, Event::WritePending) => {
+                live.start(Responding, now);
+                live.write_blocked = true;
+            }
+            (
+                _,
+                Event::Readable
+                | Event::ReadBlocked
+                | Event::SendQueue { .. }
+                | Event::DataAcked
+                | Event::AcksUnobservable
+                | Event::Reset
+                | Event::Failed,
+            ) => {}
+        }
+        None
+    }
+
+    /// [`on_live`](Self::on_live), and the lingering close of the guard it names, if any.
+    fn live_step(&mut self, event: Event, now: Instant) {
+        if let Some(guard) = self.on_live(event, now) {
+            self.end_by(guard, now);
+        }
+    }
+
+    /// A guard ends the live connection: the lingering close, as if the application had
+    /// called `close` at `now`. A driver that let actions pile up leaves no room to queue it:
+    /// the guard's verdict stands all the same, as a reset (never a plain close).
+    fn end_by(&mut self, guard: Guard, now: Instant) {
+        let mut closing = self.clone();
+        match closing.on_intent(Intent::Close, Some(now)) {
+            Ok(()) => *self = closing,
+            Err(_) => self.finish(End::Aborted, Release::Abort, now),
+        }
+        self.ended_by = Some(guard);
+    }
+
     /// A timer fired at `now`. Each armed timer has work to do when it fires (see
     /// [`settle`](Self::settle)), so `poll_timeout` never announces an empty deadline.
     pub(super) fn on_timeout(&mut self, timer: Timer, now: Instant) {
         self.timers.stop(timer);
-        // Timers run only while lingering, when no intent but `abort` queues anything and
-        // events queue at most a query and a discard round: four actions at most, so these
-        // emits always find room.
+        // The linger timers run only while lingering, when no intent but `abort` queues
+        // anything and events queue at most a query and a discard round: four actions at
+        // most, so these emits always find room. The guard's close finds the queue as the
+        // driver left it, polled empty after the last input.
         let _ = match timer {
             Timer::Linger | Timer::Idle => {
                 self.give_up(now);
@@ -201,6 +290,18 @@ impl CloseMachine {
             }
             Timer::Poll => self.query_send_queue(),
             Timer::Resume => self.start_discard_round(),
+            // The activity's guard: it ends the connection, or a request whose peer went
+            // quiet for the grace is taken as said.
+            Timer::Guard => {
+                if let Some(live) = self.live.as_mut() {
+                    match live.deadline(&self.policy) {
+                        Some((_, Some(guard))) => self.end_by(guard, now),
+                        Some((_, None)) => live.start(Activity::Working, now),
+                        None => {}
+                    }
+                }
+                Ok(())
+            }
         };
         self.settle(now);
     }
@@ -251,6 +352,19 @@ impl CloseMachine {
         if !lingering {
             self.timers.stop(Timer::Linger);
             self.timers.stop(Timer::Idle);
+        }
+        self.arm_guard();
+    }
+
+    /// Arms the guard of what the live connection is doing; none once its close began.
+    pub(super) fn arm_guard(&mut self) {
+        let guard = self
+            .live
+            .filter(|_| !self.is_lingering() && self.state != State::Closed)
+            .and_then(|live| live.deadline(&self.policy));
+        match guard {
+            Some((at, _)) => self.timers.set(Timer::Guard, at),
+            None => self.timers.stop(Timer::Guard),
         }
     }
 

@@ -1,6 +1,6 @@
 //! The `machine` fuzz target's check: an arbitrary policy and sequence of intents,
-//! observations and time steps fed to one [`CloseMachine`], with its contract checked after
-//! every step.
+//! observations and time steps fed to one [`CloseMachine`] (made by `new`, or by `accepted`
+//! with its guards on the life before the close), with its contract checked after every step.
 //!
 //! The same [`check`] runs under libFuzzer (`fuzz/fuzz_targets/machine.rs`) and replays the
 //! committed corpus in `cargo test` (`tests/tests/fuzz_corpus.rs`).
@@ -8,7 +8,7 @@
 use arbitrary::{Arbitrary, Unstructured};
 use core::fmt;
 use core::time::Duration;
-use linger::{Action, CloseMachine, Event, Instant, Intent, Policy, State};
+use linger::{Action, Activity, CloseMachine, Event, Instant, Intent, Policy, State};
 
 /// One thing that can happen to a machine.
 #[derive(Arbitrary, Clone, Copy, Debug)]
@@ -51,26 +51,29 @@ impl std::error::Error for Violation {}
 /// not a violation.
 pub fn check(data: &[u8]) -> Result<(), Violation> {
     match decode(data) {
-        Some((policy, steps)) => run(policy, &steps),
+        Some((policy, accepted, steps)) => run(policy, accepted, &steps),
         None => Ok(()),
     }
 }
 
-/// A policy, then steps until the bytes run out. (`arbitrary`'s own collection decoding
-/// stops at the first "no more" flag, which leaves most random inputs a step or two long.)
-pub fn decode(data: &[u8]) -> Option<(Policy, Vec<Step>)> {
+/// A policy, whether the machine is made by `accepted` (its life guarded) or by `new`, then
+/// steps until the bytes run out. (`arbitrary`'s own collection decoding stops at the first
+/// "no more" flag, which leaves most random inputs a step or two long.)
+pub fn decode(data: &[u8]) -> Option<(Policy, bool, Vec<Step>)> {
     let mut bytes = Unstructured::new(data);
     let policy = Policy::arbitrary(&mut bytes).ok()?;
+    let accepted = bool::arbitrary(&mut bytes).ok()?;
     let mut steps = Vec::new();
     while !bytes.is_empty() {
         steps.push(Step::arbitrary(&mut bytes).ok()?);
     }
-    Some((policy, steps))
+    Some((policy, accepted, steps))
 }
 
-/// Runs `steps` on a fresh machine with `policy`, checking the contract after each.
-pub fn run(policy: Policy, steps: &[Step]) -> Result<(), Violation> {
-    let mut driver = Driver::new(policy);
+/// Runs `steps` on a fresh machine with `policy` (made by `accepted` at 0 or by `new`),
+/// checking the contract after each.
+pub fn run(policy: Policy, accepted: bool, steps: &[Step]) -> Result<(), Violation> {
+    let mut driver = Driver::new(policy, accepted);
     for (index, step) in steps.iter().enumerate() {
         driver.step(*step).map_err(|(rule, detail)| Violation {
             step: index,
@@ -87,7 +90,7 @@ type Broken = (&'static str, String);
 struct Driver {
     machine: CloseMachine,
     now: Instant,
-    /// When `close` was accepted.
+    /// When the close began: `close` accepted, or a guard's.
     close_started: Option<Instant>,
     /// A `Close` or `Abort` action was polled.
     released: bool,
@@ -96,9 +99,13 @@ struct Driver {
 }
 
 impl Driver {
-    fn new(policy: Policy) -> Driver {
+    fn new(policy: Policy, accepted: bool) -> Driver {
+        let machine = match accepted {
+            true => CloseMachine::accepted(policy, Instant::ZERO),
+            false => CloseMachine::new(policy),
+        };
         Driver {
-            machine: CloseMachine::new(policy),
+            machine,
             now: Instant::ZERO,
             close_started: None,
             released: false,
@@ -111,9 +118,6 @@ impl Driver {
         match step {
             Step::Intent(intent) => {
                 let result = self.apply(intent);
-                if result.is_ok() && intent == Intent::Close && self.close_started.is_none() {
-                    self.close_started = Some(self.now);
-                }
                 refused_changes_nothing(&before, &self.machine, result)?;
             }
             Step::Event(event) => {
@@ -132,7 +136,11 @@ impl Driver {
             }
             Step::PollActions => self.poll_actions()?,
         }
+        if self.close_started.is_none() && self.machine.is_lingering() {
+            self.close_started = Some(self.now);
+        }
         monotone(&before, &self.machine)?;
+        guards_spare_the_work(&before, &self.machine, step)?;
         within_discard_cap(&self.machine)?;
         self.deadlines_within_budget()?;
         outcome_matches_stats(&self.machine)
@@ -254,6 +262,42 @@ fn monotone(before: &CloseMachine, after: &CloseMachine) -> Result<(), Broken> {
         return Err(("the state never goes back", detail));
     }
     Ok(())
+}
+
+/// A guard ends a live connection only for what its guard watches: never one the application
+/// is working on or writing to at its own pace, and a request's pace only when its bytes
+/// arrive; its life ends with its close.
+fn guards_spare_the_work(
+    before: &CloseMachine,
+    after: &CloseMachine,
+    step: Step,
+) -> Result<(), Broken> {
+    if after.is_lingering() && after.life().is_some() {
+        return Err(("a close ends the life", format!("{:?}", after.life())));
+    }
+    if before.ended_by().is_some() || after.ended_by().is_none() {
+        return Ok(());
+    }
+    let Some(life) = before.life() else {
+        return Err((
+            "a guard ends only a live connection",
+            format!("{:?} ended {}", after.ended_by(), before.state()),
+        ));
+    };
+    let watched = match life.activity {
+        Activity::AwaitingFirstByte | Activity::Idle => true,
+        Activity::Receiving => matches!(step, Step::Event(Event::Read(_))),
+        Activity::Responding => life.write_blocked,
+        Activity::Working => false,
+    };
+    if watched {
+        Ok(())
+    } else {
+        Err((
+            "no guard cuts a connection the application works on or writes to",
+            format!("{:?} ended one {}", after.ended_by(), life.activity),
+        ))
+    }
 }
 
 /// Never more discarded than the policy's cap, whatever the reads reported.

@@ -113,6 +113,57 @@ pub(super) fn draining() -> CloseMachine {
     draining_with(Policy::default())
 }
 
+/// Accepted at 0 ms under `policy`, awaiting its first byte, no actions pending.
+pub(super) fn accepted_with(policy: Policy) -> CloseMachine {
+    let mut machine = CloseMachine::accepted(policy, ms(0));
+    drain(&mut machine);
+    machine
+}
+
+/// Accepted at 0 ms under the default policy, awaiting its first byte.
+pub(super) fn accepted() -> CloseMachine {
+    accepted_with(Policy::default())
+}
+
+/// Receiving: the first 100 bytes of a request arrived at 0 ms, the application waits for
+/// more.
+pub(super) fn receiving() -> CloseMachine {
+    let mut machine = accepted();
+    feed(&mut machine, Event::Read(100), ms(0));
+    feed(&mut machine, Event::ReadPending, ms(0));
+    machine
+}
+
+/// Working: a request of 100 bytes arrived at 0 ms and its peer has been quiet for the
+/// grace since; the application has not answered.
+pub(super) fn working() -> CloseMachine {
+    let mut machine = receiving();
+    let quiet = machine.poll_timeout().expect("the grace");
+    machine.handle_timeout(quiet);
+    machine
+}
+
+/// Responding: a request of 100 bytes, then 1000 bytes of answer written at 0 ms.
+pub(super) fn responding() -> CloseMachine {
+    let mut machine = receiving();
+    feed(&mut machine, Event::Wrote(WRITTEN), ms(0));
+    machine
+}
+
+/// Responding, its write held back at 0 ms: the peer's window is full.
+pub(super) fn write_blocked() -> CloseMachine {
+    let mut machine = responding();
+    feed(&mut machine, Event::WritePending, ms(0));
+    machine
+}
+
+/// Idle: the answer written, then the application waits for the next request, at 0 ms.
+pub(super) fn idle() -> CloseMachine {
+    let mut machine = responding();
+    feed(&mut machine, Event::ReadPending, ms(0));
+    machine
+}
+
 /// `Closed` cleanly at 2 ms, the `Close` action already polled.
 pub(super) fn closed() -> CloseMachine {
     let mut machine = draining();

@@ -7,8 +7,38 @@ use core::fmt::Write;
 use std::string::String;
 
 /// The situations a machine can be in that answer inputs differently.
-fn situations() -> [(&'static str, &'static str, CloseMachine); 8] {
+fn situations() -> [(&'static str, &'static str, CloseMachine); 14] {
     [
+        (
+            "Open, awaiting its first byte",
+            "`CloseMachine::accepted` at 0 s, nothing read or written",
+            accepted(),
+        ),
+        (
+            "Open, receiving",
+            "accepted; a request's first 100 bytes read at 0 s, the application waits for more",
+            receiving(),
+        ),
+        (
+            "Open, working",
+            "accepted; 100 bytes read at 0 s, the peer quiet since, for the 20 s grace",
+            working(),
+        ),
+        (
+            "Open, responding",
+            "accepted; 100 bytes read, then 1000 written, at 0 s",
+            responding(),
+        ),
+        (
+            "Open, responding, write blocked",
+            "as responding, then the application's next write waits for room",
+            write_blocked(),
+        ),
+        (
+            "Open, idle",
+            "as responding, then the application waits to read",
+            idle(),
+        ),
         ("Open", "1000 bytes written", open()),
         ("Corked", "1000 bytes written", corked()),
         (
@@ -41,7 +71,7 @@ fn situations() -> [(&'static str, &'static str, CloseMachine); 8] {
 }
 
 /// Every input, applied at 0 s; `timeout` fires the earliest deadline.
-const INPUTS: [&str; 19] = [
+const INPUTS: [&str; 21] = [
     "cork",
     "uncork",
     "flush",
@@ -54,6 +84,8 @@ const INPUTS: [&str; 19] = [
     "Read(100)",
     "ReadBlocked",
     "PeerEof",
+    "ReadPending",
+    "WritePending",
     "SendQueue(0)",
     "SendQueue(501)",
     "DataAcked",
@@ -79,6 +111,8 @@ fn apply(machine: &mut CloseMachine, input: &str) -> Result<(), crate::Error> {
         "Read(100)" => event(Event::Read(100))(machine),
         "ReadBlocked" => event(Event::ReadBlocked)(machine),
         "PeerEof" => event(Event::PeerEof)(machine),
+        "ReadPending" => event(Event::ReadPending)(machine),
+        "WritePending" => event(Event::WritePending)(machine),
         "SendQueue(0)" => event(Event::SendQueue { unacked: 0 })(machine),
         "SendQueue(501)" => event(Event::SendQueue { unacked: 501 })(machine),
         "DataAcked" => event(Event::DataAcked)(machine),
@@ -104,7 +138,10 @@ fn render() -> String {
          Each section starts from one situation (default policy, 1000 bytes written) and\n\
          applies one input at 0 s; `timeout` fires the earliest deadline. *refused* inputs\n\
          return the error shown and leave the machine unchanged. `Discard(n)` reads and\n\
-         discards at most n bytes; the deadline column is `poll_timeout()` afterwards.\n",
+         discards at most n bytes; the deadline column is `poll_timeout()` afterwards.\n\
+         The first six situations are a live connection's, on a machine made by\n\
+         `CloseMachine::accepted`, whose activity follows its state (`Open, idle`); a guard\n\
+         that ends it says so (`ended by no first byte`).\n",
     );
     for (name, description, machine) in situations() {
         let deadline = machine
@@ -121,7 +158,13 @@ fn render() -> String {
             let row = match apply(&mut machine, input) {
                 Err(error) => std::format!("| {input} | *refused*: {error} | | |"),
                 Ok(()) => {
-                    let state = machine.state();
+                    let mut state = std::format!("{}", machine.state());
+                    if let Some(life) = machine.life() {
+                        let _ = write!(state, ", {}", life.activity);
+                    }
+                    if let Some(guard) = machine.ended_by() {
+                        let _ = write!(state, ", ended by {guard}");
+                    }
                     let deadline = machine.poll_timeout();
                     let actions: std::vec::Vec<_> = drain(&mut machine)
                         .iter()

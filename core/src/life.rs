@@ -1,0 +1,199 @@
+//! The life of a connection before its close: what it is doing, read off the bytes that go
+//! each way, and the guards that end it when it never finishes a request.
+//!
+//! A driver that reports the application's every read and write (and when the application
+//! waits to read or to write) lets the machine tell, without parsing the protocol, and so
+//! beneath TLS as well:
+//!
+//! | activity | what the bytes say |
+//! |---|---|
+//! | [`AwaitingFirstByte`](Activity::AwaitingFirstByte) | accepted, nothing read or written |
+//! | [`Receiving`](Activity::Receiving) | the peer is sending: bytes arrived since our last write, the last within the grace |
+//! | [`Working`](Activity::Working) | the peer has said what it meant to (it went quiet for the grace, or shut its side) and the application has not answered: it works on the request |
+//! | [`Responding`](Activity::Responding) | the application wrote since the peer last sent, and does not wait to read |
+//! | [`Idle`](Activity::Idle) | the application wrote, then waits to read: its answer is out, the next request awaited |
+//!
+//! One thing the bytes cannot tell: a peer that sent part of a request and went quiet looks
+//! like one whose whole request the application is working on, since an HTTP server keeps a
+//! read pending while its handler runs (hyper does, to notice a client that hangs up). The
+//! machine takes it for [`Working`](Activity::Working), which no guard ends, so an honest
+//! slow handler is never cut; docs/design.md says what that leaves to the application.
+
+use crate::{Instant, MinRate, Policy};
+use core::fmt;
+use core::time::Duration;
+
+/// What a live connection is doing, as [`CloseMachine::life`](crate::CloseMachine::life)
+/// reads it from the bytes going each way (see the [module docs](self)).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub enum Activity {
+    /// Accepted, nothing read or written: waiting for the first byte of a request.
+    AwaitingFirstByte,
+    /// The peer is sending a request: bytes arrived since our last write, the last of them
+    /// within the [grace](MinRate::grace).
+    Receiving,
+    /// The peer has said what it meant to and the application has not answered yet.
+    Working,
+    /// The application wrote since the peer last sent, and does not wait to read.
+    Responding,
+    /// The application's answer is out and it waits for the peer's next request.
+    Idle,
+}
+
+impl fmt::Display for Activity {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(match self {
+            Activity::AwaitingFirstByte => "awaiting its first byte",
+            Activity::Receiving => "receiving",
+            Activity::Working => "working",
+            Activity::Responding => "responding",
+            Activity::Idle => "idle",
+        })
+    }
+}
+
+/// The guard that ended a live connection, from
+/// [`CloseMachine::ended_by`](crate::CloseMachine::ended_by). Its close is a lingering close
+/// like any other.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+#[non_exhaustive]
+pub enum Guard {
+    /// Nothing arrived within [`Policy::first_byte_timeout`] of the accept.
+    FirstByte,
+    /// A request arrived slower than [`Policy::min_receive_rate`].
+    Pace,
+    /// The answer was out and nothing more arrived within [`Policy::keep_alive_timeout`].
+    KeepAlive,
+    /// A write was held back without progress for [`Policy::send_timeout`].
+    Send,
+}
+
+impl fmt::Display for Guard {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(match self {
+            Guard::FirstByte => "no first byte",
+            Guard::Pace => "request below the minimum pace",
+            Guard::KeepAlive => "idle past the keep-alive timeout",
+            Guard::Send => "write held back past the send timeout",
+        })
+    }
+}
+
+/// What a live connection is doing and since when, from
+/// [`CloseMachine::life`](crate::CloseMachine::life): what a lingerer ranks live connections
+/// by when descriptors run short.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub struct Life {
+    /// What it is doing.
+    pub activity: Activity,
+    /// When that began: the accept, the first byte of the request being received, the last
+    /// write (while responding), the moment the application began to wait (idle).
+    pub since: Instant,
+    /// While receiving: the bytes of the request so far.
+    pub received: u32,
+    /// While receiving: when its last bytes arrived.
+    pub last_arrival: Instant,
+    /// The application's write waits for room in the send buffer (the peer reads nothing).
+    pub write_blocked: bool,
+}
+
+impl Life {
+    /// While receiving, whether the request has arrived slower than `rate` so far: its
+    /// bytes came over a longer time than they buy at that rate. A request that came in one
+    /// burst, however long ago, is not (its peer may just be waiting for the answer).
+    pub fn below(&self, rate: MinRate) -> bool {
+        self.activity == Activity::Receiving
+            && self.last_arrival.saturating_duration_since(self.since) > rate.allows(self.received)
+    }
+
+    /// While receiving, the pace the request has arrived at so far, in bytes per second;
+    /// `None` for a request that came in one burst.
+    pub fn pace(&self) -> Option<u64> {
+        let took = self.last_arrival.saturating_duration_since(self.since);
+        let micros = u64::try_from(took.as_micros()).unwrap_or(u64::MAX);
+        (self.activity == Activity::Receiving && micros > 0)
+            .then(|| u64::from(self.received).saturating_mul(1_000_000) / micros)
+    }
+}
+
+impl MinRate {
+    /// How long `bytes` may take to arrive at this rate, the grace not included.
+    pub fn allows(self, bytes: u32) -> Duration {
+        let micros =
+            u64::from(bytes).saturating_mul(1_000_000) / u64::from(self.bytes_per_second.max(1));
+        Duration::from_micros(micros)
+    }
+}
+
+/// The machine's record of a live connection (see [`Life`]), and what it is waiting for.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub(crate) struct Live {
+    pub(crate) activity: Activity,
+    pub(crate) since: Instant,
+    pub(crate) received: u32,
+    pub(crate) last_arrival: Instant,
+    /// The application's write waits for room (`WritePending`, no write since).
+    pub(crate) write_blocked: bool,
+}
+
+impl Live {
+    /// A connection accepted at `now`.
+    pub(crate) const fn accepted(now: Instant) -> Live {
+        Live {
+            activity: Activity::AwaitingFirstByte,
+            since: now,
+            received: 0,
+            last_arrival: now,
+            write_blocked: false,
+        }
+    }
+
+    /// Now doing `activity`, since `now`.
+    pub(crate) fn start(&mut self, activity: Activity, now: Instant) {
+        self.activity = activity;
+        self.since = now;
+        self.received = 0;
+        self.last_arrival = now;
+    }
+
+    pub(crate) fn snapshot(self) -> Life {
+        Life {
+            activity: self.activity,
+            since: self.since,
+            received: self.received,
+            last_arrival: self.last_arrival,
+            write_blocked: self.write_blocked,
+        }
+    }
+
+    /// When the guard of the current activity acts under `policy`, and whether it ends the
+    /// connection then (or only moves a request whose peer went quiet to `Working`).
+    pub(crate) fn deadline(&self, policy: &Policy) -> Option<(Instant, Option<Guard>)> {
+        match self.activity {
+            Activity::AwaitingFirstByte => policy
+                .first_byte_timeout()
+                .map(|timeout| (self.since + timeout, Some(Guard::FirstByte))),
+            Activity::Receiving => policy
+                .min_receive_rate()
+                .map(|rate| (self.last_arrival + rate.grace, None)),
+            Activity::Working => None,
+            Activity::Responding if self.write_blocked => policy
+                .send_timeout()
+                .map(|timeout| (self.since + timeout, Some(Guard::Send))),
+            Activity::Responding => None,
+            Activity::Idle => policy
+                .keep_alive_timeout()
+                .map(|timeout| (self.since + timeout, Some(Guard::KeepAlive))),
+        }
+    }
+
+    /// Whether bytes arriving at `now` come after the request's credit ran out: the grace,
+    /// and what the bytes already received bought at the minimum rate.
+    pub(crate) fn past_credit(&self, policy: &Policy, now: Instant) -> bool {
+        let Some(rate) = policy.min_receive_rate() else {
+            return false;
+        };
+        self.activity == Activity::Receiving
+            && now > self.since + rate.grace + rate.allows(self.received)
+    }
+}

@@ -1,0 +1,280 @@
+//! The life before the close: what the application's reads and writes say a connection is
+//! doing, and the guards that end one that never finishes a request.
+
+use super::helpers::*;
+use crate::{
+    Action, Activity, CloseMachine, Error, Event, Guard, Instant, MinRate, Policy, Release, State,
+};
+use core::time::Duration;
+use std::vec;
+
+fn activity(machine: &CloseMachine) -> Option<Activity> {
+    machine.life().map(|life| life.activity)
+}
+
+/// Fires every deadline up to `until`, in order; the instants they fired at.
+fn run_until(machine: &mut CloseMachine, until: Instant) -> std::vec::Vec<Instant> {
+    let mut fired = vec![];
+    while let Some(at) = machine.poll_timeout().filter(|&at| at <= until) {
+        machine.handle_timeout(at);
+        fired.push(at);
+    }
+    fired
+}
+
+fn rate() -> MinRate {
+    Policy::DEFAULT_MIN_RECEIVE_RATE
+}
+
+/// A guard's close: the lingering close's first actions, from `Open`.
+const GUARDS_CLOSE: [Action; 3] = [
+    Action::ShutdownWrite,
+    Action::QuerySendQueue,
+    Action::Discard { max_bytes: ROUND },
+];
+
+#[test]
+fn a_machine_made_by_new_has_no_life_and_no_guard() {
+    let mut machine = open();
+    assert_eq!(machine.life(), None);
+    feed(&mut machine, Event::ReadPending, ms(0));
+    assert_eq!(machine.poll_timeout(), None);
+}
+
+#[test]
+fn a_connection_that_sends_nothing_is_ended_at_the_first_byte_timeout() {
+    let mut machine = accepted();
+    assert_eq!(activity(&machine), Some(Activity::AwaitingFirstByte));
+    let deadline = ms(0) + Policy::DEFAULT_FIRST_BYTE_TIMEOUT;
+    assert_eq!(machine.poll_timeout(), Some(deadline));
+    machine.handle_timeout(deadline);
+    assert_eq!(machine.ended_by(), Some(Guard::FirstByte));
+    assert_eq!(machine.state(), State::WriteShut);
+    assert!(machine.is_lingering());
+    assert_eq!(machine.life(), None, "its close has begun");
+    assert_eq!(drain(&mut machine), GUARDS_CLOSE);
+}
+
+#[test]
+fn the_first_byte_starts_a_request_and_disarms_the_first_byte_guard() {
+    let mut machine = receiving();
+    let life = machine.life().expect("live");
+    assert_eq!((life.activity, life.received), (Activity::Receiving, 100));
+    assert_eq!(machine.poll_timeout(), Some(ms(0) + rate().grace));
+    assert_eq!(drain(&mut machine), []);
+}
+
+#[test]
+fn a_request_at_the_minimum_pace_is_never_cut() {
+    let mut machine = receiving();
+    // 500 bytes a second, for ten times the grace: each second's bytes buy the next.
+    let mut now = ms(0);
+    for _ in 0..200 {
+        now = now + Duration::from_secs(1);
+        feed(&mut machine, Event::Read(rate().bytes_per_second), now);
+        feed(&mut machine, Event::ReadPending, now);
+        assert_eq!(activity(&machine), Some(Activity::Receiving));
+    }
+    assert_eq!(machine.ended_by(), None);
+}
+
+#[test]
+fn a_request_slower_than_the_minimum_pace_is_ended_when_its_next_bytes_arrive_past_its_credit() {
+    let mut machine = receiving();
+    // One byte every 5 s (a slowloris): within the grace, nothing is judged.
+    let mut now = ms(0);
+    while now + Duration::from_secs(5) <= ms(0) + rate().grace {
+        now = now + Duration::from_secs(5);
+        feed(&mut machine, Event::Read(1), now);
+        assert_eq!(activity(&machine), Some(Activity::Receiving), "at {now}");
+    }
+    // The next byte arrives past the grace and what 104 bytes buy at 500 B/s: too slow.
+    now = now + Duration::from_secs(5);
+    feed(&mut machine, Event::Read(1), now);
+    assert_eq!(machine.ended_by(), Some(Guard::Pace));
+    assert_eq!(drain(&mut machine), GUARDS_CLOSE);
+    assert_eq!(
+        machine.stats().bytes_discarded,
+        0,
+        "the application read what came"
+    );
+}
+
+#[test]
+fn a_peer_quiet_for_the_grace_has_said_its_request_and_no_guard_cuts_the_work_on_it() {
+    let mut machine = working();
+    let life = machine.life().expect("live");
+    assert_eq!(life.activity, Activity::Working);
+    assert_eq!(life.since, ms(0) + rate().grace);
+    // A handler may take any time: nothing is armed.
+    assert_eq!(machine.poll_timeout(), None);
+    assert_eq!(machine.ended_by(), None);
+    // Its answer, an hour later, is written as any other.
+    feed(&mut machine, Event::Wrote(10), ms(3_600_000));
+    assert_eq!(activity(&machine), Some(Activity::Responding));
+}
+
+#[test]
+fn bytes_after_a_quiet_grace_start_a_new_request() {
+    let mut machine = working();
+    let later = ms(60_000);
+    feed(&mut machine, Event::Read(30), later);
+    let life = machine.life().expect("live");
+    assert_eq!(
+        (life.activity, life.since, life.received),
+        (Activity::Receiving, later, 30)
+    );
+    assert_eq!(machine.ended_by(), None);
+}
+
+#[test]
+fn the_peers_eof_ends_a_request_and_leaves_the_application_to_decide() {
+    let mut machine = receiving();
+    feed(&mut machine, Event::PeerEof, ms(5));
+    assert_eq!(activity(&machine), Some(Activity::Working));
+    assert_eq!(machine.poll_timeout(), None);
+}
+
+#[test]
+fn an_answer_then_a_wait_to_read_is_idle_until_the_keep_alive_timeout() {
+    let mut machine = responding();
+    assert_eq!(activity(&machine), Some(Activity::Responding));
+    assert_eq!(machine.poll_timeout(), None, "writing at its own pace");
+    feed(&mut machine, Event::ReadPending, ms(2));
+    assert_eq!(activity(&machine), Some(Activity::Idle));
+    let deadline = ms(2) + Policy::DEFAULT_KEEP_ALIVE_TIMEOUT;
+    assert_eq!(run_until(&mut machine, deadline), [deadline]);
+    assert_eq!(machine.ended_by(), Some(Guard::KeepAlive));
+    assert_eq!(drain(&mut machine), GUARDS_CLOSE);
+}
+
+#[test]
+fn a_streamed_answer_a_line_every_few_seconds_is_never_cut() {
+    let mut machine = idle();
+    for second in (5..600).step_by(5) {
+        let now = ms(second * 1000);
+        assert_eq!(run_until(&mut machine, now), []);
+        feed(&mut machine, Event::Wrote(40), now);
+        feed(&mut machine, Event::ReadPending, now);
+    }
+    assert_eq!(machine.ended_by(), None);
+}
+
+#[test]
+fn a_write_held_back_without_progress_ends_at_the_send_timeout_and_progress_restarts_it() {
+    let mut machine = write_blocked();
+    let life = machine.life().expect("live");
+    assert!(life.write_blocked);
+    // The peer reads a little at 30 s: the write moves, then waits again.
+    feed(&mut machine, Event::Wrote(1000), ms(30_000));
+    feed(&mut machine, Event::WritePending, ms(30_000));
+    feed(&mut machine, Event::ReadPending, ms(30_000));
+    assert_eq!(
+        activity(&machine),
+        Some(Activity::Responding),
+        "not idle while blocked"
+    );
+    let deadline = ms(30_000) + Policy::DEFAULT_SEND_TIMEOUT;
+    assert_eq!(run_until(&mut machine, deadline), [deadline]);
+    assert_eq!(machine.ended_by(), Some(Guard::Send));
+}
+
+#[test]
+fn the_peer_sending_while_our_write_waits_is_still_a_response() {
+    let mut machine = write_blocked();
+    feed(&mut machine, Event::Read(100), ms(1));
+    assert_eq!(activity(&machine), Some(Activity::Responding));
+}
+
+#[test]
+fn a_guard_ends_with_a_lingering_close_that_drains_before_it_releases() {
+    let mut machine = accepted();
+    let deadline = machine.poll_timeout().expect("first byte");
+    machine.handle_timeout(deadline);
+    drain(&mut machine);
+    // The peer sends just then: the close discards it, never a plain close over it.
+    feed(&mut machine, Event::SendQueue { unacked: 0 }, deadline);
+    feed(&mut machine, Event::Read(100), deadline);
+    assert_eq!(machine.state(), State::Draining);
+    assert_eq!(
+        drain(&mut machine),
+        [],
+        "no release while its read is unfinished"
+    );
+    feed(&mut machine, Event::ReadBlocked, deadline);
+    feed(&mut machine, Event::PeerEof, deadline);
+    let outcome = machine.outcome().expect("closed");
+    assert_eq!(
+        (outcome.release, outcome.bytes_discarded),
+        (Release::Close, 100)
+    );
+    assert!(outcome.claims_delivery());
+    assert_eq!(machine.ended_by(), Some(Guard::FirstByte));
+}
+
+#[test]
+fn close_ends_the_life_and_disarms_its_guard() {
+    let mut machine = idle();
+    machine.close(ms(3)).expect("close");
+    assert_eq!(machine.life(), None);
+    assert_eq!(machine.ended_by(), None, "the application closed it");
+    assert_eq!(
+        machine.poll_timeout(),
+        Some(ms(3) + Policy::DEFAULT_IDLE_TIMEOUT),
+        "the linger's timers, not the keep-alive guard"
+    );
+}
+
+#[test]
+fn an_unguarded_policy_follows_the_life_but_never_ends_it() {
+    let mut machine = accepted_with(Policy::default().unguarded());
+    assert_eq!(machine.poll_timeout(), None);
+    feed(&mut machine, Event::Read(1), ms(0));
+    feed(&mut machine, Event::Read(1), ms(3_600_000));
+    assert_eq!(activity(&machine), Some(Activity::Receiving));
+    feed(&mut machine, Event::Wrote(1), ms(3_600_000));
+    feed(&mut machine, Event::ReadPending, ms(3_600_000));
+    assert_eq!(activity(&machine), Some(Activity::Idle));
+    assert_eq!(machine.poll_timeout(), None);
+}
+
+#[test]
+fn a_wait_to_write_after_the_write_side_is_shut_is_refused() {
+    let mut machine = idle();
+    machine.shutdown_write(ms(1)).expect("half-close");
+    drain(&mut machine);
+    assert_eq!(
+        machine.handle(Event::WritePending, ms(1)),
+        Err(Error::WriteAfterShutdown)
+    );
+}
+
+#[test]
+fn a_request_arrives_below_a_rate_only_if_its_bytes_came_slower_than_they_buy() {
+    let mut burst = receiving();
+    let long_after = ms(60_000);
+    feed(&mut burst, Event::ReadPending, long_after);
+    let life = burst.life().expect("live");
+    assert!(!life.below(rate()), "one burst, however long ago");
+    assert_eq!(life.pace(), None);
+    let mut trickle = receiving();
+    feed(&mut trickle, Event::Read(1), ms(5_000));
+    let life = trickle.life().expect("live");
+    assert!(life.below(rate()));
+    assert_eq!(life.pace(), Some(20), "101 bytes over 5 s");
+}
+
+#[test]
+fn a_guard_whose_close_finds_no_room_resets_rather_than_waits() {
+    let mut machine = accepted_with(policy_with(crate::NagleMode::CorkWhileAssembling));
+    // The driver never polls: five actions wait, no room for the close's four.
+    for _ in 0..2 {
+        machine.flush().expect("flush while corked");
+    }
+    machine.uncork().expect("uncork");
+    let deadline = machine.poll_timeout().expect("the first-byte guard");
+    machine.handle_timeout(deadline);
+    assert_eq!(machine.ended_by(), Some(Guard::FirstByte));
+    assert_eq!(drain(&mut machine), [Action::Abort]);
+    assert_eq!(machine.outcome().map(|o| o.release), Some(Release::Abort));
+}
