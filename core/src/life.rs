@@ -10,8 +10,12 @@
 //! | [`AwaitingFirstByte`](Activity::AwaitingFirstByte) | accepted, nothing read or written |
 //! | [`Receiving`](Activity::Receiving) | the peer is sending: bytes arrived since our last write, the last within the grace |
 //! | [`Working`](Activity::Working) | the peer has said what it meant to (it went quiet for the grace, or shut its side) and the application has not answered: it works on the request |
-//! | [`Responding`](Activity::Responding) | the application wrote since the peer last sent, and does not wait to read |
-//! | [`Idle`](Activity::Idle) | the application wrote, then waits to read: its answer is out, the next request awaited |
+//! | [`Responding`](Activity::Responding) | the application wrote since the peer last sent, and does not wait to read, or its write waits for room |
+//! | [`Idle`](Activity::Idle) | the application wrote and waits to read: its answer is out, the next request awaited |
+//!
+//! A read the application left pending stays pending while it writes: hyper polls a read
+//! once, keeps it registered, and writes its answer without polling it again. So an answer
+//! written while the application waits to read leaves the connection idle at once.
 //!
 //! One thing the bytes cannot tell: a peer that sent part of a request and went quiet looks
 //! like one whose whole request the application is working on, since an HTTP server keeps a
@@ -34,7 +38,8 @@ pub enum Activity {
     Receiving,
     /// The peer has said what it meant to and the application has not answered yet.
     Working,
-    /// The application wrote since the peer last sent, and does not wait to read.
+    /// The application wrote since the peer last sent and does not wait to read, or its
+    /// write waits for room.
     Responding,
     /// The application's answer is out and it waits for the peer's next request.
     Idle,
@@ -134,6 +139,9 @@ pub(crate) struct Live {
     pub(crate) last_arrival: Instant,
     /// The application's write waits for room (`WritePending`, no write since).
     pub(crate) write_blocked: bool,
+    /// The application waits for the peer's bytes (`ReadPending`, no read since): its read
+    /// stays pending while it writes.
+    pub(crate) read_waiting: bool,
 }
 
 impl Live {
@@ -145,6 +153,7 @@ impl Live {
             received: 0,
             last_arrival: now,
             write_blocked: false,
+            read_waiting: false,
         }
     }
 

@@ -210,6 +210,11 @@ impl CloseMachine {
         use Activity::*;
         let policy = self.policy;
         let live = self.live.as_mut()?;
+        match event {
+            Event::Read(_) | Event::PeerEof => live.read_waiting = false,
+            Event::ReadPending => live.read_waiting = true,
+            _ => {}
+        }
         match (live.activity, event) {
             // A request's bytes that arrive after its credit ran out: a peer slower than the
             // minimum pace.
@@ -233,8 +238,11 @@ impl CloseMachine {
             // The answer is out and the application waits for the peer.
             (Responding, Event::ReadPending) if !live.write_blocked => live.start(Idle, now),
             (_, Event::ReadPending) => {}
+            // An answer written while the application's read stays pending: out, and the
+            // next request awaited.
             (_, Event::Wrote(_)) => {
-                live.start(Responding, now);
+                let next = if live.read_waiting { Idle } else { Responding };
+                live.start(next, now);
                 live.write_blocked = false;
             }
             (Responding, Event::WritePending) => live.write_blocked = true,

@@ -10,8 +10,15 @@
 //! The order ([`GiveWay`]): first the closes with nothing left to deliver, then those whose
 //! peer reads nothing, then those still delivering to a peer that reads; the oldest first
 //! within each ([`Standing`]). docs/design.md has the measurement behind it.
+//!
+//! Live connections (a machine made by [`CloseMachine::accepted`]) give way before any
+//! lingering close, and only those that cost nothing or are hostile ([`LiveStanding`]):
+//! waiting for their first byte (the oldest first), idle after their answer (the youngest
+//! connection first), receiving a request below the minimum pace (the slowest first), a
+//! write the peer has held back; never one the application works on or writes to at a pace.
+//! [`rank`] orders them across every lingerer of a process.
 
-use linger::{CloseMachine, Instant, State};
+use linger::{Activity, CloseMachine, Instant, Life, Policy, State};
 use std::collections::BTreeMap;
 use std::time::Duration;
 
@@ -70,6 +77,64 @@ impl Progress {
             Standing::Delivering
         }
     }
+}
+
+/// Where a live connection stands in the order connections give way, before every lingering
+/// close; a live connection with no standing never gives way.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub enum LiveStanding {
+    /// Nothing read or written since it was accepted: it costs nothing to end (nginx's
+    /// reusable connections). The oldest first.
+    AwaitingFirstByte,
+    /// Its answer is out and it waits for the peer's next request, which an HTTP client
+    /// sends again on a new connection (nginx reclaims keep-alive connections too). The
+    /// youngest connection first: a long-lived connection quiet for a while (a WebSocket, a
+    /// stream of events between two) has more to lose than a client that connected a moment
+    /// ago and went idle after one request.
+    Idle,
+    /// Receiving a request slower than the policy's minimum pace: the slowest first.
+    Slow {
+        /// The pace its request has arrived at so far.
+        bytes_per_second: u64,
+    },
+    /// The application's write waits for room and the peer has read nothing for
+    /// [`STALLED_AFTER`]: answering it holds a descriptor for nothing. The oldest first.
+    Stalled,
+}
+
+/// Where the live connection whose machine says `life` stands at `now` under `policy`;
+/// `None` when it must not give way: the application works on it, or it sends or reads at a
+/// pace.
+pub fn live_standing(life: &Life, policy: &Policy, now: Instant) -> Option<LiveStanding> {
+    match life.activity {
+        Activity::AwaitingFirstByte => Some(LiveStanding::AwaitingFirstByte),
+        Activity::Idle => Some(LiveStanding::Idle),
+        Activity::Receiving => {
+            let rate = policy.min_receive_rate()?;
+            life.below(rate).then(|| LiveStanding::Slow {
+                bytes_per_second: life.pace().unwrap_or(0),
+            })
+        }
+        Activity::Responding if life.write_blocked => (now.saturating_duration_since(life.since)
+            >= STALLED_AFTER)
+            .then_some(LiveStanding::Stalled),
+        Activity::Responding | Activity::Working => None,
+    }
+}
+
+/// A number that orders live connections across a process: lower gives way first, and
+/// `u64::MAX` (no standing) never does. `accepted` is when the connection was accepted, in
+/// microseconds on one clock shared by every connection ranked together.
+pub fn rank(standing: Option<LiveStanding>, accepted: u64) -> u64 {
+    const KEY: u64 = (1 << 61) - 1;
+    let (class, key) = match standing {
+        None => return u64::MAX,
+        Some(LiveStanding::AwaitingFirstByte) => (0, accepted),
+        Some(LiveStanding::Idle) => (1, KEY - accepted.min(KEY)),
+        Some(LiveStanding::Slow { bytes_per_second }) => (2, bytes_per_second),
+        Some(LiveStanding::Stalled) => (3, accepted),
+    };
+    (class << 61) | key.min(KEY)
 }
 
 /// What a lingerer holding `held` closes of `capacity` does before it takes one more.
@@ -292,6 +357,80 @@ mod tests {
             open.outcome().map(|o| o.release),
             Some(linger::Release::Abort)
         );
+    }
+
+    /// An accepted machine at 0 after `events`, each at its instant.
+    fn live(events: &[(linger::Event, u64)]) -> CloseMachine {
+        let mut machine = CloseMachine::accepted(Policy::default(), Instant::ZERO);
+        for &(event, at) in events {
+            machine
+                .handle(event, Instant::from_millis(at))
+                .expect("a live event");
+        }
+        machine
+    }
+
+    fn standing_at(machine: &CloseMachine, at: u64) -> Option<LiveStanding> {
+        let life = machine.life().expect("live");
+        live_standing(&life, machine.policy(), Instant::from_millis(at))
+    }
+
+    #[test]
+    fn a_live_connection_gives_way_only_if_it_costs_nothing_or_is_hostile() {
+        use linger::Event::{Read, ReadPending, WritePending, Wrote};
+        let silent = live(&[]);
+        assert_eq!(
+            standing_at(&silent, 10),
+            Some(LiveStanding::AwaitingFirstByte)
+        );
+        let request = live(&[(Read(300), 0), (ReadPending, 0)]);
+        assert_eq!(
+            standing_at(&request, 10_000),
+            None,
+            "a whole request, being worked on"
+        );
+        let slowloris = live(&[(Read(16), 0), (Read(1), 5_000)]);
+        assert_eq!(
+            standing_at(&slowloris, 5_000),
+            Some(LiveStanding::Slow {
+                bytes_per_second: 3
+            })
+        );
+        let upload = live(&[(Read(20_000), 0), (Read(20_000), 1_000)]);
+        assert_eq!(standing_at(&upload, 1_000), None, "20 KB/s is a pace");
+        let answering = live(&[(Read(300), 0), (Wrote(1_000), 1)]);
+        assert_eq!(standing_at(&answering, 10_000), None);
+        let idle = live(&[(Read(300), 0), (Wrote(1_000), 1), (ReadPending, 1)]);
+        assert_eq!(standing_at(&idle, 10), Some(LiveStanding::Idle));
+        let blocked = live(&[(Read(300), 0), (Wrote(1_000), 1), (WritePending, 1)]);
+        assert_eq!(standing_at(&blocked, 500), None, "held back a moment only");
+        assert_eq!(standing_at(&blocked, 1_001), Some(LiveStanding::Stalled));
+    }
+
+    #[test]
+    fn live_connections_rank_silent_then_idle_youngest_then_slowest_then_stalled() {
+        let ranked = [
+            rank(Some(LiveStanding::AwaitingFirstByte), 5),
+            rank(Some(LiveStanding::AwaitingFirstByte), 9),
+            rank(Some(LiveStanding::Idle), 9),
+            rank(Some(LiveStanding::Idle), 5),
+            rank(
+                Some(LiveStanding::Slow {
+                    bytes_per_second: 2,
+                }),
+                1,
+            ),
+            rank(
+                Some(LiveStanding::Slow {
+                    bytes_per_second: 400,
+                }),
+                1,
+            ),
+            rank(Some(LiveStanding::Stalled), 1),
+            rank(None, 0),
+        ];
+        assert!(ranked.is_sorted(), "{ranked:?}");
+        assert_eq!(rank(None, 0), u64::MAX);
     }
 
     #[test]

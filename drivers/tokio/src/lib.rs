@@ -129,6 +129,7 @@
 // --no-deps`): docs.rs, at this version (.ci/doc-links checks it).
 #![doc(html_root_url = "https://docs.rs/linger-tokio/0.1.0")]
 
+mod budget;
 mod close;
 mod lingerer;
 mod lingering;
@@ -148,8 +149,8 @@ pub use crate::serving::LingerAcceptor;
 pub use crate::serving::LingerListener;
 pub use close::{LingerClose, close, spawn_close};
 pub use linger::{
-    Ending, Error, NagleMode, OnBudgetSpent, Outcome, Policy, PolicyBuilder, PolicyError, Release,
-    State, Stats,
+    Activity, Ending, Error, Guard, Life, MinRate, NagleMode, OnBudgetSpent, Outcome, Policy,
+    PolicyBuilder, PolicyError, Release, State, Stats,
 };
 pub use linger_io::limits::{DescriptorLimit, LimitError, raise_descriptor_limit};
 pub use lingerer::{Lingerer, LingererBuilder};

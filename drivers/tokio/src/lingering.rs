@@ -159,20 +159,26 @@ impl Lingering {
         let _ = match request {
             Request::Shorten(within) => self.machine.shorten_budget(now, within),
             Request::Reclaim => {
-                // One last discard round first: what the peer sent since the last one would
-                // make a plain close a reset, and the outcome would not say so. A close that
-                // this round ends (the peer's EOF was waiting) was not cut short.
-                let _ = self.machine.handle(Event::Readable, now);
-                if !self.perform() {
-                    self.reclaimed = true;
-                    linger_io::pressure::spend_budget(&mut self.machine, now);
-                }
+                self.give_way(now);
                 Ok(())
             }
             Request::Abort => self.machine.abort(now),
         };
         self.machine.handle_timeout(now);
         true
+    }
+
+    /// Ends the close now to make room, as for a spent budget, and releases its socket. One
+    /// last discard round first: what the peer sent since the last one would make a plain
+    /// close a reset, and the outcome would not say so. A close that this round ends (the
+    /// peer's EOF was waiting) was not cut short.
+    pub(crate) fn give_way(&mut self, now: linger::Instant) {
+        let _ = self.machine.handle(Event::Readable, now);
+        if !self.perform() {
+            self.reclaimed = true;
+            linger_io::pressure::spend_budget(&mut self.machine, now);
+            self.perform();
+        }
     }
 
     /// Waits for readiness, the next deadline or a request, then fires what is due.
@@ -225,6 +231,7 @@ impl Lingering {
                 peer: self.peer,
                 outcome,
                 reclaimed: self.reclaimed,
+                ended_by: self.machine.ended_by(),
             };
             report::trace(&report);
             if let Some(owner) = self.owner.take() {

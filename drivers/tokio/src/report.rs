@@ -1,7 +1,7 @@
 //! Where outcomes go: the application's hook, running counts by ending, and (feature
 //! `tracing`) one `tracing` event per close.
 
-use linger::{Ending, Outcome, Release};
+use linger::{Ending, Guard, Outcome, Release};
 use std::net::SocketAddr;
 use std::sync::atomic::{AtomicU64, Ordering};
 
@@ -16,9 +16,11 @@ pub struct CloseReport {
     pub peer: Option<SocketAddr>,
     /// How the close ended.
     pub outcome: Outcome,
-    /// The lingerer ended it early to make room (at its capacity, or when `accept` ran out
-    /// of descriptors): the outcome is what a spent budget gave.
+    /// It was ended early to make room (a lingerer at its capacity, descriptors running
+    /// short, `accept` out of them): the outcome is what a spent budget gave.
     pub reclaimed: bool,
+    /// The guard that ended the connection before the application closed it, if one did.
+    pub ended_by: Option<Guard>,
 }
 
 /// The application's hook, called once per close.
@@ -50,9 +52,17 @@ pub struct Counts {
     pub unknown: u64,
     /// Released with a reset (`SO_LINGER {1, 0}`), whatever the ending.
     pub released_by_reset: u64,
-    /// Ended early by the lingerer to make room, whatever the ending: at its capacity, or
-    /// when `accept` ran out of descriptors.
+    /// Ended early to make room, whatever the ending: a lingerer at its capacity,
+    /// descriptors running short, `accept` out of them. Live connections that gave way too.
     pub reclaimed: u64,
+    /// Live connections a guard ended: nothing sent within the first-byte timeout.
+    pub first_byte_timeouts: u64,
+    /// Live connections a guard ended: a request arriving below the minimum pace.
+    pub slow_requests: u64,
+    /// Live connections a guard ended: idle past the keep-alive timeout.
+    pub keep_alive_timeouts: u64,
+    /// Live connections a guard ended: a write held back past the send timeout.
+    pub send_timeouts: u64,
 }
 
 impl Counts {
@@ -97,6 +107,10 @@ pub(crate) struct Counters {
     unknown: AtomicU64,
     released_by_reset: AtomicU64,
     reclaimed: AtomicU64,
+    first_byte_timeouts: AtomicU64,
+    slow_requests: AtomicU64,
+    keep_alive_timeouts: AtomicU64,
+    send_timeouts: AtomicU64,
 }
 
 impl Counters {
@@ -120,6 +134,15 @@ impl Counters {
         if report.reclaimed {
             self.reclaimed.fetch_add(1, Ordering::Relaxed);
         }
+        let guard = match report.ended_by {
+            Some(Guard::FirstByte) => &self.first_byte_timeouts,
+            Some(Guard::Pace) => &self.slow_requests,
+            Some(Guard::KeepAlive) => &self.keep_alive_timeouts,
+            Some(Guard::Send) => &self.send_timeouts,
+            // None, or a guard a later core adds.
+            _ => return,
+        };
+        guard.fetch_add(1, Ordering::Relaxed);
     }
 
     pub(crate) fn read(&self, in_flight: usize) -> Counts {
@@ -136,6 +159,10 @@ impl Counters {
             unknown: read(&self.unknown),
             released_by_reset: read(&self.released_by_reset),
             reclaimed: read(&self.reclaimed),
+            first_byte_timeouts: read(&self.first_byte_timeouts),
+            slow_requests: read(&self.slow_requests),
+            keep_alive_timeouts: read(&self.keep_alive_timeouts),
+            send_timeouts: read(&self.send_timeouts),
         }
     }
 }
@@ -148,6 +175,7 @@ pub(crate) fn trace(report: &CloseReport) {
         peer,
         outcome,
         reclaimed,
+        ended_by,
     } = report;
     macro_rules! close_event {
         ($level:expr) => {
@@ -161,6 +189,7 @@ pub(crate) fn trace(report: &CloseReport) {
                 bytes_discarded = outcome.bytes_discarded,
                 elapsed_us = outcome.elapsed.as_micros() as u64,
                 reclaimed,
+                ended_by = ?ended_by,
                 "lingering close ended"
             )
         };
@@ -193,6 +222,7 @@ mod tests {
             peer: None,
             outcome,
             reclaimed: false,
+            ended_by: None,
         }
     }
 
@@ -217,11 +247,18 @@ mod tests {
             ..outcome(timed_out, Release::Close)
         };
         counters.count(&reclaimed);
+        for guard in [Guard::FirstByte, Guard::Pace, Guard::KeepAlive, Guard::Send] {
+            let guarded = CloseReport {
+                ended_by: Some(guard),
+                ..outcome(Ending::Clean, Release::Close)
+            };
+            counters.count(&guarded);
+        }
         let counts = counters.read(2);
         assert_eq!(counts.in_flight, 2);
         assert_eq!(
             [
-                counts.clean,
+                counts.clean - 4,
                 counts.acked_peer_open,
                 counts.data_acked,
                 counts.timed_out - 1,
@@ -232,8 +269,17 @@ mod tests {
             ],
             [1; 8]
         );
-        assert_eq!(counts.ended(), 9);
+        assert_eq!(counts.ended(), 13);
         assert_eq!((counts.released_by_reset, counts.reclaimed), (2, 1));
+        assert_eq!(
+            [
+                counts.first_byte_timeouts,
+                counts.slow_requests,
+                counts.keep_alive_timeouts,
+                counts.send_timeouts
+            ],
+            [1; 4]
+        );
     }
 
     #[test]

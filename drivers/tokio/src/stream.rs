@@ -1,18 +1,21 @@
 //! [`LingerStream`]: an accepted stream that a framework (hyper, axum) reads, writes, shuts
-//! down and drops, and that closes with a lingering close when it is dropped.
+//! down and drops, whose life its machine guards, and that closes with a lingering close when
+//! it is dropped or a guard ends it.
 
+use crate::budget::Member;
 use crate::lingerer::{Alive, Lingerer};
 use crate::lingering::Lingering;
-use linger::{Clock, CloseMachine, Ending, Event, Outcome, Policy, State, Stats};
+use linger::{Clock, CloseMachine, Ending, Event, Guard, Life, Outcome, Policy, State, Stats};
 use std::borrow::Borrow;
 use std::future::Future;
 use std::io::{self, ErrorKind, IoSlice};
 use std::net::SocketAddr;
 use std::pin::Pin;
-use std::task::{Context, Poll, ready};
+use std::task::{Context, Poll};
 use tokio::io::{AsyncRead, AsyncWrite, ReadBuf};
 use tokio::net::TcpStream;
 use tokio::runtime::Handle;
+use tokio::time::Sleep;
 
 /// A `tokio::net::TcpStream` whose every write and the peer's EOF are reported to a
 /// [`CloseMachine`] from accept on, and which, when dropped, closes with a lingering close
@@ -36,6 +39,21 @@ use tokio::runtime::Handle;
 ///
 /// [`close`](Self::close) awaits the close and returns its [`Outcome`] instead.
 ///
+/// # The life before the close
+///
+/// The machine follows what the connection is doing from the reads and writes the framework
+/// makes ([`life`](Self::life)), and the policy's guards end one that never finishes a
+/// request: nothing sent within [`Policy::first_byte_timeout`] of the accept, a request
+/// arriving slower than [`Policy::min_receive_rate`], an answer out and nothing more for
+/// [`Policy::keep_alive_timeout`], a write the peer holds back for
+/// [`Policy::send_timeout`]. When descriptors run short, the process's live connections
+/// that cost least give way first (see [`Lingerer`]). Either way the connection's socket
+/// leaves the framework for a lingering close of its own, and the framework reads the end of
+/// the stream and fails its next write; [`ended_by`](Self::ended_by) says which guard ended
+/// it, and its report too. Neither ever ends a connection whose whole request the
+/// application is working on, or one it writes to at a pace. The guards need tokio's time
+/// driver, as every close does.
+///
 /// [`LingerListener`]: crate::LingerListener
 #[derive(Debug)]
 pub struct LingerStream {
@@ -49,6 +67,11 @@ pub struct LingerStream {
     runtime: Option<Handle>,
     /// Counted by the owner until dropped, after the drop has started the close.
     _alive: Option<Alive>,
+    /// While the connection is live: its place among the process's connections.
+    member: Option<Member>,
+    /// Wakes the task that reads or writes at the guard's deadline: set no later than it,
+    /// re-armed when it fires early.
+    guard: Option<Pin<Box<Sleep>>>,
 }
 
 impl LingerStream {
@@ -57,10 +80,12 @@ impl LingerStream {
     /// goes to `tracing` (feature `tracing`). Prefer [`Lingerer::stream`] on a server, whose
     /// lingerer has the server's hook and whose accept loop reclaims when descriptors run
     /// out.
+    ///
+    /// Its life is guarded as `policy` says (see the type's docs); a client connection, which
+    /// speaks first and may wait long for its answer, takes `policy.unguarded()`.
     pub fn new(stream: TcpStream, policy: impl Borrow<Policy>) -> LingerStream {
-        let machine = CloseMachine::new(*policy.borrow());
-        let owner = Some(Lingerer::global().clone());
-        LingerStream::wrap(stream, machine, owner, None)
+        let owner = Lingerer::global().clone();
+        LingerStream::wrap(stream, *policy.borrow(), owner, None)
     }
 
     pub(crate) fn managed(
@@ -68,27 +93,30 @@ impl LingerStream {
         owner: Lingerer,
         peer: Option<SocketAddr>,
     ) -> LingerStream {
-        let machine = CloseMachine::new(*owner.policy());
         let alive = owner.alive();
-        let mut managed = LingerStream::wrap(stream, machine, Some(owner), peer);
+        let mut managed = LingerStream::wrap(stream, *owner.policy(), owner, peer);
         managed._alive = Some(alive);
         managed
     }
 
     fn wrap(
         stream: TcpStream,
-        machine: CloseMachine,
-        owner: Option<Lingerer>,
+        policy: Policy,
+        owner: Lingerer,
         peer: Option<SocketAddr>,
     ) -> LingerStream {
+        let clock = Clock::new();
+        let member = owner.budget().join(descriptors_in_use(&stream));
         let mut wrapped = LingerStream {
             stream: Some(stream),
-            machine,
-            clock: Clock::new(),
-            owner,
+            machine: CloseMachine::accepted(policy, clock.now()),
+            clock,
+            owner: Some(owner),
             peer,
             runtime: Handle::try_current().ok(),
             _alive: None,
+            member: Some(member),
+            guard: None,
         };
         // The policy's Nagle mode: socket options only.
         wrapped.perform();
@@ -149,6 +177,16 @@ impl LingerStream {
         self.machine.stats()
     }
 
+    /// What the connection is doing, until its close begins (see the type's docs).
+    pub fn life(&self) -> Option<Life> {
+        self.machine.life()
+    }
+
+    /// The guard that ended the connection, if one did.
+    pub fn ended_by(&self) -> Option<Guard> {
+        self.machine.ended_by()
+    }
+
     /// The peer's address (kept from `accept` where the stream came from
     /// [`LingerListener`](crate::LingerListener) or [`Lingerer::accept`]).
     pub fn peer_addr(&self) -> io::Result<SocketAddr> {
@@ -168,15 +206,98 @@ impl LingerStream {
     }
 
     /// The close this stream starts when it is done with, or `None` if it started already.
+    /// The connection leaves the live ones.
     fn take_close(&mut self) -> Option<Lingering> {
         let stream = self.stream.take()?;
-        Some(Lingering::begin(
+        let lingering = Lingering::begin(
             stream,
             self.machine.clone(),
             self.clock,
             self.owner.take(),
             self.peer,
-        ))
+        );
+        self.member = None;
+        Some(lingering)
+    }
+
+    /// Ends the live connection now, under the framework: its socket goes to a lingering
+    /// close of its own, the framework reads the end of the stream. `make_room`: it was asked
+    /// to give way, and releases its descriptor at once, as for a spent budget.
+    fn end_now(&mut self, make_room: bool) {
+        let Some(mut lingering) = self.take_close() else {
+            return;
+        };
+        if make_room {
+            lingering.give_way(self.clock.now());
+        }
+        let runtime = self.runtime.take().or_else(|| Handle::try_current().ok());
+        lingering.hand_off(runtime);
+    }
+
+    /// Before the framework's read or write: give way if asked to, and act on a guard due.
+    fn keep_watch(&mut self) {
+        let Some(member) = &self.member else {
+            return;
+        };
+        if member.slot.take_asked() {
+            self.end_now(true);
+            return;
+        }
+        let now = self.clock.now();
+        if self.machine.poll_timeout().is_some_and(|at| at <= now) {
+            self.machine.handle_timeout(now);
+            if self.machine.is_lingering() {
+                self.end_now(false);
+            }
+        }
+    }
+
+    /// After the framework's read or write: end the connection if a guard did (a request's
+    /// bytes past its credit); otherwise publish where it stands and, when the framework
+    /// waits (`Pending`), arrange to be woken when it is asked to give way or a guard is due.
+    fn after_io(&mut self, cx: &mut Context<'_>, pending: bool) {
+        if self.machine.is_lingering() {
+            self.end_now(false);
+            return;
+        }
+        let (Some(member), Some(life)) = (&self.member, self.machine.life()) else {
+            return;
+        };
+        let now = self.clock.now();
+        member.stand(linger_io::pressure::live_standing(
+            &life,
+            self.machine.policy(),
+            now,
+        ));
+        if pending {
+            member.slot.wake_on_ask(cx.waker());
+            self.arm_guard(cx);
+        }
+    }
+
+    /// Sets the guard's sleep no later than the machine's deadline and registers the task
+    /// with it; a sleep set earlier is left to fire and be re-armed then.
+    fn arm_guard(&mut self, cx: &mut Context<'_>) {
+        let Some(at) = self
+            .machine
+            .poll_timeout()
+            .and_then(|deadline| self.clock.to_std(deadline))
+        else {
+            return;
+        };
+        let at = tokio::time::Instant::from_std(at);
+        let sleep = match &mut self.guard {
+            Some(sleep) if !sleep.is_elapsed() && sleep.deadline() <= at => sleep,
+            Some(sleep) => {
+                sleep.as_mut().reset(at);
+                sleep
+            }
+            None => self.guard.insert(Box::pin(tokio::time::sleep_until(at))),
+        };
+        if sleep.as_mut().poll(cx).is_ready() {
+            // Due already: the framework's next read or write acts on it.
+            cx.waker().wake_by_ref();
+        }
     }
 
     /// Performs what the machine asked outside a close: socket options and a shutdown,
@@ -206,19 +327,6 @@ impl LingerStream {
         io::Error::new(kind, "the write side of this connection is closed")
     }
 
-    /// A write through `write`, refused once the write side is shut, its bytes counted.
-    fn write_counted(
-        &mut self,
-        write: impl FnOnce(Pin<&mut TcpStream>) -> Poll<io::Result<usize>>,
-    ) -> Poll<io::Result<usize>> {
-        if !self.machine.state().may_write() {
-            return Poll::Ready(Err(self.refusal()));
-        }
-        let result = ready!(write(self.stream_pin()?));
-        self.observe(linger_io::write_event(result.as_ref().copied()));
-        Poll::Ready(result)
-    }
-
     fn stream_pin(&mut self) -> io::Result<Pin<&mut TcpStream>> {
         match &mut self.stream {
             Some(stream) => Ok(Pin::new(stream)),
@@ -229,15 +337,51 @@ impl LingerStream {
 
 impl AsyncRead for LingerStream {
     fn poll_read(
-        mut self: Pin<&mut Self>,
+        self: Pin<&mut Self>,
         cx: &mut Context<'_>,
         buf: &mut ReadBuf<'_>,
     ) -> Poll<io::Result<()>> {
+        let this = self.get_mut();
+        this.keep_watch();
+        let Some(stream) = &mut this.stream else {
+            // A guard ended the connection, or it gave way: the end of the stream.
+            return Poll::Ready(Ok(()));
+        };
         let (filled, asked) = (buf.filled().len(), buf.remaining());
-        let result = ready!(self.stream_pin()?.poll_read(cx, buf));
-        let read = result.as_ref().map(|()| buf.filled().len() - filled);
-        self.observe(linger_io::read_event(read, asked));
-        Poll::Ready(result)
+        let polled = Pin::new(stream).poll_read(cx, buf);
+        let event = match &polled {
+            Poll::Ready(result) => {
+                let read = result.as_ref().map(|()| buf.filled().len() - filled);
+                linger_io::read_event(read, asked)
+            }
+            Poll::Pending => (asked > 0).then_some(Event::ReadPending),
+        };
+        this.observe(event);
+        this.after_io(cx, polled.is_pending());
+        polled
+    }
+}
+
+impl LingerStream {
+    /// A write through `write`, refused once the write side is shut, its bytes counted and
+    /// a wait for room reported.
+    fn poll_write_with(
+        &mut self,
+        cx: &mut Context<'_>,
+        write: impl FnOnce(Pin<&mut TcpStream>, &mut Context<'_>) -> Poll<io::Result<usize>>,
+    ) -> Poll<io::Result<usize>> {
+        self.keep_watch();
+        if !self.machine.state().may_write() {
+            return Poll::Ready(Err(self.refusal()));
+        }
+        let polled = write(self.stream_pin()?, cx);
+        let event = match &polled {
+            Poll::Ready(result) => linger_io::write_event(result.as_ref().copied()),
+            Poll::Pending => Some(Event::WritePending),
+        };
+        self.observe(event);
+        self.after_io(cx, polled.is_pending());
+        polled
     }
 }
 
@@ -248,7 +392,7 @@ impl AsyncWrite for LingerStream {
         buf: &[u8],
     ) -> Poll<io::Result<usize>> {
         self.get_mut()
-            .write_counted(|stream| stream.poll_write(cx, buf))
+            .poll_write_with(cx, |stream, cx| stream.poll_write(cx, buf))
     }
 
     fn poll_write_vectored(
@@ -257,7 +401,7 @@ impl AsyncWrite for LingerStream {
         bufs: &[IoSlice<'_>],
     ) -> Poll<io::Result<usize>> {
         self.get_mut()
-            .write_counted(|stream| stream.poll_write_vectored(cx, bufs))
+            .poll_write_with(cx, |stream, cx| stream.poll_write_vectored(cx, bufs))
     }
 
     fn is_write_vectored(&self) -> bool {
@@ -272,7 +416,11 @@ impl AsyncWrite for LingerStream {
         if self.machine.state() == State::Corked && self.machine.flush().is_ok() {
             self.perform();
         }
-        self.stream_pin()?.poll_flush(cx)
+        match &mut self.stream {
+            Some(stream) => Pin::new(stream).poll_flush(cx),
+            // Ended under the framework: nothing is held to push.
+            None => Poll::Ready(Ok(())),
+        }
     }
 
     /// The half-close: our FIN goes out after the data, once. Reads go on.
@@ -288,6 +436,20 @@ impl AsyncWrite for LingerStream {
             _ => Poll::Ready(Ok(())),
         }
     }
+}
+
+/// What an accepted stream says of the descriptors in use: on unix its descriptor number, the
+/// lowest free one when it was made, so at least that many are in use.
+fn descriptors_in_use(stream: &TcpStream) -> Option<u64> {
+    #[cfg(unix)]
+    return u64::try_from(std::os::fd::AsRawFd::as_raw_fd(stream))
+        .ok()
+        .map(|fd| fd + 1);
+    #[cfg(not(unix))]
+    return {
+        let _ = stream;
+        None
+    };
 }
 
 impl Drop for LingerStream {

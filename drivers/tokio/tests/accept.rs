@@ -5,9 +5,13 @@
 //! binary, each test holding the limit's lock: the limit is the whole process's.
 #![cfg(unix)]
 
-use linger_tokio::{DescriptorLimit, Lingerer, Policy};
+mod common;
+
+use common::{client, get, read_until};
+use linger_tokio::{CloseReport, DescriptorLimit, Lingerer, Policy};
 use std::fs::File;
 use std::net::TcpStream;
+use std::sync::Arc;
 use std::sync::{Mutex, PoisonError};
 use std::time::Duration;
 use tokio::io::AsyncWriteExt;
@@ -129,4 +133,105 @@ fn out_of_descriptors_with_nothing_to_reclaim_accept_waits_for_one_instead_of_fa
         assert!(peer.ip().is_loopback());
         assert_eq!(lingerer.counts().reclaimed, 0);
     });
+}
+
+#[test]
+fn out_of_descriptors_the_silent_then_the_idle_give_way_and_requests_being_answered_never() {
+    alone(async {
+        let (lingerer, reports) = recording();
+        let listener = TcpListener::bind("127.0.0.1:0").await.expect("bind");
+        let address = listener.local_addr().expect("address");
+        let timeout = Duration::from_secs(10);
+        // Every client connects now, while descriptors are to be had.
+        let silent = client(address, timeout);
+        let mut idle = client(address, timeout);
+        let slow = |client: TcpStream| {
+            std::thread::spawn(move || {
+                let mut client = client;
+                // Longer than the whole test takes to run out of descriptors.
+                get(&mut client, "/slow/6000");
+                read_until(&mut client, "done").0
+            })
+        };
+        let answered = slow(client(address, timeout));
+        for _ in 0..3 {
+            common::serve(lingerer.accept(&listener).await.expect("accept").0);
+        }
+        let idle_answer = tokio::task::spawn_blocking(move || {
+            get(&mut idle, "/");
+            let answer = read_until(&mut idle, "ok").0;
+            (idle, answer)
+        });
+        let (mut idle, idle_answer) = idle_answer.await.expect("idle client");
+        assert!(idle_answer.ends_with("ok"));
+        let queued = [
+            slow(client(address, timeout)),
+            slow(client(address, timeout)),
+        ];
+        let last = client(address, timeout);
+        tokio::time::sleep(Duration::from_millis(200)).await;
+
+        let lowered = LoweredLimit::to(256);
+        let taken = take_every_descriptor();
+        // The silent connection gives way to the first in the queue, the idle one to the
+        // second; then only requests being answered are left, and nothing gives way.
+        for _ in 0..2 {
+            let accepted = tokio::time::timeout(timeout, lingerer.accept(&listener)).await;
+            common::serve(accepted.expect("accept went on").expect("accepted").0);
+            tokio::time::sleep(Duration::from_millis(200)).await;
+        }
+        let waited = tokio::time::timeout(Duration::from_millis(1500), lingerer.accept(&listener));
+        let waited = waited.await;
+        let nothing_gave_way = waited.is_err();
+        drop((taken, lowered));
+        eprintln!(
+            "DEBUG {:?} {:?}",
+            waited.as_ref().map(|r| r.as_ref().map(|s| s.1)),
+            reports.lock().expect("r")
+        );
+
+        if !nothing_gave_way {
+            for q in queued {
+                let a = q.join();
+                eprintln!("DEBUG answered {a:?}");
+            }
+            panic!();
+        }
+        assert!(nothing_gave_way, "a request being answered was reclaimed");
+        let ended = |mut client: TcpStream| {
+            tokio::task::spawn_blocking(move || read_until(&mut client, "").1)
+        };
+        assert!(
+            ended(silent).await.expect("silent client"),
+            "the silent gave way"
+        );
+        assert!(ended(idle).await.expect("idle client"), "the idle gave way");
+        for slow in [answered].into_iter().chain(queued) {
+            let answer = tokio::task::spawn_blocking(move || slow.join().expect("slow client"));
+            assert!(
+                answer.await.expect("slow").ends_with("done"),
+                "answered whole"
+            );
+        }
+        let reclaimed: Vec<CloseReport> = reports
+            .lock()
+            .expect("reports")
+            .iter()
+            .filter(|report| report.reclaimed)
+            .copied()
+            .collect();
+        assert_eq!(reclaimed.len(), 2, "{reclaimed:?}");
+        assert_eq!(lingerer.counts().reclaimed, 2);
+        drop(last);
+    });
+}
+
+/// A lingerer of the default policy whose reports are kept.
+fn recording() -> (Lingerer, Arc<Mutex<Vec<CloseReport>>>) {
+    let reports = Arc::new(Mutex::new(Vec::new()));
+    let sink = Arc::clone(&reports);
+    let lingerer = Lingerer::builder(Policy::default())
+        .on_outcome(move |report| sink.lock().expect("reports").push(*report))
+        .build();
+    (lingerer, reports)
 }

@@ -9,6 +9,10 @@ use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 use tokio::io::AsyncWriteExt;
 
+/// The connections of every lingerer of a process give way together when one reclaims: the
+/// tests of this file, which reclaim or watch their closes end, run one at a time.
+static SERIAL: tokio::sync::Mutex<()> = tokio::sync::Mutex::const_new(());
+
 /// A listener and its address.
 async fn listener() -> (tokio::net::TcpListener, std::net::SocketAddr) {
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
@@ -41,6 +45,7 @@ fn recording(builder: linger_tokio::LingererBuilder) -> (Lingerer, Arc<Mutex<Vec
 
 #[tokio::test]
 async fn at_capacity_the_oldest_close_is_reclaimed_and_none_is_refused() {
+    let _serial = SERIAL.lock().await;
     let profile = Profile::detect().expect("loopback");
     let (lingerer, reports) = recording(Lingerer::builder(Policy::default()).capacity(4));
     let mut clients = Vec::new();
@@ -90,6 +95,7 @@ async fn at_capacity_the_oldest_close_is_reclaimed_and_none_is_refused() {
 
 #[tokio::test]
 async fn a_close_that_its_last_discard_round_ends_is_not_counted_reclaimed() {
+    let _serial = SERIAL.lock().await;
     let (lingerer, reports) = recording(Lingerer::builder(Policy::default()));
     let client = silent_client_close(&lingerer).await;
     // The runtime has one thread and the close's task has not run since the drop: the
@@ -166,6 +172,7 @@ fn read_slowly(mut client: std::net::TcpStream) -> std::thread::JoinHandle<usize
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn reclaim_takes_the_acknowledged_then_the_unread_and_spares_an_honest_slow_reader() {
+    let _serial = SERIAL.lock().await;
     let profile = Profile::detect().expect("loopback");
     let (lingerer, reports) = recording(Lingerer::builder(Policy::default()));
     let (listener, address) = listener().await;
@@ -244,6 +251,7 @@ async fn reclaim_takes_the_acknowledged_then_the_unread_and_spares_an_honest_slo
 
 #[tokio::test]
 async fn past_three_quarters_the_oldest_close_gets_the_short_linger() {
+    let _serial = SERIAL.lock().await;
     let policy = Policy::builder()
         .linger_budget(Duration::from_secs(20))
         .idle_timeout(Duration::from_secs(20))
@@ -270,6 +278,7 @@ async fn past_three_quarters_the_oldest_close_gets_the_short_linger() {
 
 #[tokio::test]
 async fn finished_resolves_at_once_when_nothing_waits() {
+    let _serial = SERIAL.lock().await;
     let lingerer = Lingerer::new(Policy::default());
     tokio::time::timeout(Duration::from_millis(100), lingerer.finished())
         .await
@@ -278,6 +287,7 @@ async fn finished_resolves_at_once_when_nothing_waits() {
 
 #[tokio::test]
 async fn finished_waits_for_a_stream_not_yet_dropped_then_for_its_close() {
+    let _serial = SERIAL.lock().await;
     let profile = Profile::detect().expect("loopback");
     let (lingerer, reports) = recording(Lingerer::builder(Policy::default()));
     let (listener, address) = listener().await;
@@ -315,6 +325,7 @@ async fn finished_waits_for_a_stream_not_yet_dropped_then_for_its_close() {
 
 #[tokio::test]
 async fn a_plain_stream_handed_over_is_counted_with_the_rest() {
+    let _serial = SERIAL.lock().await;
     let (lingerer, reports) = recording(Lingerer::builder(Policy::default()));
     let (listener, address) = listener().await;
     let client = std::net::TcpStream::connect(address).expect("connect");

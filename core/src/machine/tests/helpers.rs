@@ -143,9 +143,11 @@ pub(super) fn working() -> CloseMachine {
     machine
 }
 
-/// Responding: a request of 100 bytes, then 1000 bytes of answer written at 0 ms.
+/// Responding: a request of 100 bytes, then 1000 bytes of answer written at 0 ms, the
+/// application not waiting to read.
 pub(super) fn responding() -> CloseMachine {
-    let mut machine = receiving();
+    let mut machine = accepted();
+    feed(&mut machine, Event::Read(100), ms(0));
     feed(&mut machine, Event::Wrote(WRITTEN), ms(0));
     machine
 }
@@ -157,10 +159,11 @@ pub(super) fn write_blocked() -> CloseMachine {
     machine
 }
 
-/// Idle: the answer written, then the application waits for the next request, at 0 ms.
+/// Idle: a request of 100 bytes, then its answer written at 0 ms while the application's
+/// read stays pending, as hyper's does.
 pub(super) fn idle() -> CloseMachine {
-    let mut machine = responding();
-    feed(&mut machine, Event::ReadPending, ms(0));
+    let mut machine = receiving();
+    feed(&mut machine, Event::Wrote(WRITTEN), ms(0));
     machine
 }
 

@@ -109,9 +109,22 @@ fn a_peer_quiet_for_the_grace_has_said_its_request_and_no_guard_cuts_the_work_on
     // A handler may take any time: nothing is armed.
     assert_eq!(machine.poll_timeout(), None);
     assert_eq!(machine.ended_by(), None);
-    // Its answer, an hour later, is written as any other.
+    // Its answer, an hour later, is written as any other; the application's read stays
+    // pending, so the answer out, it waits for the next request.
     feed(&mut machine, Event::Wrote(10), ms(3_600_000));
-    assert_eq!(activity(&machine), Some(Activity::Responding));
+    assert_eq!(activity(&machine), Some(Activity::Idle));
+}
+
+#[test]
+fn an_answer_written_while_the_read_stays_pending_is_idle_at_once() {
+    let mut machine = receiving();
+    feed(&mut machine, Event::Wrote(WRITTEN), ms(4));
+    let life = machine.life().expect("live");
+    assert_eq!((life.activity, life.since), (Activity::Idle, ms(4)));
+    assert_eq!(
+        machine.poll_timeout(),
+        Some(ms(4) + Policy::DEFAULT_KEEP_ALIVE_TIMEOUT)
+    );
 }
 
 #[test]

@@ -26,7 +26,7 @@ fn situations() -> [(&'static str, &'static str, CloseMachine); 14] {
         ),
         (
             "Open, responding",
-            "accepted; 100 bytes read, then 1000 written, at 0 s",
+            "accepted; 100 bytes read, then 1000 written, at 0 s, the application not reading",
             responding(),
         ),
         (
@@ -36,7 +36,7 @@ fn situations() -> [(&'static str, &'static str, CloseMachine); 14] {
         ),
         (
             "Open, idle",
-            "as responding, then the application waits to read",
+            "accepted; 100 bytes read, the application's read left pending, 1000 written, at 0 s",
             idle(),
         ),
         ("Open", "1000 bytes written", open()),

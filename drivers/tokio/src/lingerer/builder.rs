@@ -1,6 +1,7 @@
 //! [`LingererBuilder`]: a [`Lingerer`]'s policy, capacity and outcome hook.
 
-use super::{Lingerer, Shared};
+use super::{Lingerer, Shared, WeakLingerer};
+use crate::budget::Budget;
 use crate::report::{CloseReport, Counters, Hook};
 use linger::Policy;
 use std::fmt;
@@ -14,6 +15,7 @@ pub struct LingererBuilder {
     /// `None`: derived from the descriptor limit when built.
     capacity: Option<usize>,
     hook: Option<Hook>,
+    budget: &'static Budget,
 }
 
 impl LingererBuilder {
@@ -24,7 +26,16 @@ impl LingererBuilder {
             policy,
             capacity: None,
             hook: None,
+            budget: crate::budget::budget(),
         }
+    }
+
+    /// A budget of its own instead of the process's: for unit tests, whose lingerers run
+    /// side by side in one process and must not reclaim one another's connections.
+    #[cfg(test)]
+    pub(crate) fn budget(mut self, budget: &'static Budget) -> Self {
+        self.budget = budget;
+        self
     }
 
     /// Most closes waiting at once (at least one); see [`Lingerer`] on pressure.
@@ -50,14 +61,15 @@ impl LingererBuilder {
         self
     }
 
-    /// The lingerer.
+    /// The lingerer, its closes giving way after the process's live connections.
     pub fn build(self) -> Lingerer {
-        Lingerer {
+        let lingerer = Lingerer {
             shared: Arc::new(Shared {
                 policy: self.policy,
                 capacity: self
                     .capacity
                     .unwrap_or_else(linger_io::limits::default_capacity),
+                budget: self.budget,
                 registry: Mutex::default(),
                 in_flight: watch::Sender::new(0),
                 streams: watch::Sender::new(0),
@@ -66,7 +78,10 @@ impl LingererBuilder {
                 #[cfg(feature = "tracing")]
                 warned: Mutex::default(),
             }),
-        }
+        };
+        let weak = WeakLingerer(Arc::downgrade(&lingerer.shared));
+        lingerer.shared.budget.enlist(weak);
+        lingerer
     }
 }
 

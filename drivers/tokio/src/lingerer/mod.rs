@@ -11,6 +11,7 @@ pub use builder::LingererBuilder;
 pub(crate) use registry::{Request, Ticket};
 
 use crate::LingerStream;
+use crate::budget::Budget;
 use crate::lingering::Lingering;
 use crate::report::{Counters, Counts, Hook};
 use linger::{Clock, Policy};
@@ -18,7 +19,7 @@ use registry::Registry;
 use std::borrow::Borrow;
 use std::fmt;
 use std::net::SocketAddr;
-use std::sync::{Arc, Mutex, MutexGuard, OnceLock};
+use std::sync::{Arc, Mutex, MutexGuard, OnceLock, Weak};
 use std::time::Duration;
 use tokio::net::TcpStream;
 use tokio::runtime::Handle;
@@ -74,6 +75,8 @@ pub struct Lingerer {
 struct Shared {
     policy: Policy,
     capacity: usize,
+    /// The process's descriptors, which every lingerer shares.
+    budget: &'static Budget,
     registry: Mutex<Registry>,
     /// Closes in flight; `finished` waits for zero.
     in_flight: watch::Sender<usize>,
@@ -204,6 +207,41 @@ impl Lingerer {
         Alive {
             shared: Arc::clone(&self.shared),
         }
+    }
+}
+
+/// A [`Lingerer`] that the process's [`Budget`] knows of without keeping it alive.
+pub(crate) struct WeakLingerer(Weak<Shared>);
+
+impl WeakLingerer {
+    pub(crate) fn upgrade(&self) -> Option<Lingerer> {
+        self.0.upgrade().map(|shared| Lingerer { shared })
+    }
+
+    pub(crate) fn is_alive(&self) -> bool {
+        self.0.strong_count() > 0
+    }
+}
+
+impl Lingerer {
+    /// The budget this lingerer's connections draw on.
+    pub(crate) fn budget(&self) -> &'static Budget {
+        self.shared.budget
+    }
+
+    /// Closes in flight now.
+    pub(crate) fn in_flight(&self) -> usize {
+        *self.shared.in_flight.borrow()
+    }
+
+    /// Asks the `max` closes of this lingerer that give way first to end now; their ids.
+    pub(crate) fn reclaim_closes(&self, max: usize) -> Vec<u64> {
+        lock(&self.shared.registry).reclaim(max)
+    }
+
+    /// Whether any of the closes `ids` was reclaimed and has not ended yet.
+    pub(crate) fn any_reclaimed(&self, ids: &[u64]) -> bool {
+        lock(&self.shared.registry).any_reclaimed(ids)
     }
 }
 

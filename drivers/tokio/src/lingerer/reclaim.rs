@@ -1,18 +1,16 @@
 //! Accepting through a [`Lingerer`], and what it does when `accept` runs out of descriptors:
-//! reclaim a batch of closes, as nginx's `ngx_drain_connections` does, and go on.
+//! reclaim a batch of the process's connections that give way first, as nginx's
+//! `ngx_drain_connections` does, and go on.
 
-use super::{Lingerer, lock};
+use super::Lingerer;
+#[cfg(feature = "tracing")]
+use super::lock;
 use crate::LingerStream;
 use linger_io::AcceptFailure;
 use std::io;
 use std::net::SocketAddr;
 use std::time::Duration;
 use tokio::net::TcpListener;
-
-/// How long [`Lingerer::reclaim`] waits for the closes it reclaimed to release their
-/// descriptors: each does so the next time its task runs, within microseconds on a runtime
-/// that is not starved; past this, the accept is retried anyway.
-const RECLAIM_WAIT: Duration = Duration::from_millis(100);
 
 impl Lingerer {
     /// Accepts a connection from `listener` and wraps it, as [`stream`](Self::stream): the
@@ -64,24 +62,17 @@ impl Lingerer {
         tokio::time::sleep(Duration::from_secs(1)).await;
     }
 
-    /// Reclaims the `max` closes that give way first (see the type's docs): each ends at
-    /// once as its policy says for a spent budget (a plain close, or a reset over data still
-    /// unread or when the policy says abort), after one last round of discarding what the
-    /// peer sent, and its outcome and report say so. Resolves once they have released their
+    /// Reclaims the `max` connections of the process that give way first, live ones before
+    /// lingering closes (see the type's docs), across every lingerer: each ends at once as
+    /// its policy says for a spent budget (a plain close, or a reset over data still unread
+    /// or when the policy says abort), after one last round of discarding what the peer
+    /// sent, and its outcome and report say so. Resolves once they have released their
     /// descriptors (or after 100 ms, should a task not run), with how many were reclaimed: 0
-    /// when none was waiting.
+    /// when none could give way.
     pub async fn reclaim(&self, max: usize) -> usize {
-        let mut ended = self.shared.in_flight.subscribe();
-        let ids = lock(&self.shared.registry).reclaim(max);
-        let all_released = async {
-            while lock(&self.shared.registry).any_reclaimed(&ids) {
-                if ended.changed().await.is_err() {
-                    return;
-                }
-            }
-        };
-        let _ = tokio::time::timeout(RECLAIM_WAIT, all_released).await;
-        ids.len()
+        let asked = self.budget().reclaim(max);
+        asked.released_all().await;
+        asked.len()
     }
 
     /// After `accept` failed with `error`: if for want of descriptors or socket memory,
@@ -90,7 +81,7 @@ impl Lingerer {
         if linger_io::accept_failure(error) != AcceptFailure::Exhausted {
             return 0;
         }
-        let batch = linger_io::pressure::reclaim_batch(self.counts().in_flight);
+        let batch = linger_io::pressure::reclaim_batch(self.budget().held());
         let reclaimed = self.reclaim(batch).await;
         #[cfg(feature = "tracing")]
         self.warn_exhausted(error, reclaimed);
@@ -125,7 +116,9 @@ mod tests {
 
     #[tokio::test(start_paused = true)]
     async fn reclaim_asks_the_first_in_order_and_says_how_many() {
-        let lingerer = Lingerer::new(Policy::default());
+        let lingerer = Lingerer::builder(Policy::default())
+            .budget(crate::budget::apart())
+            .build();
         let tickets = entered(&lingerer, &[Delivering, Delivered, Unread]);
         // No task runs these closes: reclaim waits its bound for their release.
         assert_eq!(lingerer.reclaim(2).await, 2);
@@ -142,7 +135,9 @@ mod tests {
 
     #[tokio::test(start_paused = true)]
     async fn after_a_lost_connection_the_accept_loop_goes_on_at_once() {
-        let lingerer = Lingerer::new(Policy::default());
+        let lingerer = Lingerer::builder(Policy::default())
+            .budget(crate::budget::apart())
+            .build();
         let kinds = [
             io::ErrorKind::ConnectionAborted,
             io::ErrorKind::ConnectionReset,
@@ -161,18 +156,22 @@ mod tests {
 
     #[tokio::test(start_paused = true)]
     async fn out_of_descriptors_the_accept_loop_reclaims_and_goes_on() {
-        let lingerer = Lingerer::new(Policy::default());
+        let lingerer = Lingerer::builder(Policy::default())
+            .budget(crate::budget::apart())
+            .build();
         let waiting = lingerer.enter(Delivered);
         let started = tokio::time::Instant::now();
         lingerer.after_accept_error(&emfile()).await;
         assert_eq!(waiting.control.take(), Some(Request::Reclaim));
         // No task ends this close: the wait for its release is bounded, with no pause after.
-        assert_eq!(started.elapsed(), RECLAIM_WAIT);
+        assert_eq!(started.elapsed(), crate::budget::RECLAIM_WAIT);
     }
 
     #[tokio::test(start_paused = true)]
     async fn with_nothing_to_reclaim_or_another_error_the_accept_loop_pauses_a_second() {
-        let lingerer = Lingerer::new(Policy::default());
+        let lingerer = Lingerer::builder(Policy::default())
+            .budget(crate::budget::apart())
+            .build();
         for error in [emfile(), io::Error::other("listener gone")] {
             let started = tokio::time::Instant::now();
             lingerer.after_accept_error(&error).await;

@@ -203,7 +203,10 @@ pub(super) mod tests {
 
     #[test]
     fn pressure_shortens_past_three_quarters_then_reclaims_at_capacity_never_refusing() {
-        let lingerer = Lingerer::builder(Policy::default()).capacity(4).build();
+        let lingerer = Lingerer::builder(Policy::default())
+            .capacity(4)
+            .budget(crate::budget::apart())
+            .build();
         let tickets = entered(&lingerer, &[Delivering; 3]);
         assert!(tickets.iter().all(|ticket| ticket.control.take().is_none()));
         // The fourth arrives with three in flight: three quarters of four.
@@ -226,7 +229,10 @@ pub(super) mod tests {
 
     #[test]
     fn the_delivered_give_way_before_the_unread_and_those_before_the_delivering() {
-        let lingerer = Lingerer::builder(Policy::default()).capacity(4).build();
+        let lingerer = Lingerer::builder(Policy::default())
+            .capacity(4)
+            .budget(crate::budget::apart())
+            .build();
         let mut tickets = entered(&lingerer, &[Delivering, Unread, Delivering]);
         // Past three quarters: the first in the order is shortened, the unread one.
         tickets.push(lingerer.enter(Delivering));
@@ -245,7 +251,9 @@ pub(super) mod tests {
 
     #[test]
     fn shorten_all_reaches_closes_in_flight_reclaimed_and_later_ones() {
-        let lingerer = Lingerer::new(Policy::default());
+        let lingerer = Lingerer::builder(Policy::default())
+            .budget(crate::budget::apart())
+            .build();
         let early = lingerer.enter(Delivering);
         let reclaimed = lingerer.enter(Delivered);
         lock(&lingerer.shared.registry).reclaim(1);

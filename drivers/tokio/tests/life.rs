@@ -1,0 +1,216 @@
+//! The life of a connection before its close, on real sockets through hyper: the guards end
+//! the connections that never finish a request (silent, a slowloris, idle past the keep-alive
+//! timeout, never reading our answer), each with a lingering close, and never an honest slow
+//! client (an upload at a pace, a slow handler, a streamed answer, an upgraded connection
+//! quiet for a while).
+
+mod common;
+
+use common::{Server, client, get, read_until};
+use linger_io::profile::Profile;
+use linger_tokio::{Ending, Guard, Lingerer, MinRate, Policy};
+use std::io::Write;
+use std::time::{Duration, Instant};
+
+/// Guards a few hundred milliseconds long, so that each test takes a second or two; the close
+/// after one is short too.
+fn brisk() -> Policy {
+    Policy::builder()
+        .first_byte_timeout(Some(Duration::from_millis(300)))
+        .min_receive_rate(Some(MinRate {
+            bytes_per_second: 1000,
+            grace: Duration::from_millis(500),
+        }))
+        .keep_alive_timeout(Some(Duration::from_millis(700)))
+        .send_timeout(Some(Duration::from_millis(800)))
+        .idle_timeout(Duration::from_secs(1))
+        .linger_budget(Duration::from_secs(3))
+        .build()
+        .expect("a valid policy")
+}
+
+async fn blocking<T: Send + 'static>(client: impl FnOnce() -> T + Send + 'static) -> T {
+    tokio::task::spawn_blocking(client).await.expect("client")
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_client_that_sends_nothing_reads_the_end_at_the_first_byte_timeout() {
+    let server = Server::start(Lingerer::builder(brisk())).await;
+    let address = server.address;
+    let started = Instant::now();
+    let (read, ended) = blocking(move || read_until(&mut client(address, secs(5)), "")).await;
+    assert!(ended && read.is_empty(), "{read:?}");
+    assert!(started.elapsed() >= Duration::from_millis(300));
+    let reports = server.reported(1, secs(5)).await;
+    assert_eq!(reports[0].ended_by, Some(Guard::FirstByte));
+    assert!(!reports[0].reclaimed);
+    assert_eq!(server.lingerer.counts().first_byte_timeouts, 1);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_slowloris_is_ended_and_an_upload_at_a_pace_is_read_whole() {
+    let server = Server::start(Lingerer::builder(brisk())).await;
+    let address = server.address;
+    let slowloris = blocking(move || {
+        let mut slowloris = client(address, secs(5));
+        slowloris.write_all(b"GET / HTTP/1.1\r\n").expect("head");
+        let started = Instant::now();
+        // A header byte every 150 ms: 7 bytes a second, far below the minimum.
+        while started.elapsed() < secs(5) {
+            std::thread::sleep(Duration::from_millis(150));
+            if slowloris.write_all(b"x").is_err() {
+                break;
+            }
+        }
+        read_until(&mut slowloris, "")
+    });
+    let upload = blocking(move || {
+        let mut uploader = client(address, secs(5));
+        let head = "POST /echo HTTP/1.1\r\nhost: test\r\ncontent-length: 30000\r\n\r\n";
+        uploader.write_all(head.as_bytes()).expect("head");
+        // 30 KB at 30 KB/s: thirty times the minimum pace.
+        for _ in 0..10 {
+            uploader.write_all(&[b'u'; 3000]).expect("body");
+            std::thread::sleep(Duration::from_millis(100));
+        }
+        read_until(&mut uploader, "30000")
+    });
+    let (slowloris, upload) = (slowloris.await, upload.await);
+    assert!(slowloris.1, "the slowloris was ended: {slowloris:?}");
+    assert!(upload.0.ends_with("30000"), "{upload:?}");
+    let reports = server.reported(1, secs(5)).await;
+    assert_eq!(reports[0].ended_by, Some(Guard::Pace));
+    assert_eq!(server.lingerer.counts().slow_requests, 1);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_handler_slower_than_every_guard_answers_whole() {
+    let server = Server::start(Lingerer::builder(brisk())).await;
+    let address = server.address;
+    let answer = blocking(move || {
+        let mut waiting = client(address, secs(5));
+        get(&mut waiting, "/slow/1500");
+        read_until(&mut waiting, "done")
+    })
+    .await;
+    assert!(answer.0.ends_with("done"), "{answer:?}");
+    no_guard_ended_it(&server).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_streamed_answer_with_pauses_shorter_than_the_keep_alive_timeout_is_read_whole() {
+    let server = Server::start(Lingerer::builder(brisk())).await;
+    let address = server.address;
+    let answer = blocking(move || {
+        let mut listening = client(address, secs(5));
+        get(&mut listening, "/stream/6/400");
+        read_until(&mut listening, "line 5")
+    })
+    .await;
+    assert!(
+        answer.0.contains("line 0") && answer.0.contains("line 5"),
+        "{answer:?}"
+    );
+    no_guard_ended_it(&server).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_idle_keep_alive_connection_reads_the_end_at_the_keep_alive_timeout() {
+    let server = Server::start(Lingerer::builder(brisk())).await;
+    let address = server.address;
+    let (answered, idle_for, ended) = blocking(move || {
+        let mut idler = client(address, secs(5));
+        get(&mut idler, "/");
+        let answered = read_until(&mut idler, "ok").0;
+        let started = Instant::now();
+        let (_, ended) = read_until(&mut idler, "");
+        (answered, started.elapsed(), ended)
+    })
+    .await;
+    assert!(answered.ends_with("ok"), "{answered}");
+    assert!(ended);
+    assert!(idle_for >= Duration::from_millis(600), "{idle_for:?}");
+    let reports = server.reported(1, secs(5)).await;
+    assert_eq!(reports[0].ended_by, Some(Guard::KeepAlive));
+    let clean = profile().ending(Ending::Clean);
+    assert_eq!(reports[0].outcome.ending, clean, "{}", reports[0].outcome);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_upgraded_connection_quiet_for_less_than_the_keep_alive_timeout_goes_on() {
+    let server = Server::start(Lingerer::builder(brisk())).await;
+    let address = server.address;
+    let (switched, echoed) = blocking(move || {
+        let mut peer = client(address, secs(5));
+        let request = "GET /upgrade HTTP/1.1\r\nhost: test\r\nconnection: upgrade\r\n\
+                       upgrade: echo\r\n\r\n";
+        peer.write_all(request.as_bytes()).expect("request");
+        let switched = read_until(&mut peer, "\r\n\r\n").0;
+        std::thread::sleep(Duration::from_millis(500));
+        peer.write_all(b"ping").expect("after a quiet while");
+        (switched, read_until(&mut peer, "ping").0)
+    })
+    .await;
+    assert!(switched.starts_with("HTTP/1.1 101"), "{switched}");
+    assert_eq!(echoed, "ping");
+    no_guard_ended_it(&server).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_upgraded_connection_quiet_past_the_keep_alive_timeout_is_ended() {
+    let server = Server::start(Lingerer::builder(brisk())).await;
+    let address = server.address;
+    let ended = blocking(move || {
+        let mut peer = client(address, secs(5));
+        let request = "GET /upgrade HTTP/1.1\r\nhost: test\r\nconnection: upgrade\r\n\
+                       upgrade: echo\r\n\r\n";
+        peer.write_all(request.as_bytes()).expect("request");
+        read_until(&mut peer, "\r\n\r\n");
+        read_until(&mut peer, "").1
+    })
+    .await;
+    assert!(
+        ended,
+        "activity is a byte either way: a quiet WebSocket pings"
+    );
+    let reports = server.reported(1, secs(5)).await;
+    assert_eq!(reports[0].ended_by, Some(Guard::KeepAlive));
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_client_that_never_reads_a_large_answer_is_ended_at_the_send_timeout() {
+    let server = Server::start(Lingerer::builder(brisk())).await;
+    let address = server.address;
+    let reader = blocking(move || {
+        let socket = socket2::Socket::new(socket2::Domain::IPV4, socket2::Type::STREAM, None)
+            .expect("socket");
+        socket.set_recv_buffer_size(4096).expect("a small window");
+        socket.connect(&address.into()).expect("connect");
+        let mut stalled: std::net::TcpStream = socket.into();
+        get(&mut stalled, "/large/8000000");
+        stalled
+    })
+    .await;
+    let reports = server.reported(1, secs(8)).await;
+    assert_eq!(reports[0].ended_by, Some(Guard::Send), "{:?}", reports);
+    assert!(!reports[0].outcome.claims_delivery());
+    assert_eq!(server.lingerer.counts().send_timeouts, 1);
+    drop(reader);
+}
+
+/// The client, done, closed its connection: the close that followed was its, not a guard's.
+async fn no_guard_ended_it(server: &Server) {
+    let reports = server.reported(1, secs(5)).await;
+    assert_eq!(reports.len(), 1);
+    assert_eq!(reports[0].ended_by, None);
+    let clean = profile().ending(Ending::Clean);
+    assert_eq!(reports[0].outcome.ending, clean, "{}", reports[0].outcome);
+}
+
+fn profile() -> Profile {
+    Profile::detect().expect("loopback")
+}
+
+fn secs(seconds: u64) -> Duration {
+    Duration::from_secs(seconds)
+}
