@@ -122,6 +122,14 @@ pub fn live_standing(life: &Life, policy: &Policy, now: Instant) -> Option<LiveS
     }
 }
 
+/// `at` in microseconds on one clock for the whole process (from the first call), the
+/// accept time [`rank`] wants.
+pub fn since_start(at: std::time::Instant) -> u64 {
+    static START: std::sync::OnceLock<std::time::Instant> = std::sync::OnceLock::new();
+    let start = *START.get_or_init(|| at);
+    u64::try_from(at.saturating_duration_since(start).as_micros()).unwrap_or(u64::MAX)
+}
+
 /// A number that orders live connections across a process: lower gives way first, and
 /// `u64::MAX` (no standing) never does. `accepted` is when the connection was accepted, in
 /// microseconds on one clock shared by every connection ranked together.

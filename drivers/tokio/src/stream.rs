@@ -106,7 +106,9 @@ impl LingerStream {
         peer: Option<SocketAddr>,
     ) -> LingerStream {
         let clock = Clock::new();
-        let member = owner.budget().join(descriptors_in_use(&stream));
+        let member = owner
+            .budget()
+            .join(linger_io::limits::in_use_at_accept(&stream));
         let mut wrapped = LingerStream {
             stream: Some(stream),
             machine: CloseMachine::accepted(policy, clock.now()),
@@ -436,20 +438,6 @@ impl AsyncWrite for LingerStream {
             _ => Poll::Ready(Ok(())),
         }
     }
-}
-
-/// What an accepted stream says of the descriptors in use: on unix its descriptor number, the
-/// lowest free one when it was made, so at least that many are in use.
-fn descriptors_in_use(stream: &TcpStream) -> Option<u64> {
-    #[cfg(unix)]
-    return u64::try_from(std::os::fd::AsRawFd::as_raw_fd(stream))
-        .ok()
-        .map(|fd| fd + 1);
-    #[cfg(not(unix))]
-    return {
-        let _ = stream;
-        None
-    };
 }
 
 impl Drop for LingerStream {

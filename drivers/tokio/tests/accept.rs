@@ -5,6 +5,8 @@
 //! binary, each test holding the limit's lock: the limit is the whole process's.
 #![cfg(unix)]
 
+// The hyper server's routes and clients; its `Server`, which accepts by itself, is life.rs's.
+#[allow(dead_code)]
 mod common;
 
 use common::{client, get, read_until};
@@ -162,7 +164,7 @@ fn out_of_descriptors_the_silent_then_the_idle_give_way_and_requests_being_answe
             let answer = read_until(&mut idle, "ok").0;
             (idle, answer)
         });
-        let (mut idle, idle_answer) = idle_answer.await.expect("idle client");
+        let (idle, idle_answer) = idle_answer.await.expect("idle client");
         assert!(idle_answer.ends_with("ok"));
         let queued = [
             slow(client(address, timeout)),
