@@ -91,31 +91,31 @@ impl fmt::Display for Guard {
 pub struct Life {
     /// What it is doing.
     pub activity: Activity,
-    /// When that began: the accept, the first byte of the request being received, the last
-    /// write (while responding), the moment the application began to wait (idle).
+    /// When that began: the accept, the first byte of the request being received, the moment
+    /// the application's write was held back (while responding), its last write (idle).
     pub since: Instant,
     /// While receiving: the bytes of the request so far.
     pub received: u32,
-    /// While receiving: when its last bytes arrived.
-    pub last_arrival: Instant,
+    /// While receiving: the time the peer has had to send them, the time the application
+    /// waited for its bytes; the time the application spent elsewhere (a handler reading the
+    /// body at its own pace) is its own, not the peer's.
+    pub peer_time: Duration,
     /// The application's write waits for room in the send buffer (the peer reads nothing).
     pub write_blocked: bool,
 }
 
 impl Life {
-    /// While receiving, whether the request has arrived slower than `rate` so far: its
-    /// bytes came over a longer time than they buy at that rate. A request that came in one
-    /// burst, however long ago, is not (its peer may just be waiting for the answer).
+    /// While receiving, whether the request has arrived slower than `rate` so far: the peer
+    /// took longer to send its bytes than they buy at that rate. A request that came in one
+    /// burst, however long ago, has not (its peer may just be waiting for the answer).
     pub fn below(&self, rate: MinRate) -> bool {
-        self.activity == Activity::Receiving
-            && self.last_arrival.saturating_duration_since(self.since) > rate.allows(self.received)
+        self.activity == Activity::Receiving && self.peer_time > rate.allows(self.received)
     }
 
-    /// While receiving, the pace the request has arrived at so far, in bytes per second;
-    /// `None` for a request that came in one burst.
+    /// While receiving, the pace the request has arrived at so far, in bytes per second of
+    /// the peer's time; `None` for a request that came in one burst.
     pub fn pace(&self) -> Option<u64> {
-        let took = self.last_arrival.saturating_duration_since(self.since);
-        let micros = u64::try_from(took.as_micros()).unwrap_or(u64::MAX);
+        let micros = u64::try_from(self.peer_time.as_micros()).unwrap_or(u64::MAX);
         (self.activity == Activity::Receiving && micros > 0)
             .then(|| u64::from(self.received).saturating_mul(1_000_000) / micros)
     }
@@ -136,25 +136,49 @@ pub(crate) struct Live {
     pub(crate) activity: Activity,
     pub(crate) since: Instant,
     pub(crate) received: u32,
-    pub(crate) last_arrival: Instant,
+    /// While receiving, the time the peer has had (see [`Life::peer_time`]), in
+    /// microseconds; it stops counting at 71 minutes, which no grace is near.
+    pub(crate) peer_time_us: u32,
+    /// Since when the application waits for the peer's bytes (`ReadPending`, no read
+    /// since), in microseconds; `NOT_WAITING` if it does not. Its read stays pending while it
+    /// writes.
+    waiting_since_us: u64,
     /// The application's write waits for room (`WritePending`, no write since).
     pub(crate) write_blocked: bool,
-    /// The application waits for the peer's bytes (`ReadPending`, no read since): its read
-    /// stays pending while it writes.
-    pub(crate) read_waiting: bool,
 }
 
 impl Live {
+    const NOT_WAITING: u64 = u64::MAX;
+
     /// A connection accepted at `now`.
     pub(crate) const fn accepted(now: Instant) -> Live {
         Live {
             activity: Activity::AwaitingFirstByte,
             since: now,
             received: 0,
-            last_arrival: now,
+            peer_time_us: 0,
+            waiting_since_us: Live::NOT_WAITING,
             write_blocked: false,
-            read_waiting: false,
         }
+    }
+
+    /// Since when the application waits for the peer's bytes, if it does.
+    pub(crate) fn waiting_since(&self) -> Option<Instant> {
+        (self.waiting_since_us != Live::NOT_WAITING)
+            .then(|| Instant::from_micros(self.waiting_since_us))
+    }
+
+    /// The application asked to read at `now` and nothing was there: it waits from then on,
+    /// unless it already did.
+    pub(crate) fn wait(&mut self, now: Instant) {
+        if self.waiting_since_us == Live::NOT_WAITING {
+            self.waiting_since_us = now.as_micros();
+        }
+    }
+
+    /// The peer's EOF: nothing more to wait for.
+    pub(crate) fn stop_waiting(&mut self) {
+        self.waiting_since_us = Live::NOT_WAITING;
     }
 
     /// Now doing `activity`, since `now`.
@@ -162,7 +186,17 @@ impl Live {
         self.activity = activity;
         self.since = now;
         self.received = 0;
-        self.last_arrival = now;
+        self.peer_time_us = 0;
+    }
+
+    /// The application asked to read and got bytes at `now`: the time it waited for them is
+    /// the peer's.
+    pub(crate) fn take_peer_time(&mut self, now: Instant) -> u32 {
+        let waited = self
+            .waiting_since()
+            .map_or(Duration::ZERO, |since| now.saturating_duration_since(since));
+        self.stop_waiting();
+        u32::try_from(waited.as_micros()).unwrap_or(u32::MAX)
     }
 
     pub(crate) fn snapshot(self) -> Life {
@@ -170,21 +204,23 @@ impl Live {
             activity: self.activity,
             since: self.since,
             received: self.received,
-            last_arrival: self.last_arrival,
+            peer_time: Duration::from_micros(self.peer_time_us.into()),
             write_blocked: self.write_blocked,
         }
     }
 
     /// When the guard of the current activity acts under `policy`, and whether it ends the
-    /// connection then (or only moves a request whose peer went quiet to `Working`).
+    /// connection then (or only takes a request whose peer went quiet as said: `Working`).
     pub(crate) fn deadline(&self, policy: &Policy) -> Option<(Instant, Option<Guard>)> {
         match self.activity {
             Activity::AwaitingFirstByte => policy
                 .first_byte_timeout()
                 .map(|timeout| (self.since + timeout, Some(Guard::FirstByte))),
+            // Quiet for the grace while the application waits for it: the peer said it all.
             Activity::Receiving => policy
                 .min_receive_rate()
-                .map(|rate| (self.last_arrival + rate.grace, None)),
+                .zip(self.waiting_since())
+                .map(|(rate, waiting)| (waiting + rate.grace, None)),
             Activity::Working => None,
             Activity::Responding if self.write_blocked => policy
                 .send_timeout()
@@ -196,13 +232,11 @@ impl Live {
         }
     }
 
-    /// Whether bytes arriving at `now` come after the request's credit ran out: the grace,
-    /// and what the bytes already received bought at the minimum rate.
-    pub(crate) fn past_credit(&self, policy: &Policy, now: Instant) -> bool {
-        let Some(rate) = policy.min_receive_rate() else {
-            return false;
-        };
-        self.activity == Activity::Receiving
-            && now > self.since + rate.grace + rate.allows(self.received)
+    /// Whether a request that has had `peer_time` of the peer's time for `received` bytes is
+    /// past its credit: the grace, and what its bytes bought at the minimum rate.
+    pub(crate) fn past_credit(policy: &Policy, received: u32, peer_time_us: u32) -> bool {
+        policy.min_receive_rate().is_some_and(|rate| {
+            Duration::from_micros(peer_time_us.into()) > rate.grace + rate.allows(received)
+        })
     }
 }

@@ -14,6 +14,7 @@
 
 use super::{Acks, CloseMachine, End, Phase};
 use crate::action::{ActionQueue, Queued};
+use crate::life::Live;
 use crate::timer::Timer;
 use crate::{Activity, Error, Event, Guard, Instant, Intent, NagleMode, OnBudgetSpent};
 use crate::{Release, State};
@@ -210,20 +211,28 @@ impl CloseMachine {
         use Activity::*;
         let policy = self.policy;
         let live = self.live.as_mut()?;
-        match event {
-            Event::Read(_) | Event::PeerEof => live.read_waiting = false,
-            Event::ReadPending => live.read_waiting = true,
-            _ => {}
-        }
+        let waited = match event {
+            Event::Read(_) => live.take_peer_time(now),
+            Event::PeerEof => {
+                live.stop_waiting();
+                0
+            }
+            Event::ReadPending => {
+                live.wait(now);
+                0
+            }
+            _ => 0,
+        };
         match (live.activity, event) {
             // A request's bytes that arrive after its credit ran out: a peer slower than the
-            // minimum pace.
-            (Receiving, Event::Read(_)) if live.past_credit(&policy, now) => {
-                return Some(Guard::Pace);
-            }
+            // minimum pace. Only the time the application waited for them counts.
             (Receiving, Event::Read(bytes)) => {
+                let peer_time = live.peer_time_us.saturating_add(waited);
+                if Live::past_credit(&policy, live.received, peer_time) {
+                    return Some(Guard::Pace);
+                }
+                live.peer_time_us = peer_time;
                 live.received = live.received.saturating_add(bytes);
-                live.last_arrival = now;
             }
             // The peer sends while our write waits for it to read: still responding.
             (Responding, Event::Read(_)) if live.write_blocked => {}
@@ -241,11 +250,16 @@ impl CloseMachine {
             // An answer written while the application's read stays pending: out, and the
             // next request awaited.
             (_, Event::Wrote(_)) => {
-                let next = if live.read_waiting { Idle } else { Responding };
+                let next = if live.waiting_since().is_some() {
+                    Idle
+                } else {
+                    Responding
+                };
                 live.start(next, now);
                 live.write_blocked = false;
             }
-            (Responding, Event::WritePending) => live.write_blocked = true,
+            // Held back from now on, until a write makes progress.
+            (_, Event::WritePending) if live.write_blocked => {}
             (_, Event::WritePending) => {
                 live.start(Responding, now);
                 live.write_blocked = true;

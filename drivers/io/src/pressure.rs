@@ -397,14 +397,14 @@ mod tests {
             None,
             "a whole request, being worked on"
         );
-        let slowloris = live(&[(Read(16), 0), (Read(1), 5_000)]);
+        let slowloris = live(&[(Read(16), 0), (ReadPending, 0), (Read(1), 5_000)]);
         assert_eq!(
             standing_at(&slowloris, 5_000),
             Some(LiveStanding::Slow {
                 bytes_per_second: 3
             })
         );
-        let upload = live(&[(Read(20_000), 0), (Read(20_000), 1_000)]);
+        let upload = live(&[(Read(20_000), 0), (ReadPending, 0), (Read(20_000), 1_000)]);
         assert_eq!(standing_at(&upload, 1_000), None, "20 KB/s is a pace");
         let answering = live(&[(Read(300), 0), (Wrote(1_000), 1)]);
         assert_eq!(standing_at(&answering, 10_000), None);

@@ -86,6 +86,7 @@ fn a_request_slower_than_the_minimum_pace_is_ended_when_its_next_bytes_arrive_pa
     while now + Duration::from_secs(5) <= ms(0) + rate().grace {
         now = now + Duration::from_secs(5);
         feed(&mut machine, Event::Read(1), now);
+        feed(&mut machine, Event::ReadPending, now);
         assert_eq!(activity(&machine), Some(Activity::Receiving), "at {now}");
     }
     // The next byte arrives past the grace and what 104 bytes buy at 500 B/s: too slow.
@@ -98,6 +99,25 @@ fn a_request_slower_than_the_minimum_pace_is_ended_when_its_next_bytes_arrive_pa
         0,
         "the application read what came"
     );
+}
+
+#[test]
+fn a_handler_reading_a_body_at_its_own_pace_is_not_taken_for_a_slow_peer() {
+    let mut machine = accepted();
+    feed(&mut machine, Event::Read(1000), ms(0));
+    // The body is there; the application takes a byte now and then, never waiting for one.
+    for second in 1..=120 {
+        feed(&mut machine, Event::Read(1), ms(second * 1000));
+    }
+    assert_eq!(activity(&machine), Some(Activity::Receiving));
+    assert_eq!(machine.ended_by(), None);
+    let life = machine.life().expect("live");
+    assert_eq!(
+        life.peer_time,
+        Duration::ZERO,
+        "the peer was never waited for"
+    );
+    assert!(!life.below(rate()));
 }
 
 #[test]
