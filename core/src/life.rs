@@ -94,9 +94,10 @@ pub struct Life {
     /// When that began: the accept, the first byte of the request being received, the moment
     /// the application's write was held back (while responding), its last write (idle).
     pub since: Instant,
-    /// While receiving: the bytes of the request so far.
+    /// Bytes the peer has sent since our last write (or the accept): what we have not
+    /// answered, quiet spells and all.
     pub received: u32,
-    /// While receiving: the time the peer has had to send them, the time the application
+    /// The time the peer has taken to send them after the first: the time the application
     /// waited for its bytes; the time the application spent elsewhere (a handler reading the
     /// body at its own pace) is its own, not the peer's.
     pub peer_time: Duration,
@@ -105,19 +106,19 @@ pub struct Life {
 }
 
 impl Life {
-    /// While receiving, whether the request has arrived slower than `rate` so far: the peer
-    /// took longer to send its bytes than they buy at that rate. A request that came in one
-    /// burst, however long ago, has not (its peer may just be waiting for the answer).
+    /// Whether what the peer has sent since our last write arrived slower than `rate`: it
+    /// took longer to send its bytes than they buy at that rate, whatever quiet spells came
+    /// between them. A request that came in one burst, however long ago, has not (its peer
+    /// may just be waiting for the answer).
     pub fn below(&self, rate: MinRate) -> bool {
-        self.activity == Activity::Receiving && self.peer_time > rate.allows(self.received)
+        self.peer_time > rate.allows(self.received)
     }
 
-    /// While receiving, the pace the request has arrived at so far, in bytes per second of
-    /// the peer's time; `None` for a request that came in one burst.
+    /// The pace the peer's bytes since our last write arrived at, in bytes per second of
+    /// its time; `None` for bytes that came in one burst.
     pub fn pace(&self) -> Option<u64> {
         let micros = u64::try_from(self.peer_time.as_micros()).unwrap_or(u64::MAX);
-        (self.activity == Activity::Receiving && micros > 0)
-            .then(|| u64::from(self.received).saturating_mul(1_000_000) / micros)
+        (micros > 0).then(|| u64::from(self.received).saturating_mul(1_000_000) / micros)
     }
 }
 
@@ -130,15 +131,36 @@ impl MinRate {
     }
 }
 
+/// Bytes from the peer, and the time it took to send them after the first (the time the
+/// application waited for them), in microseconds; it stops counting at 71 minutes, which no
+/// grace is near.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Hash)]
+pub(crate) struct Tally {
+    pub(crate) bytes: u32,
+    pub(crate) peer_time_us: u32,
+}
+
+impl Tally {
+    /// `bytes` more, after `waited` of the peer's time (not counted for the first bytes:
+    /// before them the peer had nothing to send).
+    pub(crate) fn add(&mut self, bytes: u32, waited: u32) {
+        if self.bytes > 0 {
+            self.peer_time_us = self.peer_time_us.saturating_add(waited);
+        }
+        self.bytes = self.bytes.saturating_add(bytes);
+    }
+}
+
 /// The machine's record of a live connection (see [`Life`]), and what it is waiting for.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
 pub(crate) struct Live {
     pub(crate) activity: Activity,
     pub(crate) since: Instant,
-    pub(crate) received: u32,
-    /// While receiving, the time the peer has had (see [`Life::peer_time`]), in
-    /// microseconds; it stops counting at 71 minutes, which no grace is near.
-    pub(crate) peer_time_us: u32,
+    /// While receiving: the request, as its guard judges it; a quiet spell of the grace ends
+    /// it.
+    pub(crate) request: Tally,
+    /// Everything the peer sent since our last write, as pressure ranks it.
+    pub(crate) unanswered: Tally,
     /// Since when the application waits for the peer's bytes (`ReadPending`, no read
     /// since), in microseconds; `NOT_WAITING` if it does not. Its read stays pending while it
     /// writes.
@@ -155,8 +177,14 @@ impl Live {
         Live {
             activity: Activity::AwaitingFirstByte,
             since: now,
-            received: 0,
-            peer_time_us: 0,
+            request: Tally {
+                bytes: 0,
+                peer_time_us: 0,
+            },
+            unanswered: Tally {
+                bytes: 0,
+                peer_time_us: 0,
+            },
             waiting_since_us: Live::NOT_WAITING,
             write_blocked: false,
         }
@@ -185,8 +213,7 @@ impl Live {
     pub(crate) fn start(&mut self, activity: Activity, now: Instant) {
         self.activity = activity;
         self.since = now;
-        self.received = 0;
-        self.peer_time_us = 0;
+        self.request = Tally::default();
     }
 
     /// The application asked to read and got bytes at `now`: the time it waited for them is
@@ -203,8 +230,8 @@ impl Live {
         Life {
             activity: self.activity,
             since: self.since,
-            received: self.received,
-            peer_time: Duration::from_micros(self.peer_time_us.into()),
+            received: self.unanswered.bytes,
+            peer_time: Duration::from_micros(self.unanswered.peer_time_us.into()),
             write_blocked: self.write_blocked,
         }
     }
@@ -232,11 +259,12 @@ impl Live {
         }
     }
 
-    /// Whether a request that has had `peer_time` of the peer's time for `received` bytes is
-    /// past its credit: the grace, and what its bytes bought at the minimum rate.
-    pub(crate) fn past_credit(policy: &Policy, received: u32, peer_time_us: u32) -> bool {
+    /// Whether bytes arriving after `waited` more of the peer's time come past the
+    /// request's credit: the grace, and what its bytes so far bought at the minimum rate.
+    pub(crate) fn past_credit(&self, policy: &Policy, waited: u32) -> bool {
+        let peer_time = self.request.peer_time_us.saturating_add(waited);
         policy.min_receive_rate().is_some_and(|rate| {
-            Duration::from_micros(peer_time_us.into()) > rate.grace + rate.allows(received)
+            Duration::from_micros(peer_time.into()) > rate.grace + rate.allows(self.request.bytes)
         })
     }
 }

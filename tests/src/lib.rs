@@ -4,6 +4,8 @@
 //!   network namespaces), run against every driver and against the plain closes they replace;
 //! - [`model`]: exhaustive model checking of close strategies (P1-P5 over every
 //!   interleaving of a bounded model of two kernels and an adversarial peer);
+//! - [`life`]: exhaustive model checking of the life before the close (the guards of
+//!   `CloseMachine::accepted` against every way a peer and an application can behave);
 //! - [`fuzz`]: the checks the fuzz targets in `fuzz/` run, also replayed over the committed
 //!   corpus by `cargo test`;
 //! - [`skip`]: how a test that lacks a program or root says it skips;
@@ -11,6 +13,7 @@
 
 pub mod conformance;
 pub mod fuzz;
+pub mod life;
 pub mod model;
 pub mod skip;
 pub mod sockets;

@@ -14,7 +14,7 @@
 
 use super::{Acks, CloseMachine, End, Phase};
 use crate::action::{ActionQueue, Queued};
-use crate::life::Live;
+use crate::life::Tally;
 use crate::timer::Timer;
 use crate::{Activity, Error, Event, Guard, Instant, Intent, NagleMode, OnBudgetSpent};
 use crate::{Release, State};
@@ -226,20 +226,22 @@ impl CloseMachine {
         match (live.activity, event) {
             // A request's bytes that arrive after its credit ran out: a peer slower than the
             // minimum pace. Only the time the application waited for them counts.
+            (Receiving, Event::Read(_)) if live.past_credit(&policy, waited) => {
+                return Some(Guard::Pace);
+            }
             (Receiving, Event::Read(bytes)) => {
-                let peer_time = live.peer_time_us.saturating_add(waited);
-                if Live::past_credit(&policy, live.received, peer_time) {
-                    return Some(Guard::Pace);
-                }
-                live.peer_time_us = peer_time;
-                live.received = live.received.saturating_add(bytes);
+                live.request.add(bytes, waited);
+                live.unanswered.add(bytes, waited);
             }
             // The peer sends while our write waits for it to read: still responding.
-            (Responding, Event::Read(_)) if live.write_blocked => {}
+            (Responding, Event::Read(bytes)) if live.write_blocked => {
+                live.unanswered.add(bytes, waited);
+            }
             // The first bytes of a request.
             (_, Event::Read(bytes)) => {
                 live.start(Receiving, now);
-                live.received = bytes;
+                live.request.add(bytes, 0);
+                live.unanswered.add(bytes, waited);
             }
             // The peer is done sending; the application decides what follows.
             (AwaitingFirstByte | Receiving | Idle, Event::PeerEof) => live.start(Working, now),
@@ -256,6 +258,7 @@ impl CloseMachine {
                     Responding
                 };
                 live.start(next, now);
+                live.unanswered = Tally::default();
                 live.write_blocked = false;
             }
             // Held back from now on, until a write makes progress.

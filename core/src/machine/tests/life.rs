@@ -148,16 +148,30 @@ fn an_answer_written_while_the_read_stays_pending_is_idle_at_once() {
 }
 
 #[test]
-fn bytes_after_a_quiet_grace_start_a_new_request() {
+fn bytes_after_a_quiet_grace_start_a_new_request_that_no_guard_ends_but_pressure_ranks_slow() {
     let mut machine = working();
     let later = ms(60_000);
     feed(&mut machine, Event::Read(30), later);
     let life = machine.life().expect("live");
+    assert_eq!((life.activity, life.since), (Activity::Receiving, later));
+    assert_eq!(machine.ended_by(), None, "a new request, its own grace");
+    // Unanswered since the accept: 130 bytes over the 60 s the peer took.
     assert_eq!(
-        (life.activity, life.since, life.received),
-        (Activity::Receiving, later, 30)
+        (life.received, life.peer_time),
+        (130, Duration::from_secs(60))
     );
-    assert_eq!(machine.ended_by(), None);
+    assert!(life.below(rate()));
+    assert_eq!(life.pace(), Some(2));
+}
+
+#[test]
+fn our_answer_settles_what_the_peer_sent() {
+    let mut machine = receiving();
+    feed(&mut machine, Event::Read(1), ms(5_000));
+    feed(&mut machine, Event::Wrote(10), ms(5_000));
+    let life = machine.life().expect("live");
+    assert_eq!((life.received, life.peer_time), (0, Duration::ZERO));
+    assert!(!life.below(rate()));
 }
 
 #[test]
