@@ -7,9 +7,11 @@
 
 pub mod h2c;
 mod servers;
+mod slow_link;
 pub mod tls_client;
 
 pub use servers::{Https, Stack};
+pub use slow_link::SlowLink;
 
 use linger_check::sockets::clients::Reply;
 use std::sync::Arc;
