@@ -27,16 +27,23 @@
 //!
 //! The same one change beneath each framework's TLS, where the TCP stream is:
 //!
-//! - axum-server: [`LingerAcceptor`],
+//! - axum-server: [`LingerAcceptor`] beneath `axum_server::tls_rustls::RustlsAcceptor`
+//!   (axum-server's feature `tls-rustls`),
 //!   `RustlsAcceptor::new(config).acceptor(LingerAcceptor::new(policy))`, and the same with
-//!   `OpenSSLAcceptor`;
-//! - poem: [`LingerListener`] over poem's `TcpListener`,
+//!   `OpenSSLAcceptor` (`tls-openssl`);
+//! - poem: [`LingerListener`] over `poem::listener::TcpListener` (poem's feature `rustls`,
+//!   and `poem::listener::Listener` in scope for `rustls`),
 //!   `LingerListener::new(TcpListener::bind(addr), policy).rustls(config)`;
-//! - salvo: [`LingerListener`] over salvo's `TcpListener`,
-//!   `RustlsListener::new(config, LingerListener::new(tcp, policy))`.
+//! - salvo: [`LingerListener`] over `salvo::conn::TcpListener` (salvo's feature `rustls`),
+//!   `salvo::conn::rustls::RustlsListener::new(config, LingerListener::new(tcp, policy))`.
 //!
 //! None of these features pulls in a TLS library: the application enables its framework's
-//! TLS as it always has. The `salvo` feature needs Rust 1.95, as salvo 1 does.
+//! TLS as it always has. The `salvo` feature needs Rust 1.95, as salvo 1 does. axum-server's
+//! `ConnectInfo` and poem's `RemoteAddr` give the client's address as without linger.
+//! [docs/http.md](https://github.com/linger-rs/linger/blob/main/docs/http.md#every-stack-the-one-change-each-needs)
+//! has each as a whole server, with graceful shutdown. Check one with `curl --http1.1`:
+//! over TLS curl negotiates HTTP/2 with all of them, where an early answer loses nothing
+//! with or without linger.
 //!
 //! # hyper
 //!
