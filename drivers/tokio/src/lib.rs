@@ -50,22 +50,25 @@
 //! Accept through a [`Lingerer`] and serve the [`LingerStream`] it gives:
 //!
 //! ```no_run
-//! # use http_body_util::Full;
-//! # use hyper::body::{Bytes, Incoming};
-//! # use hyper::{Request, Response, server::conn::http1, service::service_fn};
-//! # use hyper_util::rt::TokioIo;
-//! # use linger_tokio::Policy;
-//! # async fn hello(_: Request<Incoming>) -> Result<Response<Full<Bytes>>, hyper::Error> {
-//! #     Ok(Response::new(Full::new(Bytes::from("hello"))))
-//! # }
-//! # async fn serve(listener: tokio::net::TcpListener) -> std::io::Result<()> {
-//! # let service = service_fn(hello);
-//! let lingerer = linger_tokio::Lingerer::new(Policy::default());
-//! loop {
-//!     let (stream, _peer) = lingerer.accept(&listener).await?;
-//!     tokio::spawn(http1::Builder::new().serve_connection(TokioIo::new(stream), service));
+//! use http_body_util::Full;
+//! use hyper::body::{Bytes, Incoming};
+//! use hyper::{Request, Response, server::conn::http1, service::service_fn};
+//! use hyper_util::rt::TokioIo;
+//! use linger_tokio::{Lingerer, Policy};
+//! use tokio::net::TcpListener;
+//!
+//! async fn hello(_: Request<Incoming>) -> Result<Response<Full<Bytes>>, hyper::Error> {
+//!     Ok(Response::new(Full::new(Bytes::from("hello"))))
 //! }
-//! # }
+//!
+//! async fn serve(listener: TcpListener) -> std::io::Result<()> {
+//!     let lingerer = Lingerer::new(Policy::default());
+//!     loop {
+//!         let (stream, _peer) = lingerer.accept(&listener).await?;
+//!         let service = service_fn(hello);
+//!         tokio::spawn(http1::Builder::new().serve_connection(TokioIo::new(stream), service));
+//!     }
+//! }
 //! ```
 //!
 //! (`examples/hyper_early_reply.rs` is the whole server.) Over TLS, run tokio-rustls's
