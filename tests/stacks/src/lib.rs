@@ -14,6 +14,7 @@ pub use servers::{Https, Stack};
 pub use slow_link::SlowLink;
 
 use linger_check::sockets::clients::Reply;
+use std::sync::Arc;
 
 /// The examples of `docs/` (the HTTP servers of every stack, over TLS), compiled as doctests
 /// here, where every framework and TLS library is a dependency; linger-check's
@@ -24,7 +25,6 @@ mod docs {
     #[doc = include_str!("../../../docs/http.md")]
     struct Http;
 }
-use std::sync::Arc;
 
 /// A self-signed certificate for `localhost` and `127.0.0.1`, made now, in PEM.
 pub struct Identity {

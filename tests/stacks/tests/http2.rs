@@ -37,7 +37,8 @@ fn at_shutdown<S>(
 }
 
 /// Whether hyper's own close loses an answer here is a race (whether the server's kernel took
-/// the whole answer at once, and whether the client sent a `WINDOW_UPDATE` before the close),
+/// the whole answer at once, and whether the client sent anything, a `WINDOW_UPDATE`, after
+/// the close),
 /// so the plain stack must lose at least one answer of each client's runs, and each client
 /// runs often enough for that to hold. On the plain stack a run kept its answer, over ten
 /// runs of this test (`cargo test -p linger-stacks --test http2 -- --nocapture`,
