@@ -22,7 +22,8 @@ pub mod text;
 /// The READMEs' examples (the repository's and each published crate's, shown on crates.io),
 /// compiled and, where they can, run as doctests. Here, where every driver is a dependency,
 /// rather than in each crate; `tests/readme.rs` checks that none is `ignore`d and that each
-/// README is listed here.
+/// README with Rust in it is listed here (or, needing TLS, in linger-stacks, as `docs/`'s
+/// are).
 #[cfg(doctest)]
 mod readmes {
     #[doc = include_str!("../../README.md")]
