@@ -325,3 +325,72 @@ fn a_guard_whose_close_finds_no_room_resets_rather_than_waits() {
     assert_eq!(drain(&mut machine), [Action::Abort]);
     assert_eq!(machine.outcome().map(|o| o.release), Some(Release::Abort));
 }
+
+#[test]
+fn the_wait_before_a_new_request_is_not_the_peers() {
+    let mut machine = idle();
+    feed(&mut machine, Event::Read(100), ms(60_000));
+    let life = machine.life().expect("live");
+    assert_eq!((life.received, life.peer_time), (100, Duration::ZERO));
+    assert!(!life.below(rate()));
+}
+
+#[test]
+fn bytes_arriving_on_the_credit_deadline_are_in_time_and_a_moment_later_are_not() {
+    // 100 bytes at 0, the application waiting since: the credit ends at the grace and
+    // 100 bytes at 500 B/s, 20.2 s.
+    let deadline = ms(0) + rate().grace + Duration::from_millis(200);
+    let mut on_time = receiving();
+    feed(&mut on_time, Event::Read(1), deadline);
+    assert_eq!(on_time.ended_by(), None);
+    let mut late = receiving();
+    feed(
+        &mut late,
+        Event::Read(1),
+        deadline + Duration::from_micros(1),
+    );
+    assert_eq!(late.ended_by(), Some(Guard::Pace));
+}
+
+#[test]
+fn after_the_peers_eof_an_answer_is_a_response_not_an_idle_wait() {
+    let mut machine = receiving();
+    feed(&mut machine, Event::PeerEof, ms(1));
+    feed(&mut machine, Event::Wrote(WRITTEN), ms(2));
+    assert_eq!(activity(&machine), Some(Activity::Responding));
+    assert_eq!(
+        machine.poll_timeout(),
+        None,
+        "no keep-alive guard: nothing more will come"
+    );
+}
+
+#[test]
+fn a_write_still_held_back_keeps_its_first_deadline() {
+    let mut machine = write_blocked();
+    // The application asks again, and again the buffer has no room.
+    feed(&mut machine, Event::WritePending, ms(30_000));
+    assert_eq!(
+        machine.poll_timeout(),
+        Some(ms(0) + Policy::DEFAULT_SEND_TIMEOUT)
+    );
+}
+
+#[test]
+fn a_close_begun_before_the_first_byte_is_left_to_its_own_timers() {
+    let patient = Policy::builder()
+        .linger_budget(Duration::from_secs(60))
+        .idle_timeout(Duration::from_secs(60))
+        .build()
+        .expect("valid policy");
+    let mut machine = accepted_with(patient);
+    machine.close(ms(0)).expect("close");
+    drain(&mut machine);
+    feed(&mut machine, Event::SendQueue { unacked: 0 }, ms(0));
+    feed(&mut machine, Event::ReadBlocked, ms(0));
+    assert_eq!(
+        machine.poll_timeout(),
+        Some(ms(60_000)),
+        "not the first-byte guard's 20 s"
+    );
+}
