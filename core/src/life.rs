@@ -1,34 +1,36 @@
 //! The life of a connection before its close: what it is doing, read off the bytes that go
 //! each way, and the guards that end it when it never finishes a request.
 //!
-//! A driver that reports the application's every read and write (and when the application
-//! waits to read or to write) lets the machine tell, without parsing the protocol, and so
-//! beneath TLS as well:
-//!
-//! | activity | what the bytes say |
-//! |---|---|
-//! | [`AwaitingFirstByte`](Activity::AwaitingFirstByte) | accepted, nothing read or written |
-//! | [`Receiving`](Activity::Receiving) | the peer is sending: bytes arrived since our last write, the last within the grace |
-//! | [`Working`](Activity::Working) | the peer has said what it meant to (it went quiet for the grace, or shut its side) and the application has not answered: it works on the request |
-//! | [`Responding`](Activity::Responding) | the application wrote since the peer last sent, and does not wait to read, or its write waits for room |
-//! | [`Idle`](Activity::Idle) | the application wrote and waits to read: its answer is out, the next request awaited |
-//!
-//! A read the application left pending stays pending while it writes: hyper polls a read
-//! once, keeps it registered, and writes its answer without polling it again. So an answer
-//! written while the application waits to read leaves the connection idle at once.
-//!
-//! One thing the bytes cannot tell: a peer that sent part of a request and went quiet looks
-//! like one whose whole request the application is working on, since an HTTP server keeps a
-//! read pending while its handler runs (hyper does, to notice a client that hangs up). The
-//! machine takes it for [`Working`](Activity::Working), which no guard ends, so an honest
-//! slow handler is never cut; docs/design.md says what that leaves to the application.
+//! What a live connection is doing is [`Activity`]'s to say; the guards are [`Guard`].
 
 use crate::{Instant, MinRate, Policy};
 use core::fmt;
 use core::time::Duration;
 
 /// What a live connection is doing, as [`CloseMachine::life`](crate::CloseMachine::life)
-/// reads it from the bytes going each way (see the [module docs](self)).
+/// reads it from the bytes going each way.
+///
+/// A driver that reports the application's every read and write (and when the application
+/// waits to read or to write) lets the machine tell, without parsing the protocol, and so
+/// beneath TLS as well:
+///
+/// | activity | what the bytes say |
+/// |---|---|
+/// | [`AwaitingFirstByte`](Activity::AwaitingFirstByte) | accepted, nothing read or written |
+/// | [`Receiving`](Activity::Receiving) | the peer is sending: bytes arrived since our last write, the last within the grace |
+/// | [`Working`](Activity::Working) | the peer has said what it meant to (it went quiet for the grace, or shut its side) and the application has not answered: it works on the request |
+/// | [`Responding`](Activity::Responding) | the application wrote since the peer last sent, and does not wait to read, or its write waits for room |
+/// | [`Idle`](Activity::Idle) | the application wrote and waits to read: its answer is out, the next request awaited |
+///
+/// A read the application left pending stays pending while it writes: hyper polls a read
+/// once, keeps it registered, and writes its answer without polling it again. So an answer
+/// written while the application waits to read leaves the connection idle at once.
+///
+/// One thing the bytes cannot tell: a peer that sent part of a request and went quiet looks
+/// like one whose whole request the application is working on, since an HTTP server keeps a
+/// read pending while its handler runs (hyper does, to notice a client that hangs up). The
+/// machine takes it for [`Working`](Activity::Working), which no guard ends, so an honest
+/// slow handler is never cut; docs/design.md says what that leaves to the application.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
 pub enum Activity {
     /// Accepted, nothing read or written: waiting for the first byte of a request.

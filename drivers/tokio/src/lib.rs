@@ -103,6 +103,20 @@
 //! never using `SO_LINGER` with a timeout. Every function that takes a policy takes
 //! `Policy` or `&Policy`; the core's types a caller needs are re-exported here.
 //!
+//! # The life before the close
+//!
+//! Every [`LingerStream`] (and so every stack above) is guarded from its accept, as its
+//! [`Policy`] says: a connection that sends nothing within
+//! [`first_byte_timeout`](Policy::first_byte_timeout) (20 s), trickles a request below
+//! [`min_receive_rate`](Policy::min_receive_rate) (500 B/s after 20 s), idles past
+//! [`keep_alive_timeout`](Policy::keep_alive_timeout) (75 s) after its answer, or never reads
+//! it for [`send_timeout`](Policy::send_timeout) (60 s) is ended with a lingering close, and
+//! the framework reads the end of its stream. A request being worked on, however long its
+//! handler takes, and an answer written at a pace are never cut. When descriptors run short,
+//! the live connections that cost least give way before any lingering close, across every
+//! lingerer of the process. [`LingerStream`] says what counts as activity;
+//! [`Policy::unguarded`] turns the guards off.
+//!
 //! # Managing a server's closes
 //!
 //! A [`Lingerer`] is shared by all streams of a server: it counts the closes in flight,
