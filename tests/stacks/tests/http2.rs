@@ -147,3 +147,47 @@ fn an_early_answer_on_an_http2_connection_that_goes_on_loses_nothing_on_either()
         );
     }
 }
+
+/// A stream in flight on an HTTP/2 connection, its handler slower than the first-byte, pace
+/// and send guards of a brisk policy: answered whole through linger, over TLS (ALPN `h2`) and
+/// with prior knowledge, and no guard ended the connection. Its bytes cannot tell a stream in
+/// flight from an answered one, so it is safe within the keep-alive timeout of the server's
+/// last write (design.md, "What the bytes cannot tell"): 3 s here, twice the handler.
+#[test]
+fn a_stream_in_flight_past_the_first_byte_pace_and_send_guards_is_answered_whole() {
+    let brisk = linger_tokio::Policy::builder()
+        .first_byte_timeout(Some(std::time::Duration::from_millis(300)))
+        .min_receive_rate(Some(linger_tokio::MinRate {
+            bytes_per_second: 1000,
+            grace: std::time::Duration::from_millis(300),
+        }))
+        .keep_alive_timeout(Some(std::time::Duration::from_secs(3)))
+        .send_timeout(Some(std::time::Duration::from_millis(500)))
+        .build()
+        .expect("a valid policy");
+    let get = |url: &str| {
+        let runtime = tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .build()
+            .expect("a runtime");
+        runtime.block_on(async {
+            let client = linger_stacks::reqwest_client(Version::Http2);
+            let answer = client.get(url).send().await.expect("the answer's head");
+            assert_eq!(answer.version(), reqwest::Version::HTTP_2);
+            answer.text().await.expect("the answer's body")
+        })
+    };
+    let lingerer = || linger_tokio::Lingerer::new(brisk);
+    let tls = Https::start_with(Stack::AxumServerRustls, Listening::Linger, lingerer(), "");
+    assert_eq!(get(&tls.url("/slow/1500")), "done", "over TLS");
+    let h2c = Server::start_with(Listening::Linger, lingerer(), "");
+    assert_eq!(get(&h2c.url("/slow/1500")), "done", "with prior knowledge");
+    for counts in [tls.stop(), h2c.stop()] {
+        let counts = counts.expect("a lingering server counts its closes");
+        let guarded = counts.first_byte_timeouts
+            + counts.slow_requests
+            + counts.keep_alive_timeouts
+            + counts.send_timeouts;
+        assert_eq!(guarded, 0, "{counts:?}");
+    }
+}
