@@ -64,7 +64,8 @@ pub(crate) struct LiveSlot {
 impl LiveSlot {
     /// Whether the connection was asked to give way; the request is taken.
     pub(crate) fn take_asked(&self) -> bool {
-        self.asked.swap(false, Ordering::AcqRel)
+        // A load first: asking is rare, and every read and write comes here.
+        self.asked.load(Ordering::Acquire) && self.asked.swap(false, Ordering::AcqRel)
     }
 
     /// The task to wake when the connection is asked to give way.
