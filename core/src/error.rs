@@ -15,6 +15,9 @@ pub enum Error {
         /// The state the machine is in.
         state: State,
     },
+    /// An answer was reported for a request the application did not hold.
+    #[error("an answer without a request held")]
+    NotHeld,
     /// The machine has released the socket and takes no more input.
     #[error("the connection is closed and takes no more input")]
     Closed,

@@ -70,6 +70,14 @@ pub enum Intent {
     /// Under pressure, release this lingering close at the latest after the given time
     /// (Apache's short linger, applied to a close already under way).
     ShortenBudget(core::time::Duration),
+    /// Before the close: the application holds a request it works on until its answer ends
+    /// (one per request in flight).
+    Hold,
+    /// Before the close: the answer to a request held is out.
+    Answered,
+    /// Before the close: the application took the connection over for another protocol (an
+    /// HTTP upgrade, a WebSocket): only the send timeout guards it from now on.
+    Upgrade,
 }
 
 impl fmt::Display for Event {
@@ -101,6 +109,9 @@ impl fmt::Display for Intent {
             Intent::Close => "close",
             Intent::Abort => "abort",
             Intent::ShortenBudget(_) => "shorten_budget",
+            Intent::Hold => "hold",
+            Intent::Answered => "answered",
+            Intent::Upgrade => "upgrade",
         })
     }
 }

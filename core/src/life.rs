@@ -21,6 +21,12 @@ use core::time::Duration;
 /// | [`Working`](Activity::Working) | the peer has said what it meant to (it went quiet for the grace, or shut its side) and the application has not answered: it works on the request |
 /// | [`Responding`](Activity::Responding) | the application wrote since the peer last sent, and does not wait to read, or its write waits for room |
 /// | [`Idle`](Activity::Idle) | the application wrote and waits to read: its answer is out, the next request awaited |
+/// | [`Upgraded`](Activity::Upgraded) | the application took the connection over for another protocol |
+///
+/// An application that says more than its bytes do
+/// ([`hold`](crate::CloseMachine::hold) a request until its answer ends,
+/// [`upgrade`](crate::CloseMachine::upgrade)) is taken at its word: a connection with a request
+/// held is `Working`, or `Responding` while it writes, never `Idle`.
 ///
 /// A read the application left pending stays pending while it writes: hyper polls a read
 /// once, keeps it registered, and writes its answer without polling it again. So an answer
@@ -45,6 +51,9 @@ pub enum Activity {
     Responding,
     /// The application's answer is out and it waits for the peer's next request.
     Idle,
+    /// The application took the connection over for another protocol
+    /// ([`CloseMachine::upgrade`](crate::CloseMachine::upgrade)).
+    Upgraded,
 }
 
 impl fmt::Display for Activity {
@@ -55,6 +64,7 @@ impl fmt::Display for Activity {
             Activity::Working => "working",
             Activity::Responding => "responding",
             Activity::Idle => "idle",
+            Activity::Upgraded => "upgraded",
         })
     }
 }
@@ -169,6 +179,8 @@ pub(crate) struct Live {
     waiting_since_us: u64,
     /// The application's write waits for room (`WritePending`, no write since).
     pub(crate) write_blocked: bool,
+    /// Requests the application holds ([`CloseMachine::hold`](crate::CloseMachine::hold)).
+    pub(crate) held: u16,
 }
 
 impl Live {
@@ -189,6 +201,7 @@ impl Live {
             },
             waiting_since_us: Live::NOT_WAITING,
             write_blocked: false,
+            held: 0,
         }
     }
 
@@ -251,10 +264,10 @@ impl Live {
                 .zip(self.waiting_since())
                 .map(|(rate, waiting)| (waiting + rate.grace, None)),
             Activity::Working => None,
-            Activity::Responding if self.write_blocked => policy
+            Activity::Responding | Activity::Upgraded if self.write_blocked => policy
                 .send_timeout()
                 .map(|timeout| (self.since + timeout, Some(Guard::Send))),
-            Activity::Responding => None,
+            Activity::Responding | Activity::Upgraded => None,
             Activity::Idle => policy
                 .keep_alive_timeout()
                 .map(|timeout| (self.since + timeout, Some(Guard::KeepAlive))),

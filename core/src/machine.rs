@@ -41,7 +41,8 @@ use core::time::Duration;
 /// - inputs: [`handle`](Self::handle), [`handle_timeout`](Self::handle_timeout);
 /// - intents: [`cork`](Self::cork), [`uncork`](Self::uncork), [`flush`](Self::flush),
 ///   [`shutdown_write`](Self::shutdown_write), [`close`](Self::close), [`abort`](Self::abort),
-///   [`shorten_budget`](Self::shorten_budget);
+///   [`shorten_budget`](Self::shorten_budget), and before the close [`hold`](Self::hold),
+///   [`answered`](Self::answered), [`upgrade`](Self::upgrade);
 /// - outputs: [`poll_action`](Self::poll_action), [`poll_timeout`](Self::poll_timeout).
 ///
 /// An input that makes no sense, or contradicts what the machine knows, returns an
@@ -426,6 +427,33 @@ impl CloseMachine {
     pub fn shorten_budget(&mut self, now: Instant, budget: Duration) -> Result<(), Error> {
         let intent = Intent::ShortenBudget(budget);
         self.transaction(|machine| machine.on_intent(intent, Some(now)))
+    }
+
+    /// Before the close, on a machine made by [`accepted`](Self::accepted): the application
+    /// holds a request it works on, from the moment it has it until its answer ends
+    /// ([`answered`](Self::answered)); one per request in flight (HTTP/2 streams). While it
+    /// holds any, the connection is working: no guard ends it and it never counts as idle,
+    /// whatever its bytes say, except a peer that keeps sending below the minimum pace (a
+    /// body trickled) and a write the peer leaves unread past the send timeout. What the
+    /// bytes alone cannot tell (an answer streamed with long pauses, an HTTP/2 stream in
+    /// flight after an answer on another) a server that says it never has cut. Nothing on a
+    /// machine that follows no life; refused once closed.
+    pub fn hold(&mut self, now: Instant) -> Result<(), Error> {
+        self.transaction(|machine| machine.on_intent(Intent::Hold, Some(now)))
+    }
+
+    /// The answer to a request [held](Self::hold) is out. Refused without one held.
+    pub fn answered(&mut self, now: Instant) -> Result<(), Error> {
+        self.transaction(|machine| machine.on_intent(Intent::Answered, Some(now)))
+    }
+
+    /// Before the close, on a machine made by [`accepted`](Self::accepted): the application
+    /// took the connection over for another protocol (an HTTP upgrade, a WebSocket), which
+    /// the request guards know nothing of. From now on only the send timeout guards it, and
+    /// it never gives way as idle or slow; a quiet WebSocket is never cut. Nothing on a
+    /// machine that follows no life; refused once closed.
+    pub fn upgrade(&mut self, now: Instant) -> Result<(), Error> {
+        self.transaction(|machine| machine.on_intent(Intent::Upgrade, Some(now)))
     }
 
     // ---- outputs --------------------------------------------------------------------------

@@ -14,7 +14,8 @@
 //!   writes to at a pace (a write at least every keep-alive timeout) while the peer reads,
 //!   unless the peer is cut for its own pace (L1 says when not). The bytes cannot tell an
 //!   answer streamed slower than that (a quiet WebSocket, events further apart) from one that
-//!   is out and idle: such a connection counts as idle;
+//!   is out and idle: such a connection counts as idle, unless the application says it holds
+//!   the request (`CloseMachine::hold`), which spares any pause;
 //! - **L3** a silent connection is ended within its deadline: nothing sent within the first
 //!   byte timeout of the accept, nothing after our answer within the keep-alive timeout, our
 //!   write held back for the send timeout.
@@ -160,7 +161,10 @@ pub struct World {
     pub now: u8,
     /// Whether the application keeps a read pending while it works and writes (hyper).
     pub reads_while_working: bool,
-    /// What the application does.
+    /// Whether the application says what it holds: `hold` when it has a whole request,
+    /// `answered` when its answer is out (as linger-tokio's service wrapper does).
+    pub says: bool,
+    /// What the application does (its read and whether it says what it holds are the world's).
     pub app: App,
     /// Bytes the peer has sent.
     pub sent: u8,
@@ -210,13 +214,19 @@ pub struct Cut {
 impl World {
     /// A connection accepted at 0 under `policy`, whose peer is held to `promised`'s pace;
     /// the application waits for its first request.
-    pub fn start(policy: Policy, promised: &Policy, reads_while_working: bool) -> World {
+    pub fn start(
+        policy: Policy,
+        promised: &Policy,
+        reads_while_working: bool,
+        says: bool,
+    ) -> World {
         let mut machine = CloseMachine::accepted(policy, Instant::ZERO);
         while machine.poll_action().is_some() {}
         let mut world = World {
             machine,
             now: 0,
             reads_while_working,
+            says,
             app: App::Reading { read: 0 },
             sent: 0,
             unread: 0,
@@ -241,6 +251,15 @@ impl World {
         let before = self.machine.ended_by();
         // Refused only if the connection ended, which ends the world too.
         let _ = self.machine.handle(event, self.instant());
+        self.note_cut(before);
+    }
+
+    /// Tells the machine what the application holds now.
+    fn tell(&mut self, say: fn(&mut CloseMachine, Instant) -> Result<(), linger::Error>) {
+        let before = self.machine.ended_by();
+        let now = self.instant();
+        // Refused only if the connection ended, which ends the world too.
+        let _ = say(&mut self.machine, now);
         self.note_cut(before);
     }
 
@@ -363,6 +382,9 @@ impl World {
                     self.now + bound.work_ms
                 };
                 self.app = App::Working { until };
+                if self.says && !self.machine.is_lingering() {
+                    self.tell(CloseMachine::hold);
+                }
             } else {
                 self.app = App::Reading { read };
             }
@@ -397,6 +419,9 @@ impl World {
         } else {
             // The answer is out: the next request is awaited.
             self.app = App::Reading { read: 0 };
+            if self.says && !self.machine.is_lingering() {
+                self.tell(CloseMachine::answered);
+            }
             if !self.machine.is_lingering() {
                 self.feed(Event::ReadPending);
             }
@@ -512,9 +537,10 @@ fn spares_the_work(world: &World, policy: &Policy, _: &Bound) -> bool {
     let writing_at_a_pace = world
         .wrote_at
         .is_some_and(|at| ms(u64::from(cut.at - at)) < keep_alive);
+    // An application that says what it holds is spared its pauses between writes too.
     let working = match cut.app {
         App::Working { .. } => true,
-        App::Writing { blocked: false, .. } => writing_at_a_pace,
+        App::Writing { blocked: false, .. } => writing_at_a_pace || world.says,
         App::Reading { .. } | App::Writing { blocked: true, .. } => false,
     };
     !working || cut.guard == Guard::Pace && !cut.at_pace
@@ -667,8 +693,9 @@ pub fn check_promising(policy: Policy, promised: Policy, bound: Bound) -> Report
     let mut order: Vec<World> = Vec::new();
     let mut depth: Vec<usize> = Vec::new();
     let mut queue = VecDeque::new();
-    for reads_while_working in [true, false] {
-        let world = World::start(policy, &promised, reads_while_working);
+    for (reads_while_working, says) in [(true, false), (false, false), (true, true), (false, true)]
+    {
+        let world = World::start(policy, &promised, reads_while_working, says);
         if seen.insert(world.clone(), None).is_none() {
             queue.push_back(order.len());
             order.push(world);

@@ -94,6 +94,9 @@ fn intents() -> impl Strategy<Value = Intent> {
         Just(Intent::Close),
         Just(Intent::Abort),
         (0u64..100).prop_map(|ms| Intent::ShortenBudget(Duration::from_millis(ms))),
+        Just(Intent::Hold),
+        Just(Intent::Answered),
+        Just(Intent::Upgrade),
     ]
 }
 
@@ -346,6 +349,9 @@ impl ReferenceStateMachine for Contract {
                     contract.lingering = true;
                 }
                 (WriteShut | Draining, Intent::ShortenBudget(_)) if contract.lingering => {}
+                // A machine made by `new` follows no life: the application's word on it
+                // changes nothing.
+                (_, Intent::Hold | Intent::Answered | Intent::Upgrade) => {}
                 _ => contract.not_allowed(intent),
             },
             Input::Wrote(bytes) => match contract.state {
@@ -429,6 +435,9 @@ impl StateMachineTest for Harness {
             Input::Intent(Intent::Close) => machine.close(now),
             Input::Intent(Intent::Abort) => machine.abort(now),
             Input::Intent(Intent::ShortenBudget(budget)) => machine.shorten_budget(now, budget),
+            Input::Intent(Intent::Hold) => machine.hold(now),
+            Input::Intent(Intent::Answered) => machine.answered(now),
+            Input::Intent(Intent::Upgrade) => machine.upgrade(now),
             Input::Wrote(bytes) => machine.handle(Event::Wrote(bytes), now),
             Input::AcksArrive => machine.handle(Event::Readable, now),
             Input::PeerEof => machine.handle(Event::PeerEof, now),

@@ -95,6 +95,14 @@ impl CloseMachine {
                 }
             }
 
+            // The application's word on the life before the close; once closing, there is no
+            // life left to tell of.
+            (_, Hold | Answered | Upgrade) => {
+                if let Some(now) = now {
+                    self.on_live_intent(intent, now)?;
+                }
+            }
+
             (Open, Uncork)
             | (Corked, Cork)
             | (Open | Corked, ShortenBudget(_))
@@ -224,6 +232,16 @@ impl CloseMachine {
             _ => 0,
         };
         match (live.activity, event) {
+            // Another protocol: only a write the peer leaves unread is watched.
+            (Upgraded, Event::Wrote(_)) => {
+                live.since = now;
+                live.write_blocked = false;
+            }
+            (Upgraded, Event::WritePending) if !live.write_blocked => {
+                live.since = now;
+                live.write_blocked = true;
+            }
+            (Upgraded, _) => {}
             // A request's bytes that arrive after its credit ran out: a peer slower than the
             // minimum pace. Only the time the application waited for them counts.
             (Receiving, Event::Read(_)) if live.past_credit(&policy, waited) => {
@@ -247,12 +265,14 @@ impl CloseMachine {
             (AwaitingFirstByte | Receiving | Idle, Event::PeerEof) => live.start(Working, now),
             (Working | Responding, Event::PeerEof) => {}
             // The answer is out and the application waits for the peer.
-            (Responding, Event::ReadPending) if !live.write_blocked => live.start(Idle, now),
+            (Responding, Event::ReadPending) if !live.write_blocked && live.held == 0 => {
+                live.start(Idle, now);
+            }
             (_, Event::ReadPending) => {}
             // An answer written while the application's read stays pending: out, and the
-            // next request awaited.
+            // next request awaited; unless the application says it holds one still.
             (_, Event::Wrote(_)) => {
-                let next = if live.waiting_since().is_some() {
+                let next = if live.waiting_since().is_some() && live.held == 0 {
                     Idle
                 } else {
                     Responding
@@ -279,6 +299,44 @@ impl CloseMachine {
             ) => {}
         }
         None
+    }
+
+    /// The application's word on its life before the close, on a machine made by
+    /// [`accepted`](CloseMachine::accepted) that is not closing: the requests it holds, and
+    /// whether it took the connection over. Nothing otherwise.
+    fn on_live_intent(&mut self, intent: Intent, now: Instant) -> Result<(), Error> {
+        use Activity::*;
+        let lingering = self.is_lingering();
+        let Some(live) = self.live.as_mut().filter(|_| !lingering) else {
+            return Ok(());
+        };
+        match (live.activity, intent) {
+            // Taken over: requests mean nothing any more.
+            (Upgraded, _) => {}
+            (_, Intent::Upgrade) => {
+                live.start(Upgraded, now);
+                live.held = 0;
+            }
+            (_, Intent::Hold) => {
+                live.held = live.held.saturating_add(1);
+                if matches!(live.activity, AwaitingFirstByte | Idle) {
+                    live.start(Working, now);
+                }
+            }
+            (_, Intent::Answered) if live.held == 0 => return Err(Error::NotHeld),
+            (_, Intent::Answered) => {
+                live.held -= 1;
+                // The last answer out, the application waiting for the peer: idle from now.
+                let answered = matches!(live.activity, Working | Responding)
+                    && !live.write_blocked
+                    && live.waiting_since().is_some();
+                if live.held == 0 && answered {
+                    live.start(Idle, now);
+                }
+            }
+            _ => {}
+        }
+        Ok(())
     }
 
     /// [`on_live`](Self::on_live), and the lingering close of the guard it names, if any.

@@ -121,10 +121,11 @@ pub fn live_standing(life: &Life, policy: &Policy, now: Instant) -> Option<LiveS
                 bytes_per_second: life.pace().unwrap_or(0),
             })
         }
-        Activity::Responding if life.write_blocked => (now.saturating_duration_since(life.since)
-            >= STALLED_AFTER)
-            .then_some(LiveStanding::Stalled),
-        Activity::Responding => None,
+        Activity::Responding | Activity::Upgraded if life.write_blocked => {
+            (now.saturating_duration_since(life.since) >= STALLED_AFTER)
+                .then_some(LiveStanding::Stalled)
+        }
+        Activity::Responding | Activity::Upgraded => None,
     }
 }
 

@@ -158,6 +158,7 @@ mod close;
 mod lingerer;
 mod lingering;
 mod report;
+mod requests;
 #[cfg(any(
     feature = "axum",
     feature = "axum-server",
@@ -179,6 +180,9 @@ pub use linger::{
 pub use linger_io::limits::{DescriptorLimit, LimitError, raise_descriptor_limit};
 pub use lingerer::{Lingerer, LingererBuilder};
 pub use report::{CloseReport, Counts};
+#[cfg(feature = "tower")]
+pub use requests::{Answering, HeldBody, HoldRequests};
+pub use requests::{Held, Requests};
 pub use stream::LingerStream;
 
 use std::time::Duration;

@@ -2,6 +2,7 @@
 //! down and drops, whose life its machine guards, and that closes with a lingering close when
 //! it is dropped or a guard ends it.
 
+use crate::Requests;
 use crate::budget::Member;
 use crate::lingerer::{Alive, Lingerer};
 use crate::lingering::Lingering;
@@ -74,6 +75,11 @@ pub struct LingerStream {
     /// Wakes the task that reads or writes at the guard's deadline: set no later than it,
     /// re-armed when it fires early.
     guard: Option<Pin<Box<Sleep>>>,
+    /// What the server says of its requests ([`requests`](Self::requests)), and how much of
+    /// it the machine was told.
+    requests: Requests,
+    told_held: u32,
+    told_upgraded: bool,
     /// A wait to read was reported, and no read since.
     reported_waiting: bool,
     /// A wait to write was reported, and no write since.
@@ -125,6 +131,9 @@ impl LingerStream {
             _alive: None,
             member: Some(member),
             guard: None,
+            requests: Requests::default(),
+            told_held: 0,
+            told_upgraded: false,
             reported_waiting: false,
             reported_blocked: false,
         };
@@ -187,6 +196,14 @@ impl LingerStream {
         self.machine.stats()
     }
 
+    /// The tally through which the server says which requests it holds on this connection
+    /// and whether it took the connection over: for what the bytes alone cannot tell (see
+    /// the type's docs). `LingerAcceptor` keeps it by itself for axum-server; a hyper server
+    /// wraps its service in `HoldRequests` with it (features `tower`, `hyper`).
+    pub fn requests(&self) -> Requests {
+        self.requests.clone()
+    }
+
     /// What the connection is doing, until its close begins (see the type's docs).
     pub fn life(&self) -> Option<Life> {
         self.machine.life()
@@ -246,10 +263,16 @@ impl LingerStream {
 
     /// Before the framework's read or write: give way if asked to, and act on a guard due.
     fn keep_watch(&mut self, now: Instant) {
-        let Some(member) = &self.member else {
+        if self.member.is_none() {
             return;
-        };
-        if member.slot.take_asked() {
+        }
+        self.hear_the_server(now);
+        let asked = self
+            .member
+            .as_ref()
+            .is_some_and(|member| member.slot.take_asked());
+        // A request held since the connection was ranked: it no longer gives way.
+        if asked && self.standing(now).is_some() {
             self.end_now(true);
             return;
         }
@@ -261,6 +284,39 @@ impl LingerStream {
         }
     }
 
+    /// An HTTP/1 server in the clear (`axum::serve`) that answers `101 Switching Protocols`
+    /// takes the connection over (a WebSocket): its own words, read off the head it writes.
+    /// Beneath TLS the bytes are ciphertext and never match; there `HoldRequests` says it.
+    fn notice_an_upgrade(&mut self, written: &[u8]) {
+        if written.starts_with(b"HTTP/1.1 101 ") && self.machine.life().is_some() {
+            self.requests.upgraded();
+        }
+    }
+
+    /// Tells the machine what the server said of its requests since it last heard.
+    fn hear_the_server(&mut self, now: Instant) {
+        if !self.told_upgraded && self.requests.is_upgraded() {
+            self.told_upgraded = true;
+            // Refused only once closed, which the next call sees.
+            let _ = self.machine.upgrade(now);
+        }
+        let held = self.requests.held();
+        while self.told_held < held {
+            self.told_held += 1;
+            let _ = self.machine.hold(now);
+        }
+        while self.told_held > held {
+            self.told_held -= 1;
+            let _ = self.machine.answered(now);
+        }
+    }
+
+    /// Where the live connection stands among the process's, if it may give way at all.
+    fn standing(&self, now: Instant) -> Option<linger_io::pressure::LiveStanding> {
+        let life = self.machine.life()?;
+        linger_io::pressure::live_standing(&life, self.machine.policy(), now)
+    }
+
     /// After the framework's read or write: end the connection if a guard did (a request's
     /// bytes past its credit); otherwise publish where it stands and, when the framework
     /// waits (`Pending`), arrange to be woken when it is asked to give way or a guard is due.
@@ -269,14 +325,10 @@ impl LingerStream {
             self.end_now(false);
             return;
         }
-        let (Some(member), Some(life)) = (&self.member, self.machine.life()) else {
+        let Some(member) = &self.member else {
             return;
         };
-        member.stand(linger_io::pressure::live_standing(
-            &life,
-            self.machine.policy(),
-            now,
-        ));
+        member.stand(self.standing(now));
         if pending {
             member.slot.wake_on_ask(cx.waker());
             self.arm_guard(cx);
@@ -414,8 +466,9 @@ impl AsyncWrite for LingerStream {
         cx: &mut Context<'_>,
         buf: &[u8],
     ) -> Poll<io::Result<usize>> {
-        self.get_mut()
-            .poll_write_with(cx, |stream, cx| stream.poll_write(cx, buf))
+        let this = self.get_mut();
+        this.notice_an_upgrade(buf);
+        this.poll_write_with(cx, |stream, cx| stream.poll_write(cx, buf))
     }
 
     fn poll_write_vectored(
@@ -423,8 +476,11 @@ impl AsyncWrite for LingerStream {
         cx: &mut Context<'_>,
         bufs: &[IoSlice<'_>],
     ) -> Poll<io::Result<usize>> {
-        self.get_mut()
-            .poll_write_with(cx, |stream, cx| stream.poll_write_vectored(cx, bufs))
+        let this = self.get_mut();
+        if let Some(first) = bufs.iter().find(|buf| !buf.is_empty()) {
+            this.notice_an_upgrade(first);
+        }
+        this.poll_write_with(cx, |stream, cx| stream.poll_write_vectored(cx, bufs))
     }
 
     fn is_write_vectored(&self) -> bool {

@@ -156,6 +156,9 @@ impl Driver {
             Intent::Close => self.machine.close(now),
             Intent::Abort => self.machine.abort(now),
             Intent::ShortenBudget(budget) => self.machine.shorten_budget(now, budget),
+            Intent::Hold => self.machine.hold(now),
+            Intent::Answered => self.machine.answered(now),
+            Intent::Upgrade => self.machine.upgrade(now),
         }
     }
 
@@ -287,7 +290,7 @@ fn guards_spare_the_work(
     let watched = match life.activity {
         Activity::AwaitingFirstByte | Activity::Idle => true,
         Activity::Receiving => matches!(step, Step::Event(Event::Read(_))),
-        Activity::Responding => life.write_blocked,
+        Activity::Responding | Activity::Upgraded => life.write_blocked,
         Activity::Working => false,
     };
     if watched {

@@ -10,8 +10,10 @@ use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
 use http_body_util::BodyExt;
+use http_body_util::channel::Channel;
 use linger::Policy;
 use linger_tokio::{Counts, LingerListener, Lingerer};
+use std::convert::Infallible;
 use std::future::Future;
 use std::net::SocketAddr;
 use std::sync::{Arc, Mutex};
@@ -74,6 +76,7 @@ impl Listening {
 /// - `POST /limited`: behind `DefaultBodyLimit::max(BODY_LIMIT)`, axum's own `413`;
 /// - `GET /peer`: the client's address from `ConnectInfo<SocketAddr>`;
 /// - `GET /slow/{millis}`: `done`, that long after the request;
+/// - `GET /stream/{lines}/{millis}`: that many lines, that long apart;
 /// - `GET /page`: an HTML page whose script is given by the test;
 /// - `POST /report`: what that script reports, kept for [`Server::reports`].
 pub fn app(page: &'static str, reports: Reports, shutdown: Shutdown) -> Router {
@@ -95,6 +98,24 @@ pub fn app(page: &'static str, reports: Reports, shutdown: Shutdown) -> Router {
         .route(
             "/peer",
             get(|ConnectInfo(peer): ConnectInfo<SocketAddr>| async move { peer.to_string() }),
+        )
+        .route(
+            "/stream/{lines}/{millis}",
+            get(|Path((lines, millis)): Path<(u64, u64)>| async move {
+                let (mut sender, body) = Channel::<Bytes, Infallible>::new(1);
+                tokio::spawn(async move {
+                    for line in 0..lines {
+                        if line > 0 {
+                            tokio::time::sleep(Duration::from_millis(millis)).await;
+                        }
+                        let line = Bytes::from(format!("line {line}\n"));
+                        if sender.send_data(line).await.is_err() {
+                            return;
+                        }
+                    }
+                });
+                Body::new(body)
+            }),
         )
         .route(
             "/slow/{millis}",

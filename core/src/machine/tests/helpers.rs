@@ -167,6 +167,21 @@ pub(super) fn idle() -> CloseMachine {
     machine
 }
 
+/// Working on a request the application holds: 100 bytes read at 0 ms, the request held,
+/// the application's read pending.
+pub(super) fn held() -> CloseMachine {
+    let mut machine = receiving();
+    machine.hold(ms(0)).expect("hold");
+    machine
+}
+
+/// Taken over for another protocol at 0 ms, after an answer.
+pub(super) fn upgraded() -> CloseMachine {
+    let mut machine = idle();
+    machine.upgrade(ms(0)).expect("upgrade");
+    machine
+}
+
 /// `Closed` cleanly at 2 ms, the `Close` action already polled.
 pub(super) fn closed() -> CloseMachine {
     let mut machine = draining();

@@ -394,3 +394,103 @@ fn a_close_begun_before_the_first_byte_is_left_to_its_own_timers() {
         "not the first-byte guard's 20 s"
     );
 }
+
+#[test]
+fn a_request_held_is_never_idle_until_it_is_answered() {
+    let mut machine = receiving();
+    machine.hold(ms(1)).expect("hold");
+    // Its answer's head, written while the application's read stays pending.
+    feed(&mut machine, Event::Wrote(100), ms(2));
+    assert_eq!(activity(&machine), Some(Activity::Responding));
+    assert_eq!(
+        machine.poll_timeout(),
+        None,
+        "no keep-alive guard while it is held"
+    );
+    machine.answered(ms(600_000)).expect("answered");
+    let life = machine.life().expect("live");
+    assert_eq!((life.activity, life.since), (Activity::Idle, ms(600_000)));
+    assert_eq!(
+        machine.poll_timeout(),
+        Some(ms(600_000) + Policy::DEFAULT_KEEP_ALIVE_TIMEOUT)
+    );
+}
+
+#[test]
+fn two_requests_held_stay_working_until_both_are_answered() {
+    let mut machine = idle();
+    machine.hold(ms(1)).expect("the first stream");
+    machine.hold(ms(1)).expect("the second stream");
+    feed(&mut machine, Event::Wrote(100), ms(2));
+    machine.answered(ms(3)).expect("the first answered");
+    assert_eq!(activity(&machine), Some(Activity::Responding));
+    machine.answered(ms(4)).expect("the second answered");
+    assert_eq!(activity(&machine), Some(Activity::Idle));
+}
+
+#[test]
+fn a_held_request_whose_body_trickles_is_ended_for_its_pace() {
+    let mut machine = receiving();
+    machine.hold(ms(0)).expect("hold");
+    let mut now = ms(0);
+    while machine.ended_by().is_none() && now < ms(60_000) {
+        now = now + Duration::from_secs(5);
+        feed(&mut machine, Event::Read(1), now);
+        if machine.ended_by().is_none() {
+            feed(&mut machine, Event::ReadPending, now);
+        }
+    }
+    assert_eq!(machine.ended_by(), Some(Guard::Pace));
+}
+
+#[test]
+fn an_answer_without_a_request_held_is_refused_and_changes_nothing() {
+    let mut machine = idle();
+    let before = machine.clone();
+    assert_eq!(machine.answered(ms(1)), Err(Error::NotHeld));
+    assert_eq!(machine, before);
+}
+
+#[test]
+fn an_upgraded_connection_is_guarded_only_against_a_write_left_unread() {
+    let mut machine = idle();
+    machine.upgrade(ms(1)).expect("upgrade");
+    assert_eq!(activity(&machine), Some(Activity::Upgraded));
+    assert_eq!(
+        machine.poll_timeout(),
+        None,
+        "quiet for as long as it likes"
+    );
+    // The peer's messages, far apart and small: another protocol's, not a trickled request.
+    for second in 1..10 {
+        feed(&mut machine, Event::Read(1), ms(second * 15_000));
+        feed(&mut machine, Event::ReadPending, ms(second * 15_000));
+    }
+    assert_eq!(machine.ended_by(), None);
+    feed(&mut machine, Event::WritePending, ms(200_000));
+    let held_back = ms(200_000) + Policy::DEFAULT_SEND_TIMEOUT;
+    assert_eq!(machine.poll_timeout(), Some(held_back));
+    machine
+        .hold(ms(200_001))
+        .expect("requests mean nothing now");
+    assert_eq!(activity(&machine), Some(Activity::Upgraded));
+    machine.handle_timeout(held_back);
+    assert_eq!(machine.ended_by(), Some(Guard::Send));
+}
+
+#[test]
+fn what_the_application_says_changes_nothing_without_a_life_or_once_closing() {
+    let mut unwatched = open();
+    let before = unwatched.clone();
+    unwatched.hold(ms(0)).expect("nothing to hold");
+    unwatched.upgrade(ms(0)).expect("nothing to upgrade");
+    unwatched.answered(ms(0)).expect("nothing to answer");
+    assert_eq!(unwatched, before);
+    let mut closing = idle();
+    closing.close(ms(1)).expect("close");
+    let before = closing.clone();
+    closing.hold(ms(2)).expect("the close has begun");
+    assert_eq!(closing, before);
+    let mut closed = closed();
+    assert_eq!(closed.hold(ms(3)), Err(Error::Closed));
+}

@@ -7,7 +7,7 @@ use core::fmt::Write;
 use std::string::String;
 
 /// The situations a machine can be in that answer inputs differently.
-fn situations() -> [(&'static str, &'static str, CloseMachine); 14] {
+fn situations() -> [(&'static str, &'static str, CloseMachine); 16] {
     [
         (
             "Open, awaiting its first byte",
@@ -38,6 +38,16 @@ fn situations() -> [(&'static str, &'static str, CloseMachine); 14] {
             "Open, idle",
             "accepted; 100 bytes read, the application's read left pending, 1000 written, at 0 s",
             idle(),
+        ),
+        (
+            "Open, receiving, a request held",
+            "as receiving, the application holding the request (`hold`) at 0 s",
+            held(),
+        ),
+        (
+            "Open, upgraded",
+            "as idle, then taken over for another protocol (`upgrade`) at 0 s",
+            upgraded(),
         ),
         ("Open", "1000 bytes written", open()),
         ("Corked", "1000 bytes written", corked()),
@@ -71,7 +81,7 @@ fn situations() -> [(&'static str, &'static str, CloseMachine); 14] {
 }
 
 /// Every input, applied at 0 s; `timeout` fires the earliest deadline.
-const INPUTS: [&str; 21] = [
+const INPUTS: [&str; 24] = [
     "cork",
     "uncork",
     "flush",
@@ -79,6 +89,9 @@ const INPUTS: [&str; 21] = [
     "close",
     "abort",
     "shorten_budget(2s)",
+    "hold",
+    "answered",
+    "upgrade",
     "Wrote(100)",
     "Readable",
     "Read(100)",
@@ -106,6 +119,9 @@ fn apply(machine: &mut CloseMachine, input: &str) -> Result<(), crate::Error> {
         "close" => machine.close(now),
         "abort" => machine.abort(now),
         "shorten_budget(2s)" => machine.shorten_budget(now, core::time::Duration::from_secs(2)),
+        "hold" => machine.hold(now),
+        "answered" => machine.answered(now),
+        "upgrade" => machine.upgrade(now),
         "Wrote(100)" => event(Event::Wrote(100))(machine),
         "Readable" => event(Event::Readable)(machine),
         "Read(100)" => event(Event::Read(100))(machine),
@@ -139,7 +155,7 @@ fn render() -> String {
          applies one input at 0 s; `timeout` fires the earliest deadline. *refused* inputs\n\
          return the error shown and leave the machine unchanged. `Discard(n)` reads and\n\
          discards at most n bytes; the deadline column is `poll_timeout()` afterwards.\n\
-         The first six situations are a live connection's, on a machine made by\n\
+         The first eight situations are a live connection's, on a machine made by\n\
          `CloseMachine::accepted`, whose activity follows its state (`Open, idle`); a guard\n\
          that ends it says so (`ended by no first byte`).\n",
     );

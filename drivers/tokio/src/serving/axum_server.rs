@@ -2,7 +2,7 @@
 //! TLS acceptors or alone.
 
 use super::ServerLingerer;
-use crate::{LingerAcceptor, LingerStream, Lingerer};
+use crate::{HoldRequests, LingerAcceptor, LingerStream, Lingerer};
 use axum_server::accept::Accept;
 use linger::Policy;
 use std::borrow::Borrow;
@@ -30,15 +30,21 @@ impl LingerAcceptor {
     }
 }
 
+/// Each connection's service is wrapped in [`HoldRequests`], so that the connection knows the
+/// requests it carries: a request held until its answer's body ends (an event stream with
+/// long pauses, an HTTP/2 stream in flight) is never taken for idle, and a `101` answer (a
+/// WebSocket) takes the connection over, which then counts as active however quiet.
 impl<S> Accept<TcpStream, S> for LingerAcceptor {
     type Stream = LingerStream;
-    type Service = S;
-    type Future = Ready<io::Result<(LingerStream, S)>>;
+    type Service = HoldRequests<S>;
+    type Future = Ready<io::Result<(LingerStream, HoldRequests<S>)>>;
 
     fn accept(&self, stream: TcpStream, service: S) -> Self::Future {
         // axum-server hands over the stream without its peer: ask the socket, for the report.
         let peer = stream.peer_addr().ok();
-        ready(Ok((self.server.stream(stream, peer), service)))
+        let stream = self.server.stream(stream, peer);
+        let service = HoldRequests::new(service, stream.requests());
+        ready(Ok((stream, service)))
     }
 }
 
@@ -72,7 +78,7 @@ mod tests {
         let (tcp, _) = listener.accept().await.expect("accept");
         let acceptor = LingerAcceptor::new(Policy::default());
         let (stream, service) = acceptor.accept(tcp, "service").await.expect("accepted");
-        assert_eq!(service, "service");
+        assert_eq!(*service.get_ref(), "service");
         assert_eq!(
             stream.peer_addr().expect("peer"),
             client.local_addr().expect("client")

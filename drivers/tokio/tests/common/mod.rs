@@ -26,6 +26,17 @@ impl Server {
     /// Serves the routes below with hyper, accepting through a lingerer built by `builder`,
     /// until the runtime ends.
     pub(crate) async fn start(builder: LingererBuilder) -> Server {
+        Server::serving(builder, serve).await
+    }
+
+    /// As [`start`](Self::start), each connection's service telling it the requests it holds
+    /// (`HoldRequests`).
+    #[cfg(feature = "hyper")]
+    pub(crate) async fn start_holding(builder: LingererBuilder) -> Server {
+        Server::serving(builder, serve_holding).await
+    }
+
+    async fn serving(builder: LingererBuilder, serve: fn(LingerStream)) -> Server {
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
             .await
             .expect("bind");
@@ -56,6 +67,17 @@ impl Server {
         }
         self.reports.lock().expect("reports").clone()
     }
+}
+
+/// Serves `stream` with hyper in a task of its own, its service telling the stream which
+/// requests it holds.
+#[cfg(feature = "hyper")]
+pub(crate) fn serve_holding(stream: LingerStream) {
+    let service = linger_tokio::HoldRequests::new(service_fn(route), stream.requests());
+    let connection = http1::Builder::new()
+        .serve_connection(TokioIo::new(stream), service)
+        .with_upgrades();
+    tokio::spawn(connection);
 }
 
 /// Serves `stream` with hyper in a task of its own.
