@@ -1,7 +1,8 @@
 //! Exhaustive model checking of the life before the close: the guards of
 //! `CloseMachine::accepted` against every way a peer can send, pause and read, and every way
 //! an application (one that keeps a read pending while it works, as hyper does, or one that
-//! does not) reads, works and answers, over a bounded stretch of time.
+//! does not; one that says which requests it holds, or one that does not) reads, works and
+//! answers, over a bounded stretch of time.
 //!
 //! The world is small: one connection, the peer's bytes (one at a time), the application's
 //! requests of a few bytes each and answers of a few chunks through a peer window of one,
@@ -677,7 +678,7 @@ impl fmt::Display for Report {
     }
 }
 
-/// Explores every world within `bound` under `policy`, breadth first from both applications'
+/// Explores every world within `bound` under `policy`, breadth first from the four applications'
 /// starts, and checks every property; the counterexample to a failing `always` property is a
 /// shortest path, the same every run.
 pub fn check(policy: Policy, bound: Bound) -> Report {

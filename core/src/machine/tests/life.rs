@@ -470,6 +470,12 @@ fn an_upgraded_connection_is_guarded_only_against_a_write_left_unread() {
     feed(&mut machine, Event::WritePending, ms(200_000));
     let held_back = ms(200_000) + Policy::DEFAULT_SEND_TIMEOUT;
     assert_eq!(machine.poll_timeout(), Some(held_back));
+    feed(&mut machine, Event::WritePending, ms(230_000));
+    assert_eq!(
+        machine.poll_timeout(),
+        Some(held_back),
+        "still the first wait's"
+    );
     machine
         .hold(ms(200_001))
         .expect("requests mean nothing now");
