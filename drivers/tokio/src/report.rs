@@ -81,6 +81,14 @@ impl Counts {
         }
     }
 
+    /// Live connections a guard ended, whatever the guard.
+    pub fn guarded(&self) -> u64 {
+        self.first_byte_timeouts
+            + self.slow_requests
+            + self.keep_alive_timeouts
+            + self.send_timeouts
+    }
+
     /// Closes that have ended, whatever the ending.
     pub fn ended(&self) -> u64 {
         self.clean
@@ -280,6 +288,7 @@ mod tests {
             ],
             [1; 4]
         );
+        assert_eq!(counts.guarded(), 4);
     }
 
     #[test]

@@ -33,6 +33,18 @@ async fn blocking<T: Send + 'static>(client: impl FnOnce() -> T + Send + 'static
     tokio::task::spawn_blocking(client).await.expect("client")
 }
 
+/// `GET path` on a fresh connection to `server`, read until the answer holds `until`, the
+/// connection ends, or 5 s pass.
+async fn fetch(server: &Server, path: &'static str, until: &'static str) -> (String, bool) {
+    let address = server.address;
+    blocking(move || {
+        let mut client = client(address, secs(5));
+        get(&mut client, path);
+        read_until(&mut client, until)
+    })
+    .await
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_client_that_sends_nothing_reads_the_end_at_the_first_byte_timeout() {
     let server = Server::start(Lingerer::builder(brisk())).await;
@@ -86,13 +98,7 @@ async fn a_slowloris_is_ended_and_an_upload_at_a_pace_is_read_whole() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_handler_slower_than_every_guard_answers_whole() {
     let server = Server::start(Lingerer::builder(brisk())).await;
-    let address = server.address;
-    let answer = blocking(move || {
-        let mut waiting = client(address, secs(5));
-        get(&mut waiting, "/slow/1500");
-        read_until(&mut waiting, "done")
-    })
-    .await;
+    let answer = fetch(&server, "/slow/1500", "done").await;
     assert!(answer.0.ends_with("done"), "{answer:?}");
     no_guard_ended_it(&server).await;
 }
@@ -100,13 +106,7 @@ async fn a_handler_slower_than_every_guard_answers_whole() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_streamed_answer_with_pauses_shorter_than_the_keep_alive_timeout_is_read_whole() {
     let server = Server::start(Lingerer::builder(brisk())).await;
-    let address = server.address;
-    let answer = blocking(move || {
-        let mut listening = client(address, secs(5));
-        get(&mut listening, "/stream/6/400");
-        read_until(&mut listening, "line 5")
-    })
-    .await;
+    let answer = fetch(&server, "/stream/6/400", "line 5").await;
     assert!(
         answer.0.contains("line 0") && answer.0.contains("line 5"),
         "{answer:?}"
@@ -164,13 +164,7 @@ async fn an_upgraded_connection_quiet_past_every_guard_goes_on() {
 async fn a_streamed_answer_that_pauses_past_the_keep_alive_timeout_goes_on_when_the_server_says_it_holds_the_request()
  {
     let server = Server::start_holding(Lingerer::builder(brisk())).await;
-    let address = server.address;
-    let answer = blocking(move || {
-        let mut listening = client(address, secs(5));
-        get(&mut listening, "/stream/3/1000");
-        read_until(&mut listening, "line 2")
-    })
-    .await;
+    let answer = fetch(&server, "/stream/3/1000", "line 2").await;
     assert!(answer.0.contains("line 2"), "{answer:?}");
     no_guard_ended_it(&server).await;
 }
@@ -181,13 +175,7 @@ async fn a_streamed_answer_that_pauses_past_the_keep_alive_timeout_goes_on_when_
 async fn a_streamed_answer_that_pauses_past_the_keep_alive_timeout_is_taken_for_idle_without_a_word_from_the_server()
  {
     let server = Server::start(Lingerer::builder(brisk())).await;
-    let address = server.address;
-    let answer = blocking(move || {
-        let mut listening = client(address, secs(5));
-        get(&mut listening, "/stream/3/1000");
-        read_until(&mut listening, "line 2")
-    })
-    .await;
+    let answer = fetch(&server, "/stream/3/1000", "line 2").await;
     assert!(answer.1 && !answer.0.contains("line 2"), "{answer:?}");
     let reports = server.reported(1, secs(5)).await;
     assert_eq!(reports[0].ended_by, Some(Guard::KeepAlive));

@@ -40,11 +40,7 @@ fn get(version: Version, url: &str) -> String {
 
 fn no_guard_ended_a_connection(counts: Option<Counts>) {
     let counts = counts.expect("a lingering server counts its closes");
-    let guarded = counts.first_byte_timeouts
-        + counts.slow_requests
-        + counts.keep_alive_timeouts
-        + counts.send_timeouts;
-    assert_eq!(guarded, 0, "{counts:?}");
+    assert_eq!(counts.guarded(), 0, "{counts:?}");
 }
 
 #[test]
