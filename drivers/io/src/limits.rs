@@ -18,8 +18,6 @@
 //! ```
 
 use std::io;
-use std::sync::Mutex;
-use std::time::{Duration, Instant};
 
 /// Most closes a lingerer holds by default where the process has no descriptor limit to go
 /// by: on Windows (a process may hold some 16 million handles; what runs out first is
@@ -112,27 +110,15 @@ pub fn set_descriptor_limit(wanted: DescriptorLimit) -> Result<(), LimitError> {
 }
 
 /// Whether `in_use` descriptors leave a sixteenth of the soft limit or less free: nginx
-/// drains its reusable connections when its free ones fall to a sixteenth. The limit is read
-/// at most once a second. Never where there is no limit (Windows) or it is unlimited.
+/// drains its reusable connections when its free ones fall to a sixteenth. Never where there
+/// is no limit (Windows) or it is unlimited. It reads the limit (one `getrlimit`), which a
+/// server may raise or an administrator lower while it runs.
 ///
 /// A server knows a lower bound of the descriptors in use at each accept: on unix the new
 /// socket's descriptor number, which the kernel gives as the lowest free one, so that all
 /// below it are taken ([`in_use_at_accept`]).
 pub fn running_short(in_use: u64) -> bool {
-    static LIMIT: Mutex<Option<(Option<u64>, Instant)>> = Mutex::new(None);
-    let limit = {
-        let mut cached = LIMIT
-            .lock()
-            .unwrap_or_else(std::sync::PoisonError::into_inner);
-        match *cached {
-            Some((limit, read)) if read.elapsed() < Duration::from_secs(1) => limit,
-            _ => {
-                let limit = descriptor_limit().map(|limit| limit.soft);
-                *cached = Some((limit, Instant::now()));
-                limit
-            }
-        }
-    };
+    let limit = descriptor_limit().map(|limit| limit.soft);
     limit.is_some_and(|limit| limit != u64::MAX && in_use >= limit - limit / 16)
 }
 
@@ -202,9 +188,11 @@ mod tests {
         assert!(running_short(short));
         let listener = std::net::TcpListener::bind("127.0.0.1:0").expect("bind");
         let in_use = in_use_at_accept(&listener).expect("a descriptor number");
-        assert!(
-            in_use >= 4,
-            "stdin, stdout, stderr and the listener: {in_use}"
+        let number = std::os::fd::AsRawFd::as_raw_fd(&listener);
+        assert_eq!(
+            Ok(in_use),
+            u64::try_from(number + 1),
+            "every one below it, and it"
         );
     }
 

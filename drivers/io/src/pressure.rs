@@ -149,7 +149,7 @@ pub fn rank(standing: Option<LiveStanding>, accepted: u64) -> u64 {
         Some(LiveStanding::Slow { bytes_per_second }) => (2, bytes_per_second),
         Some(LiveStanding::Stalled) => (3, accepted),
     };
-    (class << 61) | key.min(KEY)
+    (class << 61) + key.min(KEY)
 }
 
 /// What a lingerer holding `held` closes of `capacity` does before it takes one more.
@@ -453,8 +453,33 @@ mod tests {
             rank(Some(LiveStanding::Stalled), 1),
             rank(None, 0),
         ];
-        assert!(ranked.is_sorted(), "{ranked:?}");
+        assert!(
+            ranked.windows(2).all(|pair| pair[0] < pair[1]),
+            "{ranked:?}"
+        );
         assert_eq!(rank(None, 0), u64::MAX);
+        // The keys never reach into the next class, at either end of the clock.
+        let edges = [
+            rank(Some(LiveStanding::AwaitingFirstByte), u64::MAX),
+            rank(Some(LiveStanding::Idle), u64::MAX),
+            rank(Some(LiveStanding::Idle), 1),
+            rank(Some(LiveStanding::Idle), 0),
+            rank(
+                Some(LiveStanding::Slow {
+                    bytes_per_second: 0,
+                }),
+                0,
+            ),
+        ];
+        assert!(edges.windows(2).all(|pair| pair[0] < pair[1]), "{edges:?}");
+    }
+
+    #[test]
+    fn accept_times_read_on_one_clock_in_microseconds() {
+        let first = std::time::Instant::now();
+        let later = first + Duration::from_millis(3);
+        let first = since_start(first);
+        assert_eq!(since_start(later) - first, 3_000);
     }
 
     #[test]

@@ -28,6 +28,22 @@ fn raising_the_limit_lifts_the_soft_limit_to_the_hard_one_and_the_default_capaci
         }),
         "the limit set is the one in force"
     );
+    assert!(
+        limits::running_short(lowered - lowered / 16),
+        "a sixteenth left"
+    );
+    assert!(!limits::running_short(lowered - lowered / 16 - 1));
+    let beyond = DescriptorLimit {
+        soft: before.hard.saturating_add(1),
+        hard: before.hard,
+    };
+    assert!(
+        matches!(
+            limits::set_descriptor_limit(beyond),
+            Err(limits::LimitError::Set { .. })
+        ),
+        "a soft limit above the hard one is refused"
+    );
     let raised = limits::raise_descriptor_limit();
     let now = limits::descriptor_limit().expect("getrlimit");
     set_soft_limit(before.soft, before.hard);

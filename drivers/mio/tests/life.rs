@@ -219,3 +219,87 @@ fn making_room_takes_the_silent_then_the_idle_and_never_a_request_being_worked_o
     }
     assert!(working.life().is_some(), "still live");
 }
+
+#[test]
+fn a_guard_that_ends_a_request_on_its_bytes_shuts_our_side_at_once() {
+    let listener = TcpListener::bind("127.0.0.1:0").expect("bind");
+    let poll = Poll::new().expect("poll");
+    let (mut connection, mut slowloris) = accepted(&listener, &poll, Token(1), brisk());
+    slowloris.write_all(b"G").expect("a byte");
+    std::thread::sleep(Duration::from_millis(20));
+    let mut buf = [0u8; 64];
+    assert_eq!(connection.read(&mut buf).expect("the byte"), 1);
+    assert_eq!(
+        connection.read(&mut buf).map_err(|error| error.kind()),
+        Err(ErrorKind::WouldBlock)
+    );
+    // The next byte comes past the grace and what one byte buys: too slow.
+    std::thread::sleep(Duration::from_millis(400));
+    slowloris.write_all(b"E").expect("a byte");
+    std::thread::sleep(Duration::from_millis(20));
+    assert_eq!(connection.read(&mut buf).expect("the byte"), 1);
+    assert_eq!(connection.ended_by(), Some(Guard::Pace));
+    // Its close began on that read: our FIN is out, though the loop has not polled since.
+    slowloris
+        .set_read_timeout(Some(Duration::from_millis(500)))
+        .expect("timeout");
+    assert_eq!(slowloris.read(&mut buf).expect("the end"), 0);
+}
+
+#[test]
+fn a_write_the_send_buffer_holds_back_waits_and_a_reset_read_is_no_wait() {
+    let listener = TcpListener::bind("127.0.0.1:0").expect("bind");
+    let poll = Poll::new().expect("poll");
+    let (mut connection, client) = accepted(&listener, &poll, Token(1), Policy::default());
+    let chunk = [b'x'; 64 << 10];
+    let mut written = 0;
+    while written < 64 << 20 {
+        match connection.write(&chunk) {
+            Ok(bytes) => written += bytes,
+            Err(error) => {
+                assert_eq!(error.kind(), ErrorKind::WouldBlock);
+                break;
+            }
+        }
+    }
+    let life = connection.life().expect("live");
+    assert!(life.write_blocked, "{life:?}");
+    assert_eq!(life.activity, Activity::Responding);
+    // The client resets: the next read reports the reset, not a wait (where reads report
+    // resets: Wine's read a reset as the end of the stream).
+    socket2::SockRef::from(&client)
+        .set_linger(Some(Duration::ZERO))
+        .expect("linger");
+    drop(client);
+    std::thread::sleep(Duration::from_millis(20));
+    let mut buf = [0u8; 16];
+    let read = connection.read(&mut buf);
+    if profile().reports_resets() {
+        assert!(read.is_err(), "{read:?}");
+        assert_eq!(
+            connection.state(),
+            linger::State::Closed,
+            "the reset ended it"
+        );
+    }
+}
+
+#[test]
+fn a_batch_is_an_eighth_of_the_live_and_the_lingering_and_making_room_takes_no_more() {
+    let listener = TcpListener::bind("127.0.0.1:0").expect("bind");
+    let poll = Poll::new().expect("poll");
+    let mut lingerer = Lingerer::new(16).expect("lingerer");
+    assert_eq!(lingerer.batch(0), 1, "at least one");
+    let mut clients = Vec::new();
+    for _ in 0..8 {
+        let (stream, client) = common::silent_pair(&listener);
+        clients.push(client);
+        lingerer.adopt(stream, Policy::default()).expect("adopt");
+    }
+    assert_eq!(lingerer.batch(8), 2, "16 held in all");
+    assert_eq!(lingerer.batch(80), 11);
+    let (mut silent, _waiting) = accepted(&listener, &poll, Token(1), Policy::default());
+    let gave_way = lingerer.make_room(1, [(Token(1), &mut silent)], poll.registry());
+    assert_eq!(gave_way.len(), 1);
+    assert_eq!(lingerer.len(), 8, "the live one was room enough");
+}
