@@ -285,6 +285,31 @@ fn a_write_the_send_buffer_holds_back_waits_and_a_reset_read_is_no_wait() {
 }
 
 #[test]
+fn a_write_the_peer_reset_ends_the_connection_and_is_no_wait() {
+    let listener = TcpListener::bind("127.0.0.1:0").expect("bind");
+    let poll = Poll::new().expect("poll");
+    let (mut connection, client) = accepted(&listener, &poll, Token(1), Policy::default());
+    socket2::SockRef::from(&client)
+        .set_linger(Some(Duration::ZERO))
+        .expect("linger");
+    drop(client);
+    std::thread::sleep(Duration::from_millis(20));
+    let written = connection.write(b"too late");
+    if profile().reports_resets() {
+        assert!(written.is_err(), "{written:?}");
+        assert_eq!(
+            connection.state(),
+            linger::State::Closed,
+            "the reset ended it"
+        );
+        assert!(
+            connection.life().is_none(),
+            "no write waits on a reset connection"
+        );
+    }
+}
+
+#[test]
 fn a_batch_is_an_eighth_of_the_live_and_the_lingering_and_making_room_takes_no_more() {
     let listener = TcpListener::bind("127.0.0.1:0").expect("bind");
     let poll = Poll::new().expect("poll");
