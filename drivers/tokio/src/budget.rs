@@ -9,10 +9,11 @@ use crate::Lingerer;
 use crate::lingerer::WeakLingerer;
 use linger_io::pressure::LiveStanding;
 use std::collections::BTreeMap;
-use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard, OnceLock};
 use std::task::Waker;
 use std::time::{Duration, Instant};
+use tokio::sync::Notify;
 
 /// How long a reclaim waits for what it asked to end to release its descriptors: each does
 /// so the next time its task runs, within microseconds on a runtime that is not starved.
@@ -31,11 +32,37 @@ pub(crate) fn apart() -> &'static Budget {
     Box::leak(Box::default())
 }
 
+/// A budget apart whose descriptors always run short, as if the process were near its limit.
+#[cfg(test)]
+pub(crate) fn apart_running_short() -> &'static Budget {
+    Box::leak(Box::new(Budget {
+        running_short: |_| true,
+        ..Budget::default()
+    }))
+}
+
 /// Every live connection and every lingerer of the process.
 pub(crate) struct Budget {
     live: Mutex<BTreeMap<u64, Arc<LiveSlot>>>,
     lingerers: Mutex<Vec<WeakLingerer>>,
     next_id: AtomicU64,
+    /// How many more the last reclaim asked for than it found: live connections that come
+    /// to stand where they may give way are asked to at once, until a connection accepted
+    /// with descriptors to spare clears it. Accept loops linger does not own (axum-server's)
+    /// never tell it they ran out; this is how their connections still give way.
+    owed: AtomicUsize,
+    /// The descriptors in use, as the last accept saw them, less those released since: what
+    /// says whether descriptors still run short when a connection could pay what is owed.
+    in_use: AtomicU64,
+    /// Whether that many descriptors in use leave too few free:
+    /// [`linger_io::limits::running_short`], but in unit tests.
+    running_short: fn(u64) -> bool,
+    /// Counts what may let an accept that ran out of descriptors go on: a descriptor
+    /// released, a live connection come to stand where it may give way.
+    changes: AtomicU64,
+    /// Accept loops waiting for the next change, and the way to wake them.
+    waiting: AtomicUsize,
+    changed: Notify,
 }
 
 impl Default for Budget {
@@ -44,6 +71,12 @@ impl Default for Budget {
             live: Mutex::default(),
             lingerers: Mutex::default(),
             next_id: AtomicU64::new(0),
+            owed: AtomicUsize::new(0),
+            in_use: AtomicU64::new(0),
+            running_short: linger_io::limits::running_short,
+            changes: AtomicU64::new(0),
+            waiting: AtomicUsize::new(0),
+            changed: Notify::new(),
         }
     }
 }
@@ -68,11 +101,17 @@ impl LiveSlot {
         self.asked.load(Ordering::Acquire) && self.asked.swap(false, Ordering::AcqRel)
     }
 
-    /// The task to wake when the connection is asked to give way.
+    /// The task to wake when the connection is asked to give way; woken at once if it was.
     pub(crate) fn wake_on_ask(&self, waker: &Waker) {
-        let mut slot = lock(&self.waker);
-        if !slot.as_ref().is_some_and(|held| held.will_wake(waker)) {
-            *slot = Some(waker.clone());
+        {
+            let mut slot = lock(&self.waker);
+            if !slot.as_ref().is_some_and(|held| held.will_wake(waker)) {
+                *slot = Some(waker.clone());
+            }
+        }
+        // Asked before the waker was there to take (by this very task, or another thread).
+        if self.asked.load(Ordering::Acquire) {
+            waker.wake_by_ref();
         }
     }
 
@@ -85,26 +124,40 @@ impl LiveSlot {
 }
 
 /// A live connection's membership of the budget, until its descriptor is released.
-#[derive(Debug)]
 pub(crate) struct Member {
     id: u64,
     /// When it was accepted, on the budget's clock, in microseconds.
     accepted: u64,
     pub(crate) slot: Arc<LiveSlot>,
+    budget: &'static Budget,
+}
+
+impl std::fmt::Debug for Member {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Member")
+            .field("id", &self.id)
+            .field("accepted", &self.accepted)
+            .field("slot", &self.slot)
+            .finish_non_exhaustive()
+    }
 }
 
 impl Member {
     /// Publishes where the connection now stands.
     pub(crate) fn stand(&self, standing: Option<LiveStanding>) {
         let rank = linger_io::pressure::rank(standing, self.accepted);
-        self.slot.rank.store(rank, Ordering::Relaxed);
+        let before = self.slot.rank.swap(rank, Ordering::Relaxed);
+        if before == u64::MAX && rank != u64::MAX {
+            self.budget.may_give_way(&self.slot);
+        }
     }
 }
 
 impl Drop for Member {
     fn drop(&mut self) {
-        lock(&budget().live).remove(&self.id);
+        lock(&self.budget.live).remove(&self.id);
         self.slot.released.store(true, Ordering::Release);
+        self.budget.released();
     }
 }
 
@@ -146,8 +199,9 @@ impl Budget {
     /// A live connection accepted now joins the budget, standing as one awaiting its first
     /// byte. `in_use` is what its accept says of the descriptors in use (unix: its descriptor
     /// number, which the kernel gives as the lowest free one); if the free ones are running
-    /// short, the connections that give way first are asked to (nginx's batch).
-    pub(crate) fn join(&self, in_use: Option<u64>) -> Member {
+    /// short, the connections that give way first are asked to (nginx's batch), the new one
+    /// not among them: it has a descriptor, and the next accept would find nothing newer.
+    pub(crate) fn join(&'static self, in_use: Option<u64>) -> Member {
         let id = self.next_id.fetch_add(1, Ordering::Relaxed);
         let accepted = linger_io::pressure::since_start(Instant::now());
         let slot = Arc::new(LiveSlot::default());
@@ -155,18 +209,87 @@ impl Budget {
             id,
             accepted,
             slot: Arc::clone(&slot),
+            budget: self,
         };
         member.stand(Some(LiveStanding::AwaitingFirstByte));
-        let held = {
-            let mut live = lock(&self.live);
-            live.insert(id, slot);
-            live.len()
-        };
-        if linger_io::limits::running_short(in_use.unwrap_or(0).max(held as u64)) {
-            let batch = linger_io::pressure::reclaim_batch(self.held());
-            drop(self.reclaim(batch));
+        let held = self.held() + 1;
+        let in_use = in_use.unwrap_or(0).max(held as u64);
+        self.in_use.store(in_use, Ordering::Relaxed);
+        if (self.running_short)(in_use) {
+            drop(self.reclaim(linger_io::pressure::reclaim_batch(held)));
+        } else if self.owed.load(Ordering::Relaxed) != 0 {
+            self.owed.store(0, Ordering::Relaxed);
         }
+        lock(&self.live).insert(id, slot);
         member
+    }
+
+    /// A live connection that could not give way may now: if the last reclaim found fewer
+    /// than it asked for and descriptors still run short, it is asked to, at once; an accept
+    /// loop waiting for a change is told.
+    fn may_give_way(&self, slot: &LiveSlot) {
+        if self.owed.load(Ordering::Relaxed) != 0 {
+            if (self.running_short)(self.in_use.load(Ordering::Relaxed)) {
+                let owed = self
+                    .owed
+                    .fetch_update(Ordering::Relaxed, Ordering::Relaxed, |owed| {
+                        owed.checked_sub(1)
+                    });
+                if owed.is_ok() {
+                    slot.ask();
+                }
+            } else {
+                self.owed.store(0, Ordering::Relaxed);
+            }
+        }
+        self.changed();
+    }
+
+    /// An accept failed for want of descriptors: every one is in use.
+    pub(crate) fn out_of_descriptors(&self) {
+        if let Some(limit) = linger_io::limits::descriptor_limit() {
+            self.in_use.store(limit.soft, Ordering::Relaxed);
+        }
+    }
+
+    /// A descriptor was released, a live connection's or a close's.
+    pub(crate) fn released(&self) {
+        let _ = self
+            .in_use
+            .fetch_update(Ordering::Relaxed, Ordering::Relaxed, |in_use| {
+                in_use.checked_sub(1)
+            });
+        self.changed();
+    }
+
+    /// Something may let an accept that ran out of descriptors go on: a descriptor was
+    /// released, or a live connection came to stand where it may give way. Wakes the accept
+    /// loops waiting for it; costs an increment otherwise.
+    fn changed(&self) {
+        self.changes.fetch_add(1, Ordering::SeqCst);
+        if self.waiting.load(Ordering::SeqCst) > 0 {
+            self.changed.notify_waiters();
+        }
+    }
+
+    /// How many changes there have been: what [`until_changed`](Self::until_changed) waits
+    /// to see move.
+    pub(crate) fn changes(&self) -> u64 {
+        self.changes.load(Ordering::SeqCst)
+    }
+
+    /// Resolves at the first change after the count `seen` (at once if there was one
+    /// already), or after `at_most`: what an accept out of descriptors, with nothing that
+    /// could give way, waits for before it tries again, in place of a blind pause.
+    pub(crate) async fn until_changed(&self, seen: u64, at_most: Duration) {
+        let notified = self.changed.notified();
+        tokio::pin!(notified);
+        notified.as_mut().enable();
+        let _waiting = Waiting::enter(&self.waiting);
+        if self.changes() != seen {
+            return;
+        }
+        let _ = tokio::time::timeout(at_most, notified).await;
     }
 
     /// A lingerer whose closes give way after the live connections.
@@ -187,7 +310,9 @@ impl Budget {
     }
 
     /// Asks the `max` connections that give way first to end now: live ones first, by their
-    /// rank, then lingering closes, lingerer by lingerer, each in its own order.
+    /// rank, then lingering closes, lingerer by lingerer, each in its own order. What it
+    /// cannot find is owed: the first live connections to come where they may give way are
+    /// asked then.
     pub(crate) fn reclaim(&self, max: usize) -> Reclaiming {
         let live = {
             let live = lock(&self.live);
@@ -220,6 +345,7 @@ impl Budget {
                 closes.push((lingerer, ids));
             }
         }
+        self.owed.store(left, Ordering::Relaxed);
         Reclaiming { live, closes }
     }
 
@@ -231,9 +357,124 @@ impl Budget {
     }
 }
 
+/// One accept loop counted among those waiting, until it stops (or its future is dropped).
+struct Waiting<'a>(&'a AtomicUsize);
+
+impl<'a> Waiting<'a> {
+    fn enter(waiting: &'a AtomicUsize) -> Waiting<'a> {
+        waiting.fetch_add(1, Ordering::SeqCst);
+        Waiting(waiting)
+    }
+}
+
+impl Drop for Waiting<'_> {
+    fn drop(&mut self) {
+        self.0.fetch_sub(1, Ordering::SeqCst);
+    }
+}
+
 /// Locks `mutex`, whose data stays consistent even if a holder panicked.
 fn lock<T>(mutex: &Mutex<T>) -> MutexGuard<'_, T> {
     mutex
         .lock()
         .unwrap_or_else(std::sync::PoisonError::into_inner)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::{apart, apart_running_short};
+    use linger_io::pressure::LiveStanding::{AwaitingFirstByte, Idle};
+    use std::sync::Arc;
+    use std::sync::atomic::{AtomicUsize, Ordering};
+    use std::task::{Wake, Waker};
+
+    #[test]
+    fn what_a_reclaim_could_not_find_is_asked_of_the_first_to_come_where_they_may_give_way() {
+        let budget = apart_running_short();
+        let working = [budget.join(None), budget.join(None)];
+        for member in &working {
+            member.stand(None);
+        }
+        assert_eq!(budget.reclaim(1).len(), 0, "nothing may give way");
+        working[0].stand(Some(Idle));
+        assert!(working[0].slot.take_asked(), "asked as it went idle");
+        working[1].stand(Some(Idle));
+        assert!(
+            !working[1].slot.take_asked(),
+            "one was owed, and it is paid"
+        );
+    }
+
+    #[test]
+    fn a_connection_accepted_with_descriptors_to_spare_clears_what_is_owed() {
+        let budget = apart();
+        let working = budget.join(None);
+        working.stand(None);
+        assert_eq!(budget.reclaim(1).len(), 0);
+        let _spare = budget.join(None);
+        working.stand(Some(Idle));
+        assert!(!working.slot.take_asked());
+    }
+
+    #[test]
+    fn nothing_is_owed_once_descriptors_no_longer_run_short() {
+        // Owed, but the process is far from its limit: what a raised limit or the
+        // descriptors released since leave.
+        let budget = apart();
+        let working = [budget.join(None), budget.join(None)];
+        for member in &working {
+            member.stand(None);
+        }
+        assert_eq!(budget.reclaim(1).len(), 0);
+        working[0].stand(Some(Idle));
+        assert!(!working[0].slot.take_asked());
+    }
+
+    #[test]
+    fn an_accept_running_short_asks_the_others_never_itself() {
+        let budget = apart_running_short();
+        let silent = budget.join(None);
+        let newest = budget.join(None);
+        assert!(silent.slot.take_asked(), "the silent one gave way");
+        drop(silent);
+        assert!(!newest.slot.take_asked());
+        let working = budget.join(None);
+        working.stand(None);
+        assert!(newest.slot.take_asked(), "then the next");
+    }
+
+    #[test]
+    fn only_a_connection_come_where_it_may_give_way_pays_what_is_owed() {
+        let budget = apart_running_short();
+        let fresh = budget.join(None);
+        assert_eq!(budget.reclaim(4).len(), 1, "it may give way to the next");
+        assert!(fresh.slot.take_asked());
+        // Still owed: three. Standing again where it stood changes nothing.
+        fresh.stand(Some(AwaitingFirstByte));
+        assert!(!fresh.slot.take_asked());
+    }
+
+    #[test]
+    fn a_task_that_registers_after_it_was_asked_is_woken_at_once() {
+        struct Count(AtomicUsize);
+        impl Wake for Count {
+            fn wake(self: Arc<Self>) {
+                self.0.fetch_add(1, Ordering::Relaxed);
+            }
+        }
+        let budget = apart();
+        let member = budget.join(None);
+        let woken = Arc::new(Count(AtomicUsize::new(0)));
+        let waker = Waker::from(Arc::clone(&woken));
+        member.slot.wake_on_ask(&waker);
+        assert_eq!(woken.0.load(Ordering::Relaxed), 0, "not asked yet");
+        assert_eq!(budget.reclaim(1).len(), 1);
+        assert_eq!(woken.0.load(Ordering::Relaxed), 1, "woken by the ask");
+        member.slot.wake_on_ask(&waker);
+        assert_eq!(
+            woken.0.load(Ordering::Relaxed),
+            2,
+            "asked and not yet acted on"
+        );
+    }
 }

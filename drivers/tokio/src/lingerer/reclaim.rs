@@ -12,12 +12,17 @@ use std::net::SocketAddr;
 use std::time::Duration;
 use tokio::net::TcpListener;
 
+/// How long an accept loop pauses after an error that says nothing of descriptors, and waits
+/// at most, out of them, for one to be released.
+const PAUSE: Duration = Duration::from_secs(1);
+
 impl Lingerer {
     /// Accepts a connection from `listener` and wraps it, as [`stream`](Self::stream): the
     /// accept loop of a hyper server. It goes on through what a flood brings, as
     /// [`after_accept_error`](Self::after_accept_error) says: a connection lost before it was
     /// accepted is skipped; when `accept` fails for want of descriptors, it reclaims a batch of
-    /// closes and retries at once, or, with nothing to reclaim, after a pause of a second. So
+    /// connections and retries at once, or, with none that may give way, as soon as one may
+    /// or a descriptor is released (a second at most). So
     /// `lingerer.accept(&listener).await?` fails only with another error, one that says the
     /// listener itself is in trouble, for the caller to decide on.
     pub async fn accept(&self, listener: &TcpListener) -> io::Result<(LingerStream, SocketAddr)> {
@@ -34,9 +39,11 @@ impl Lingerer {
 
     /// What an accept loop awaits after `accept` failed with `error`, before it tries again:
     /// nothing for a connection lost before it was accepted; for want of descriptors, a batch
-    /// of closes reclaimed (nginx's: an eighth of those in flight, 1 to 32) and their
-    /// descriptors released; otherwise, or with nothing to reclaim, a pause of a second (as
-    /// axum's own listener, so the loop does not spin). [`LingerListener`] does exactly this;
+    /// of the process's connections reclaimed (nginx's: an eighth of those held, 1 to 32)
+    /// and their descriptors released, or, with none that may give way, the first
+    /// descriptor released or connection come to where it may give way (a second at most);
+    /// after any other error, a pause of a second (as axum's own listener, so the loop does
+    /// not spin). [`LingerListener`] does exactly this;
     /// the accept loop of any other server on this lingerer should too.
     ///
     /// ```no_run
@@ -52,14 +59,25 @@ impl Lingerer {
     ///
     /// [`LingerListener`]: crate::LingerListener
     pub async fn after_accept_error(&self, error: &io::Error) {
-        if linger_io::accept_failure(error) == AcceptFailure::Transient
-            || self.reclaim_if_exhausted(error).await > 0
-        {
-            return;
+        let changes = self.budget().changes();
+        match linger_io::accept_failure(error) {
+            AcceptFailure::Transient => {}
+            AcceptFailure::Exhausted => {
+                self.budget().out_of_descriptors();
+                let batch = linger_io::pressure::reclaim_batch(self.budget().held());
+                let reclaimed = self.reclaim(batch).await;
+                #[cfg(feature = "tracing")]
+                self.warn_exhausted(error, reclaimed);
+                if reclaimed == 0 {
+                    self.budget().until_changed(changes, PAUSE).await;
+                }
+            }
+            AcceptFailure::Other => {
+                #[cfg(feature = "tracing")]
+                tracing::error!(target: "linger", "accept error: {error}");
+                tokio::time::sleep(PAUSE).await;
+            }
         }
-        #[cfg(feature = "tracing")]
-        tracing::error!(target: "linger", "accept error: {error}");
-        tokio::time::sleep(Duration::from_secs(1)).await;
     }
 
     /// Reclaims the `max` connections of the process that give way first, live ones before
@@ -73,19 +91,6 @@ impl Lingerer {
         let asked = self.budget().reclaim(max);
         asked.released_all().await;
         asked.len()
-    }
-
-    /// After `accept` failed with `error`: if for want of descriptors or socket memory,
-    /// reclaims a batch of closes and returns how many; 0 otherwise.
-    async fn reclaim_if_exhausted(&self, error: &io::Error) -> usize {
-        if linger_io::accept_failure(error) != AcceptFailure::Exhausted {
-            return 0;
-        }
-        let batch = linger_io::pressure::reclaim_batch(self.budget().held());
-        let reclaimed = self.reclaim(batch).await;
-        #[cfg(feature = "tracing")]
-        self.warn_exhausted(error, reclaimed);
-        reclaimed
     }
 
     /// Traces that `accept` ran out of descriptors, at most once a second.
@@ -177,6 +182,41 @@ mod tests {
             lingerer.after_accept_error(&error).await;
             assert_eq!(started.elapsed(), Duration::from_secs(1), "{error}");
         }
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn with_nothing_to_reclaim_the_accept_loop_goes_on_once_a_descriptor_is_released() {
+        let budget = crate::budget::apart();
+        let lingerer = Lingerer::builder(Policy::default()).budget(budget).build();
+        let working = budget.join(None);
+        working.stand(None);
+        tokio::spawn(async move {
+            tokio::time::sleep(Duration::from_millis(30)).await;
+            drop(working);
+        });
+        let started = tokio::time::Instant::now();
+        lingerer.after_accept_error(&emfile()).await;
+        assert_eq!(started.elapsed(), Duration::from_millis(30));
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn with_nothing_to_reclaim_the_accept_loop_goes_on_once_a_connection_may_give_way() {
+        let budget = crate::budget::apart();
+        let lingerer = Lingerer::builder(Policy::default()).budget(budget).build();
+        let working = budget.join(None);
+        working.stand(None);
+        let idle = tokio::spawn(async move {
+            tokio::time::sleep(Duration::from_millis(30)).await;
+            working.stand(Some(linger_io::pressure::LiveStanding::Idle));
+            working
+        });
+        let started = tokio::time::Instant::now();
+        lingerer.after_accept_error(&emfile()).await;
+        assert_eq!(started.elapsed(), Duration::from_millis(30));
+        // The reclaim found none of the one it asked for: the first to come where it may
+        // give way was asked to, at once.
+        let idle = idle.await.expect("the task ran");
+        assert!(idle.slot.take_asked());
     }
 
     /// `accept`'s error when the process is out of descriptors: `EMFILE` (24 on every unix)

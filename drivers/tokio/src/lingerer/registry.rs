@@ -162,8 +162,9 @@ impl Lingerer {
         }
     }
 
-    /// A close ended: count it, report it, then leave the registry if it waited, so that
-    /// once [`finished`](Self::finished) resolves every hook call has returned.
+    /// A close ended, its descriptor released: count it, report it, then leave the registry
+    /// if it waited, so that once [`finished`](Self::finished) resolves every hook call has
+    /// returned, and tell the budget.
     pub(crate) fn report(&self, ticket: Option<Ticket>, report: &CloseReport) {
         self.shared.counters.count(report);
         if let Some(hook) = &self.shared.hook {
@@ -175,6 +176,7 @@ impl Lingerer {
             registry.reclaimed.remove(&id);
             self.shared.in_flight.send_modify(|closes| *closes -= 1);
         }
+        self.budget().released();
     }
 }
 

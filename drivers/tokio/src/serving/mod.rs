@@ -57,9 +57,10 @@ use std::sync::Arc;
 ///
 /// The listener goes on through what a flood brings, as
 /// [`Lingerer::after_accept_error`] says: a connection lost before it was accepted is
-/// skipped; out of descriptors, it reclaims a batch of lingering closes and accepts again
-/// at once; it pauses a second, as axum's own listener does, only when there was nothing to
-/// reclaim or the listener itself failed. No accept error reaches the framework.
+/// skipped; out of descriptors, it reclaims a batch of the connections that give way first
+/// and accepts again at once or, with none that may, as soon as a descriptor is released or
+/// a connection comes to where it may give way; it pauses a second, as axum's own listener
+/// does, only when the listener itself failed. No accept error reaches the framework.
 #[cfg(any(feature = "axum", feature = "poem", feature = "salvo"))]
 #[derive(Debug)]
 pub struct LingerListener<L = tokio::net::TcpListener> {
