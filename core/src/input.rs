@@ -78,6 +78,9 @@ pub enum Intent {
     /// Before the close: the application took the connection over for another protocol (an
     /// HTTP upgrade, a WebSocket): only the send timeout guards it from now on.
     Upgrade,
+    /// Before the close: from now on the application holds every request it works on, so a
+    /// request it does not hold is one still arriving.
+    HoldsRequests,
 }
 
 impl fmt::Display for Event {
@@ -112,6 +115,7 @@ impl fmt::Display for Intent {
             Intent::Hold => "hold",
             Intent::Answered => "answered",
             Intent::Upgrade => "upgrade",
+            Intent::HoldsRequests => "holds_requests",
         })
     }
 }

@@ -36,7 +36,10 @@ use core::time::Duration;
 /// like one whose whole request the application is working on, since an HTTP server keeps a
 /// read pending while its handler runs (hyper does, to notice a client that hangs up). The
 /// machine takes it for [`Working`](Activity::Working), which no guard ends, so an honest
-/// slow handler is never cut; docs/design.md says what that leaves to the application.
+/// slow handler is never cut; unless the application says it holds every request it works
+/// on ([`holds_requests`](crate::CloseMachine::holds_requests)), and then a request it does
+/// not hold is still arriving, and the pace guard ends it when its credit runs out.
+/// docs/design.md says what that leaves to an application that does not.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
 pub enum Activity {
     /// Accepted, nothing read or written: waiting for the first byte of a request.
@@ -115,6 +118,10 @@ pub struct Life {
     pub peer_time: Duration,
     /// The application's write waits for room in the send buffer (the peer reads nothing).
     pub write_blocked: bool,
+    /// While receiving, by the application's word
+    /// ([`holds_requests`](crate::CloseMachine::holds_requests)), the peer's bytes are a
+    /// request still arriving: the application holds none.
+    pub arriving: bool,
 }
 
 impl Life {
@@ -181,6 +188,9 @@ pub(crate) struct Live {
     pub(crate) write_blocked: bool,
     /// Requests the application holds ([`CloseMachine::hold`](crate::CloseMachine::hold)).
     pub(crate) held: u16,
+    /// The application holds every request it works on
+    /// ([`CloseMachine::holds_requests`](crate::CloseMachine::holds_requests)).
+    pub(crate) holds_requests: bool,
 }
 
 impl Live {
@@ -202,7 +212,14 @@ impl Live {
             waiting_since_us: Live::NOT_WAITING,
             write_blocked: false,
             held: 0,
+            holds_requests: false,
         }
+    }
+
+    /// By the application's word, the peer's bytes are a request still arriving: it holds
+    /// every request it works on, and none now.
+    fn arriving(&self) -> bool {
+        self.activity == Activity::Receiving && self.holds_requests && self.held == 0
     }
 
     /// Since when the application waits for the peer's bytes, if it does.
@@ -248,6 +265,7 @@ impl Live {
             received: self.unanswered.bytes,
             peer_time: Duration::from_micros(self.unanswered.peer_time_us.into()),
             write_blocked: self.write_blocked,
+            arriving: self.arriving(),
         }
     }
 
@@ -258,6 +276,20 @@ impl Live {
             Activity::AwaitingFirstByte => policy
                 .first_byte_timeout()
                 .map(|timeout| (self.since + timeout, Some(Guard::FirstByte))),
+            // A request still arriving: its credit runs out while the application waits, and
+            // a byte that came at that very instant would still have been in time.
+            Activity::Receiving if self.arriving() => policy
+                .min_receive_rate()
+                .zip(self.waiting_since())
+                .map(|(rate, waiting)| {
+                    let spent = Duration::from_micros(self.request.peer_time_us.into());
+                    let credit =
+                        (rate.grace + rate.allows(self.request.bytes)).saturating_sub(spent);
+                    (
+                        waiting + credit + Duration::from_micros(1),
+                        Some(Guard::Pace),
+                    )
+                }),
             // Quiet for the grace while the application waits for it: the peer said it all.
             Activity::Receiving => policy
                 .min_receive_rate()

@@ -456,6 +456,18 @@ impl CloseMachine {
         self.transaction(|machine| machine.on_intent(Intent::Upgrade, Some(now)))
     }
 
+    /// Before the close, on a machine made by [`accepted`](Self::accepted): from now on the
+    /// application [holds](Self::hold) every request it works on from the moment it has it
+    /// (linger-tokio's `HoldRequests` does). A request it does not hold is then one still
+    /// arriving, which tells what the bytes alone cannot: a peer that sends part of a request
+    /// and goes quiet is no longer taken for one whose request is being worked on. The pace
+    /// guard counts its quiet spells as the peer's and ends it once its credit runs out (the
+    /// grace and what its bytes bought), and under pressure it gives way with the slow.
+    /// Nothing on a machine that follows no life; refused once closed.
+    pub fn holds_requests(&mut self, now: Instant) -> Result<(), Error> {
+        self.transaction(|machine| machine.on_intent(Intent::HoldsRequests, Some(now)))
+    }
+
     // ---- outputs --------------------------------------------------------------------------
 
     /// The next action to perform, in order; `None` when there is nothing to do until the

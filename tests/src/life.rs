@@ -19,7 +19,11 @@
 //!   the request (`CloseMachine::hold`), which spares any pause;
 //! - **L3** a silent connection is ended within its deadline: nothing sent within the first
 //!   byte timeout of the accept, nothing after our answer within the keep-alive timeout, our
-//!   write held back for the send timeout.
+//!   write held back for the send timeout;
+//! - **L4** where the application says it holds every request it works on
+//!   (`CloseMachine::holds_requests`), a request that stops short is ended once its credit
+//!   runs out (the grace and what its bytes bought), however quiet its peer; L1 then counts
+//!   that silence as the peer's, a byte it never sent in time.
 //!
 //! And each guard ends some path (so that a model that explores nothing cannot pass), and
 //! some honest exchange is answered whole. docs/model.md has the figures.
@@ -162,8 +166,9 @@ pub struct World {
     pub now: u8,
     /// Whether the application keeps a read pending while it works and writes (hyper).
     pub reads_while_working: bool,
-    /// Whether the application says what it holds: `hold` when it has a whole request,
-    /// `answered` when its answer is out (as linger-tokio's service wrapper does).
+    /// Whether the application says what it holds: that it holds every request it works on
+    /// (`holds_requests`, at the accept), `hold` when it has a whole request, `answered` when
+    /// its answer is out (as linger-tokio's service wrapper does).
     pub says: bool,
     /// What the application does (its read and whether it says what it holds are the world's).
     pub app: App,
@@ -178,6 +183,9 @@ pub struct World {
     /// The peer's bytes since our last write: when the first came, how many, and whether
     /// each came within the grace and what those before it bought (L1's pace).
     pub span: Option<Span>,
+    /// When the application read the first bytes of the request it is reading, while it has
+    /// not read all of it: the start of that request's credit.
+    pub partial_since: Option<u8>,
     /// When our last write was (the answer out), or `None` before any.
     pub wrote_at: Option<u8>,
     /// When the application's write began to wait for room, if it waits.
@@ -222,6 +230,10 @@ impl World {
         says: bool,
     ) -> World {
         let mut machine = CloseMachine::accepted(policy, Instant::ZERO);
+        if says {
+            // Refused only once closed; it was just accepted.
+            let _ = machine.holds_requests(Instant::ZERO);
+        }
         while machine.poll_action().is_some() {}
         let mut world = World {
             machine,
@@ -234,6 +246,7 @@ impl World {
             in_window: 0,
             answered: 0,
             span: None,
+            partial_since: None,
             wrote_at: None,
             blocked_at: None,
             cut: None,
@@ -266,12 +279,27 @@ impl World {
 
     fn note_cut(&mut self, before: Option<Guard>) {
         if let (None, Some(guard)) = (before, self.machine.ended_by()) {
+            let overdue = self
+                .promised_pace
+                .is_some_and(|rate| self.stopped_short(rate));
             self.cut = Some(Cut {
                 guard,
                 app: self.app,
-                at_pace: self.span.is_none_or(|span| span.at_pace),
+                at_pace: self.span.is_none_or(|span| span.at_pace) && !overdue,
                 at: self.now,
             });
+        }
+    }
+
+    /// Where the application says it holds every request it works on: the request it is
+    /// reading stopped short, its peer quiet past the request's credit at `rate` (a byte
+    /// sent now would come late).
+    pub fn stopped_short(&self, rate: MinRate) -> bool {
+        match (self.says, self.app, self.partial_since) {
+            (true, App::Reading { read }, Some(since)) => {
+                ms(u64::from(self.now - since)) > rate.grace + rate.allows(read.into())
+            }
+            _ => false,
         }
     }
 
@@ -373,8 +401,12 @@ impl World {
         self.unread = 0;
         self.feed(Event::Read(bytes.into()));
         if let App::Reading { read } = self.app {
+            if read == 0 && bytes > 0 {
+                self.partial_since = Some(self.now);
+            }
             let read = read + bytes;
             if read >= bound.request {
+                self.partial_since = None;
                 // A whole request (and any pipelined bytes, kept for later).
                 self.unread = read - bound.request;
                 let until = if bound.work_ms == 0 {
@@ -495,12 +527,19 @@ pub fn properties() -> Vec<Property> {
             "L3 a silent connection ends within its deadline",
             silence_ends,
         ),
+        always(
+            "L4 a request that stops short ends once its credit runs out",
+            short_requests_end,
+        ),
         always("a guard ends only a live connection", only_live),
         sometimes("a silent connection is ended", |world, _, _| {
             cut_by(world, Guard::FirstByte)
         }),
         sometimes("a slow request is ended", |world, _, _| {
             cut_by(world, Guard::Pace)
+        }),
+        sometimes("a request that stops short is ended", |world, _, _| {
+            cut_by(world, Guard::Pace) && world.says && world.span.is_some_and(|s| s.at_pace)
         }),
         sometimes("an idle connection is ended", |world, _, _| {
             cut_by(world, Guard::KeepAlive)
@@ -564,6 +603,14 @@ fn silence_ends(world: &World, policy: &Policy, _: &Bound) -> bool {
         .is_some_and(|at| past(at, policy.send_timeout()));
     let due = silent_since_accept || idle_since_answer || held_back;
     !due || world.machine.is_lingering()
+}
+
+/// L4.
+fn short_requests_end(world: &World, policy: &Policy, _: &Bound) -> bool {
+    let stopped_short = policy
+        .min_receive_rate()
+        .is_some_and(|rate| world.stopped_short(rate));
+    !stopped_short || world.machine.is_lingering()
 }
 
 /// A guard's cut comes only while the connection is live, and the machine's life follows.

@@ -1,5 +1,5 @@
 //! The life before the close, model-checked (`linger_check::life`): the guards of
-//! `CloseMachine::accepted` keep L1-L3 over every interleaving of the bounded model and each
+//! `CloseMachine::accepted` keep L1-L4 over every interleaving of the bounded model and each
 //! ends some path; and when a guard is missing or stricter than promised, the checker finds
 //! it and shows the path.
 
@@ -8,7 +8,7 @@ use linger::{MinRate, Policy, PolicyBuilder};
 use linger_check::life::{Bound, Report, check, check_promising, policy};
 
 #[test]
-fn the_guards_keep_l1_to_l3_on_every_path_and_each_ends_some() {
+fn the_guards_keep_l1_to_l4_on_every_path_and_each_ends_some() {
     let report = check(policy(), Bound::default());
     println!("{report}");
     assert!(report.holds(), "{report}");
@@ -40,6 +40,22 @@ fn a_machine_stricter_than_its_pace_cuts_an_honest_peer() {
         trace.contains("ended by request below the minimum pace"),
         "{trace}"
     );
+}
+
+#[test]
+fn a_machine_more_lenient_than_its_pace_leaves_a_request_that_stopped_short() {
+    let report = against(|builder| {
+        builder.min_receive_rate(Some(MinRate {
+            bytes_per_second: 1000,
+            grace: Duration::from_millis(6),
+        }))
+    });
+    let trace = counterexample(
+        &report,
+        "L4 a request that stops short ends once its credit runs out",
+    );
+    assert!(trace.contains("Reading { read: 1 }"), "{trace}");
+    assert!(!trace.contains("ended by"), "{trace}");
 }
 
 #[test]

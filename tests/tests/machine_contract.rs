@@ -97,6 +97,7 @@ fn intents() -> impl Strategy<Value = Intent> {
         Just(Intent::Hold),
         Just(Intent::Answered),
         Just(Intent::Upgrade),
+        Just(Intent::HoldsRequests),
     ]
 }
 
@@ -351,7 +352,7 @@ impl ReferenceStateMachine for Contract {
                 (WriteShut | Draining, Intent::ShortenBudget(_)) if contract.lingering => {}
                 // A machine made by `new` follows no life: the application's word on it
                 // changes nothing.
-                (_, Intent::Hold | Intent::Answered | Intent::Upgrade) => {}
+                (_, Intent::Hold | Intent::Answered | Intent::Upgrade | Intent::HoldsRequests) => {}
                 _ => contract.not_allowed(intent),
             },
             Input::Wrote(bytes) => match contract.state {
@@ -438,6 +439,7 @@ impl StateMachineTest for Harness {
             Input::Intent(Intent::Hold) => machine.hold(now),
             Input::Intent(Intent::Answered) => machine.answered(now),
             Input::Intent(Intent::Upgrade) => machine.upgrade(now),
+            Input::Intent(Intent::HoldsRequests) => machine.holds_requests(now),
             Input::Wrote(bytes) => machine.handle(Event::Wrote(bytes), now),
             Input::AcksArrive => machine.handle(Event::Readable, now),
             Input::PeerEof => machine.handle(Event::PeerEof, now),

@@ -97,7 +97,7 @@ impl CloseMachine {
 
             // The application's word on the life before the close; once closing, there is no
             // life left to tell of.
-            (_, Hold | Answered | Upgrade) => {
+            (_, Hold | Answered | Upgrade | HoldsRequests) => {
                 if let Some(now) = now {
                     self.on_live_intent(intent, now)?;
                 }
@@ -317,6 +317,7 @@ impl CloseMachine {
                 live.start(Upgraded, now);
                 live.held = 0;
             }
+            (_, Intent::HoldsRequests) => live.holds_requests = true,
             (_, Intent::Hold) => {
                 live.held = live.held.saturating_add(1);
                 if matches!(live.activity, AwaitingFirstByte | Idle) {

@@ -107,11 +107,21 @@ pub enum LiveStanding {
 
 /// Where the live connection whose machine says `life` stands at `now` under `policy`;
 /// `None` when it must not give way: the application works on it, or it sends or reads at a
-/// pace.
+/// pace. A request the application says is still arriving ([`Life::arriving`]) gives way
+/// with the slow whatever its pace, where the policy has one.
 pub fn live_standing(life: &Life, policy: &Policy, now: Instant) -> Option<LiveStanding> {
     match life.activity {
         Activity::AwaitingFirstByte => Some(LiveStanding::AwaitingFirstByte),
         Activity::Idle => Some(LiveStanding::Idle),
+        // A request still arriving, by the application's word: it costs the peer a resend
+        // of a request not yet worked on. The slowest first; one that came in a burst and
+        // stopped short is slowest of all.
+        Activity::Receiving if life.arriving => {
+            policy.min_receive_rate()?;
+            Some(LiveStanding::Slow {
+                bytes_per_second: life.pace().unwrap_or(0),
+            })
+        }
         // Sending since our last write slower than the minimum pace, quiet spells and all: a
         // peer that trickles bytes further apart than the grace, which no guard ends, gives
         // way here.
@@ -429,6 +439,31 @@ mod tests {
         let blocked = live(&[(Read(300), 0), (Wrote(1_000), 1), (WritePending, 1)]);
         assert_eq!(standing_at(&blocked, 500), None, "held back a moment only");
         assert_eq!(standing_at(&blocked, 1_001), Some(LiveStanding::Stalled));
+    }
+
+    #[test]
+    fn a_request_the_application_says_is_still_arriving_gives_way_with_the_slow() {
+        use linger::Event::{Read, ReadPending};
+        let mut head = CloseMachine::accepted(Policy::default(), Instant::ZERO);
+        head.holds_requests(Instant::ZERO).expect("holds requests");
+        for event in [Read(16), ReadPending] {
+            head.handle(event, Instant::ZERO).expect("a live event");
+        }
+        assert_eq!(
+            standing_at(&head, 1),
+            Some(LiveStanding::Slow {
+                bytes_per_second: 0
+            }),
+            "a head in one burst that stopped short"
+        );
+        head.hold(Instant::from_millis(2)).expect("hold");
+        assert_eq!(standing_at(&head, 3), None, "held: worked on");
+        let mut unguarded = CloseMachine::accepted(Policy::default().unguarded(), Instant::ZERO);
+        unguarded
+            .holds_requests(Instant::ZERO)
+            .expect("holds requests");
+        unguarded.handle(Read(16), Instant::ZERO).expect("read");
+        assert_eq!(standing_at(&unguarded, 1), None, "no pace to fall short of");
     }
 
     #[test]

@@ -159,6 +159,34 @@ impl Connection {
         self.machine.ended_by()
     }
 
+    /// The application holds a request it works on, from the moment it has it until its
+    /// answer ends ([`answered`](Self::answered)): no guard ends it meanwhile and it never
+    /// counts as idle, whatever its bytes say ([`CloseMachine::hold`](linger::CloseMachine::hold)).
+    pub fn hold(&mut self) -> Result<(), linger::Error> {
+        self.machine.hold(self.clock.now())
+    }
+
+    /// The answer to a request [held](Self::hold) is out.
+    pub fn answered(&mut self) -> Result<(), linger::Error> {
+        self.machine.answered(self.clock.now())
+    }
+
+    /// The application took the connection over for another protocol (a WebSocket): from
+    /// now on only the send timeout guards it.
+    pub fn upgrade(&mut self) -> Result<(), linger::Error> {
+        self.machine.upgrade(self.clock.now())
+    }
+
+    /// The application holds every request it works on, from the moment it has it (say it
+    /// at the accept): a request it does not hold is one still arriving, which the pace guard
+    /// ends once its credit runs out, however quiet its peer
+    /// ([`CloseMachine::holds_requests`](linger::CloseMachine::holds_requests)). A server
+    /// that parses its requests knows when it has one: this closes what the bytes alone
+    /// leave open, a request that stops short.
+    pub fn holds_requests(&mut self) -> Result<(), linger::Error> {
+        self.machine.holds_requests(self.clock.now())
+    }
+
     /// Where the live connection ranks among the process's when descriptors run short
     /// ([`linger_io::pressure::rank`]): lower gives way first, `u64::MAX` never.
     pub(crate) fn rank(&self) -> u64 {

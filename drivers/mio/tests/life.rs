@@ -147,6 +147,33 @@ fn a_trickling_request_is_ended_and_a_request_worked_on_for_long_is_not() {
 }
 
 #[test]
+fn a_server_that_holds_every_request_ends_a_head_that_stops_short_and_spares_a_held_one() {
+    let listener = TcpListener::bind("127.0.0.1:0").expect("bind");
+    let mut poll = Poll::new().expect("poll");
+    let (mut cut_off, mut client) = accepted(&listener, &poll, Token(1), brisk());
+    cut_off.holds_requests().expect("live");
+    client.write_all(b"GET / HTTP/1.1\r\n").expect("head");
+    let started = Instant::now();
+    serve(&mut poll, &mut cut_off, false, Duration::from_secs(3));
+    assert_eq!(cut_off.ended_by(), Some(Guard::Pace));
+    // The grace (300 ms) and what 16 bytes bought at 1,000 B/s.
+    assert!(started.elapsed() >= Duration::from_millis(316));
+
+    let (mut held, mut client) = accepted(&listener, &poll, Token(2), brisk());
+    held.holds_requests().expect("live");
+    client
+        .write_all(b"GET / HTTP/1.1\r\n\r\n")
+        .expect("request");
+    serve(&mut poll, &mut held, false, Duration::from_millis(100));
+    held.hold().expect("the whole head read");
+    serve(&mut poll, &mut held, false, Duration::from_secs(1));
+    assert_eq!(held.ended_by(), None, "a request held is worked on");
+    held.write_all(b"done").expect("the answer");
+    held.answered().expect("held");
+    assert_eq!(held.life().map(|life| life.activity), Some(Activity::Idle));
+}
+
+#[test]
 fn an_answered_connection_idle_past_the_keep_alive_timeout_is_ended() {
     let listener = TcpListener::bind("127.0.0.1:0").expect("bind");
     let mut poll = Poll::new().expect("poll");

@@ -23,6 +23,8 @@ pub(crate) struct Tally {
     held: AtomicU32,
     /// The connection was taken over for another protocol.
     upgraded: AtomicBool,
+    /// The server holds every request it works on.
+    holds_requests: AtomicBool,
 }
 
 impl Requests {
@@ -39,6 +41,20 @@ impl Requests {
     /// from now on only the send timeout guards it.
     pub fn upgraded(&self) {
         self.shared.upgraded.store(true, Ordering::Release);
+    }
+
+    /// The server holds every request it works on, from the moment it has it, as
+    /// [`HoldRequests`](crate::HoldRequests) does (it says so when it is made): a request not
+    /// held is then one still arriving, which the pace guard ends once its credit runs out,
+    /// however quiet its peer ([`CloseMachine::holds_requests`](linger::CloseMachine::holds_requests)).
+    /// Say it before the connection's first read.
+    pub fn holds_requests(&self) {
+        self.shared.holds_requests.store(true, Ordering::Release);
+    }
+
+    /// Whether the server said it holds every request it works on.
+    pub(crate) fn said_it_holds_requests(&self) -> bool {
+        self.shared.holds_requests.load(Ordering::Acquire)
     }
 
     /// Requests held now.
@@ -110,8 +126,10 @@ mod service {
     }
 
     impl<S> HoldRequests<S> {
-        /// `inner`, its requests told to `requests`.
+        /// `inner`, its requests told to `requests`, which from now on says the server
+        /// holds every request it works on ([`Requests::holds_requests`]).
         pub fn new(inner: S, requests: Requests) -> HoldRequests<S> {
+            requests.holds_requests();
             HoldRequests { inner, requests }
         }
 

@@ -80,6 +80,7 @@ pub struct LingerStream {
     requests: Requests,
     told_held: u32,
     told_upgraded: bool,
+    told_holds_requests: bool,
     /// A wait to read was reported, and no read since.
     reported_waiting: bool,
     /// A wait to write was reported, and no write since.
@@ -134,6 +135,7 @@ impl LingerStream {
             requests: Requests::default(),
             told_held: 0,
             told_upgraded: false,
+            told_holds_requests: false,
             reported_waiting: false,
             reported_blocked: false,
         };
@@ -295,6 +297,11 @@ impl LingerStream {
 
     /// Tells the machine what the server said of its requests since it last heard.
     fn hear_the_server(&mut self, now: Instant) {
+        if !self.told_holds_requests && self.requests.said_it_holds_requests() {
+            self.told_holds_requests = true;
+            // Refused only once closed, which the next call sees.
+            let _ = self.machine.holds_requests(now);
+        }
         if !self.told_upgraded && self.requests.is_upgraded() {
             self.told_upgraded = true;
             // Refused only once closed, which the next call sees.

@@ -181,6 +181,48 @@ async fn a_streamed_answer_that_pauses_past_the_keep_alive_timeout_is_taken_for_
     assert_eq!(reports[0].ended_by, Some(Guard::KeepAlive));
 }
 
+/// A client that sends the first line of a request and falls silent, for at most `wait`: how
+/// long it waited, and whether the connection ended (rather than the wait running out).
+async fn a_partial_head_then_silence(server: &Server, wait: Duration) -> (Duration, bool) {
+    let address = server.address;
+    blocking(move || {
+        let mut partial = client(address, wait);
+        partial.write_all(b"GET / HTTP/1.1\r\n").expect("head");
+        let started = Instant::now();
+        let (read, ended) = read_until(&mut partial, "");
+        assert!(read.is_empty(), "{read:?}");
+        (started.elapsed(), ended)
+    })
+    .await
+}
+
+/// A server that says it holds every request it works on (`HoldRequests`) tells a request
+/// still arriving from one being worked on: a head that stops short is ended once its credit
+/// runs out, however quiet its peer.
+#[cfg(feature = "hyper")]
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_head_that_stops_short_is_ended_for_its_pace_when_the_server_says_it_holds_every_request()
+{
+    let server = Server::start_holding(Lingerer::builder(brisk())).await;
+    let (waited, ended) = a_partial_head_then_silence(&server, secs(5)).await;
+    // The grace, 500 ms, and what 16 bytes bought at 1,000 B/s.
+    assert!(ended, "the connection ended");
+    assert!(waited >= Duration::from_millis(500), "{waited:?}");
+    let reports = server.reported(1, secs(5)).await;
+    assert_eq!(reports[0].ended_by, Some(Guard::Pace));
+    assert_eq!(server.lingerer.counts().slow_requests, 1);
+}
+
+/// Without a word from the server, a head that stops short looks like a request being worked
+/// on (hyper keeps a read pending while its handler runs): no guard ends it.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_head_that_stops_short_is_taken_for_a_request_worked_on_without_a_word_from_the_server() {
+    let server = Server::start(Lingerer::builder(brisk())).await;
+    let (_, ended) = a_partial_head_then_silence(&server, secs(2)).await;
+    assert!(!ended, "no guard ended it");
+    assert_eq!(server.lingerer.counts().guarded(), 0);
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_client_that_never_reads_a_large_answer_is_ended_at_the_send_timeout() {
     let server = Server::start(Lingerer::builder(brisk())).await;

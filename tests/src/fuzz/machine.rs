@@ -159,6 +159,7 @@ impl Driver {
             Intent::Hold => self.machine.hold(now),
             Intent::Answered => self.machine.answered(now),
             Intent::Upgrade => self.machine.upgrade(now),
+            Intent::HoldsRequests => self.machine.holds_requests(now),
         }
     }
 
@@ -269,7 +270,8 @@ fn monotone(before: &CloseMachine, after: &CloseMachine) -> Result<(), Broken> {
 
 /// A guard ends a live connection only for what its guard watches: never one the application
 /// is working on or writing to at its own pace, and a request's pace only when its bytes
-/// arrive; its life ends with its close.
+/// arrive (or its credit runs out, for a request still arriving); its life ends with its
+/// close.
 fn guards_spare_the_work(
     before: &CloseMachine,
     after: &CloseMachine,
@@ -289,7 +291,12 @@ fn guards_spare_the_work(
     };
     let watched = match life.activity {
         Activity::AwaitingFirstByte | Activity::Idle => true,
-        Activity::Receiving => matches!(step, Step::Event(Event::Read(_))),
+        // A request's pace is judged as its bytes arrive, or, for a request the application
+        // says is still arriving, when its credit runs out.
+        Activity::Receiving => {
+            matches!(step, Step::Event(Event::Read(_)))
+                || life.arriving && matches!(step, Step::Advance { .. } | Step::FireDeadline)
+        }
         Activity::Responding | Activity::Upgraded => life.write_blocked,
         Activity::Working => false,
     };

@@ -175,6 +175,16 @@ pub(super) fn held() -> CloseMachine {
     machine
 }
 
+/// A request still arriving, by the application's word: it holds every request it works on
+/// (`holds_requests` at the accept), none now; 100 bytes read at 0 ms, its read pending.
+pub(super) fn arriving() -> CloseMachine {
+    let mut machine = accepted();
+    machine.holds_requests(ms(0)).expect("holds requests");
+    feed(&mut machine, Event::Read(100), ms(0));
+    feed(&mut machine, Event::ReadPending, ms(0));
+    machine
+}
+
 /// Taken over for another protocol at 0 ms, after an answer.
 pub(super) fn upgraded() -> CloseMachine {
     let mut machine = idle();

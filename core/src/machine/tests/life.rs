@@ -491,6 +491,9 @@ fn what_the_application_says_changes_nothing_without_a_life_or_once_closing() {
     unwatched.hold(ms(0)).expect("nothing to hold");
     unwatched.upgrade(ms(0)).expect("nothing to upgrade");
     unwatched.answered(ms(0)).expect("nothing to answer");
+    unwatched
+        .holds_requests(ms(0))
+        .expect("nothing to hold from now on");
     assert_eq!(unwatched, before);
     let mut closing = idle();
     closing.close(ms(1)).expect("close");
@@ -499,4 +502,84 @@ fn what_the_application_says_changes_nothing_without_a_life_or_once_closing() {
     assert_eq!(closing, before);
     let mut closed = closed();
     assert_eq!(closed.hold(ms(3)), Err(Error::Closed));
+}
+
+#[test]
+fn a_request_still_arriving_is_ended_when_its_credit_runs_out_however_quiet_its_peer() {
+    let mut machine = arriving();
+    let life = machine.life().expect("live");
+    assert!(life.arriving, "{life:?}");
+    // The grace, what its 100 bytes bought, and a microsecond: the first instant past it.
+    let credit = rate().grace + rate().allows(100);
+    let deadline = ms(0) + credit + Duration::from_micros(1);
+    assert_eq!(machine.poll_timeout(), Some(deadline));
+    assert_eq!(run_until(&mut machine, deadline), [deadline]);
+    assert_eq!(machine.ended_by(), Some(Guard::Pace));
+    assert_eq!(drain(&mut machine), GUARDS_CLOSE);
+}
+
+#[test]
+fn a_byte_of_a_request_arriving_at_the_last_instant_of_its_credit_is_in_time() {
+    let mut machine = arriving();
+    let credit = rate().grace + rate().allows(100);
+    let last = ms(0) + credit;
+    feed(&mut machine, Event::Read(1), last);
+    assert_eq!(machine.ended_by(), None);
+    feed(&mut machine, Event::ReadPending, last);
+    // What is left of the credit: what the one byte bought, counted from now.
+    let bought = rate().allows(101) - rate().allows(100);
+    let deadline = last + bought + Duration::from_micros(1);
+    assert_eq!(machine.poll_timeout(), Some(deadline));
+    assert_eq!(run_until(&mut machine, deadline), [deadline]);
+    assert_eq!(machine.ended_by(), Some(Guard::Pace));
+}
+
+#[test]
+fn a_request_held_is_no_longer_arriving_and_its_quiet_peer_is_not_cut() {
+    let mut machine = arriving();
+    machine.hold(ms(1)).expect("hold");
+    assert!(!machine.life().expect("live").arriving);
+    let quiet = ms(0) + rate().grace;
+    assert_eq!(machine.poll_timeout(), Some(quiet), "the grace, then work");
+    run_until(&mut machine, ms(3_600_000));
+    assert_eq!(activity(&machine), Some(Activity::Working));
+    assert_eq!(machine.ended_by(), None);
+}
+
+#[test]
+fn after_its_answer_the_next_request_is_arriving_until_held() {
+    let mut machine = arriving();
+    machine.hold(ms(1)).expect("hold");
+    feed(&mut machine, Event::Wrote(WRITTEN), ms(2));
+    machine.answered(ms(2)).expect("answered");
+    assert_eq!(activity(&machine), Some(Activity::Idle));
+    feed(&mut machine, Event::Read(10), ms(3));
+    feed(&mut machine, Event::ReadPending, ms(3));
+    let life = machine.life().expect("live");
+    assert_eq!(life.activity, Activity::Receiving);
+    assert!(life.arriving);
+    machine.hold(ms(4)).expect("hold");
+    assert!(!machine.life().expect("live").arriving);
+}
+
+#[test]
+fn without_its_word_a_quiet_partial_request_is_taken_for_one_worked_on() {
+    let mut machine = receiving();
+    assert!(!machine.life().expect("live").arriving);
+    run_until(&mut machine, ms(3_600_000));
+    assert_eq!(activity(&machine), Some(Activity::Working));
+    assert_eq!(machine.ended_by(), None);
+}
+
+#[test]
+fn a_request_arriving_while_the_application_does_not_read_has_no_deadline() {
+    let mut machine = accepted();
+    machine.holds_requests(ms(0)).expect("holds requests");
+    feed(&mut machine, Event::Read(100), ms(0));
+    assert!(machine.life().expect("live").arriving);
+    assert_eq!(
+        machine.poll_timeout(),
+        None,
+        "the application is busy elsewhere"
+    );
 }

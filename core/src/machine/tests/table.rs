@@ -7,7 +7,7 @@ use core::fmt::Write;
 use std::string::String;
 
 /// The situations a machine can be in that answer inputs differently.
-fn situations() -> [(&'static str, &'static str, CloseMachine); 16] {
+fn situations() -> [(&'static str, &'static str, CloseMachine); 17] {
     [
         (
             "Open, awaiting its first byte",
@@ -43,6 +43,12 @@ fn situations() -> [(&'static str, &'static str, CloseMachine); 16] {
             "Open, receiving, a request held",
             "as receiving, the application holding the request (`hold`) at 0 s",
             held(),
+        ),
+        (
+            "Open, receiving, a request arriving",
+            "accepted, the application holding every request it works on (`holds_requests`); \
+             a request's first 100 bytes read at 0 s, none held, the application waits for more",
+            arriving(),
         ),
         (
             "Open, upgraded",
@@ -81,7 +87,7 @@ fn situations() -> [(&'static str, &'static str, CloseMachine); 16] {
 }
 
 /// Every input, applied at 0 s; `timeout` fires the earliest deadline.
-const INPUTS: [&str; 24] = [
+const INPUTS: [&str; 25] = [
     "cork",
     "uncork",
     "flush",
@@ -92,6 +98,7 @@ const INPUTS: [&str; 24] = [
     "hold",
     "answered",
     "upgrade",
+    "holds_requests",
     "Wrote(100)",
     "Readable",
     "Read(100)",
@@ -122,6 +129,7 @@ fn apply(machine: &mut CloseMachine, input: &str) -> Result<(), crate::Error> {
         "hold" => machine.hold(now),
         "answered" => machine.answered(now),
         "upgrade" => machine.upgrade(now),
+        "holds_requests" => machine.holds_requests(now),
         "Wrote(100)" => event(Event::Wrote(100))(machine),
         "Readable" => event(Event::Readable)(machine),
         "Read(100)" => event(Event::Read(100))(machine),
