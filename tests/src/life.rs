@@ -33,9 +33,9 @@
 //!
 //! let report = check(policy(), Bound::default());
 //! assert!(report.holds(), "{report}");
-//! // Too little room: nothing fails that must not, but no path shows a slow request ended.
+//! // Too little room: nothing fails that must not, but no path shows an idle connection ended.
 //! let cramped = check(policy(), Bound { peer_bytes: 3, horizon_ms: 12, ..Bound::default() });
-//! assert!(!cramped.verdict("a slow request is ended").expect("a property").holds);
+//! assert!(!cramped.verdict("an idle connection is ended").expect("a property").holds);
 //! assert!(cramped.verdicts.iter().filter(|v| !v.sometimes).all(|v| v.holds));
 //! ```
 

@@ -172,6 +172,8 @@ mod stream;
 pub use crate::serving::LingerAcceptor;
 #[cfg(any(feature = "axum", feature = "poem", feature = "salvo"))]
 pub use crate::serving::LingerListener;
+#[cfg(feature = "axum")]
+pub use crate::serving::{AxumAnswering, AxumHoldRequests, MakeHoldRequests, MakingHoldRequests};
 pub use close::{LingerClose, close, spawn_close};
 pub use linger::{
     Activity, Ending, Error, Guard, Life, MinRate, NagleMode, OnBudgetSpent, Outcome, Policy,

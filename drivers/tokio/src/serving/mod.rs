@@ -5,6 +5,8 @@
 
 #[cfg(feature = "axum")]
 mod axum;
+#[cfg(feature = "axum")]
+pub use axum::{AxumAnswering, AxumHoldRequests, MakeHoldRequests, MakingHoldRequests};
 #[cfg(feature = "axum-server")]
 mod axum_server;
 #[cfg(feature = "poem")]
@@ -42,6 +44,10 @@ use std::sync::Arc;
 /// axum::serve(LingerListener::new(listener, Policy::default()), app).await
 /// # }
 /// ```
+///
+/// Each connection is guarded from its accept by the bytes it reads and writes; with
+/// `MakeHoldRequests` around the app (`axum::serve`), it also knows which requests the
+/// server holds.
 ///
 /// # Graceful shutdown
 ///
