@@ -16,7 +16,7 @@ use std::process::ExitCode;
 
 const USAGE: &str = "\
 usage: linger-check --strategy linger|handover|naive|shutdown-close|so-linger|fixed-delay [options]
-       linger-check --conformance N [--seed S] [--jobs J] [--scripts DIR]
+       linger-check --conformance N [--grid full|ci] [--seed S] [--jobs J] [--scripts DIR]
 
 strategies: linger closes through CloseMachine; handover shuts down writing itself and hands
 the socket to an adopted machine at close (as linger_std::close after a framework's shutdown);
@@ -43,9 +43,12 @@ bound:
                          retransmission timeouts of our kernel (4)
   --kernel linux|freebsd|macos
                          whose rules our kernel follows (linux; the peer's is Linux's)
+  --grid full|ci         check at every bound of the replay's grid instead (a table), on
+                         every kernel unless --kernel names one
 conformance (root and /dev/net/tun; docs/model.md, \"The model meets the kernel\"):
-  --conformance N        replay the covering set and N seeded random walks of the model
-                         (Linux's rules, the default bound) on this machine's kernel
+  --conformance N        replay the covering set at every bound of the grid and N seeded
+                         random walks over it (Linux's rules) on this machine's kernel
+  --grid full|ci         the whole bound grid (full), or the bounds CI replays (ci)
   --seed S               the first walk's seed (1)
   --jobs J               replays at once, each in a network namespace of its own (4)
   --scripts DIR          write each trace replayed without a difference as a packetdrill
@@ -84,11 +87,16 @@ struct Command {
     explore: Option<String>,
     diagram: bool,
     conformance: Option<Conformance>,
+    /// `--grid` without `--conformance`: check at every bound of the grid.
+    grid: Option<traces::Grid>,
+    /// `--kernel` was given: check on that kernel alone.
+    kernel_given: bool,
 }
 
 /// What `--conformance` asks for.
 struct Conformance {
     walks: usize,
+    grid: traces::Grid,
     seed: u64,
     jobs: usize,
     scripts: Option<std::path::PathBuf>,
@@ -113,9 +121,12 @@ impl Command {
             explore: None,
             diagram: false,
             conformance: None,
+            grid: None,
+            kernel_given: false,
         };
         let mut conformance = Conformance {
             walks: 0,
+            grid: traces::Grid::Full,
             seed: 1,
             jobs: 4,
             scripts: None,
@@ -168,6 +179,13 @@ impl Command {
                     replay = true;
                     conformance.walks = number(flag, value()?, 0, 1_000_000)? as usize;
                 }
+                "--grid" => {
+                    let name = value()?;
+                    command.grid = Some(
+                        traces::Grid::from_name(name)
+                            .ok_or_else(|| format!("{flag} takes full or ci, not {name:?}"))?,
+                    );
+                }
                 "--seed" => conformance.seed = number(flag, value()?, 0, u64::MAX / 2)?,
                 "--jobs" => conformance.jobs = number(flag, value()?, 1, 64)? as usize,
                 "--scripts" => conformance.scripts = Some(value()?.into()),
@@ -179,6 +197,7 @@ impl Command {
                 "--peer-sends" => command.bound.peer_sends = small(flag, value()?, 0)?,
                 "--peer-moves" => command.bound.peer_moves = small(flag, value()?, 0)?,
                 "--kernel" => {
+                    command.kernel_given = true;
                     let name = value()?;
                     command.bound.kernel = Flavour::from_name(name).ok_or_else(|| {
                         format!("{flag} takes linux, freebsd or macos, not {name:?}")
@@ -195,6 +214,7 @@ impl Command {
             .build()
             .map_err(|error| format!("invalid policy: {error}"))?;
         if replay {
+            conformance.grid = command.grid.take().unwrap_or(traces::Grid::Full);
             command.conformance = Some(conformance);
             return Ok(command);
         }
@@ -238,6 +258,9 @@ impl Command {
     }
 
     fn go<S: Strategy>(&self, strategy: S) -> ExitCode {
+        if let Some(grid) = self.grid {
+            return self.over(grid, strategy);
+        }
         if let Some(address) = &self.explore {
             // Bind first, so a taken or bad address is an error message, not a panic.
             if let Err(error) = TcpListener::bind(address.as_str()) {
@@ -261,6 +284,52 @@ impl Command {
     }
 }
 
+impl Command {
+    /// Checks `strategy` at every bound of `grid`, on every kernel (or the one `--kernel`
+    /// names): a Markdown table, a row per bound and kernel, as docs/model.md shows it.
+    fn over<S: Strategy>(&self, grid: traces::Grid, strategy: S) -> ExitCode {
+        let kernels = if self.kernel_given {
+            vec![self.bound.kernel]
+        } else {
+            Flavour::ALL.to_vec()
+        };
+        println!("strategy {} over the {} grid", strategy.name(), grid.name());
+        println!("| bound | kernel | states (distinct) | depth | time | properties |");
+        println!("|---|---|---|---|---|---|");
+        let mut holds = true;
+        for bound in grid.bounds() {
+            for &kernel in &kernels {
+                let report = model::check(strategy.clone(), Bound { kernel, ..bound });
+                let failing: Vec<&str> = report
+                    .verdicts
+                    .iter()
+                    .filter(|verdict| !verdict.holds)
+                    .map(|verdict| verdict.property)
+                    .collect();
+                holds &= failing.is_empty();
+                println!(
+                    "| {} | {kernel} | {} ({}) | {} | {:.1?} | {} |",
+                    traces::tag(&bound),
+                    report.states,
+                    report.unique_states,
+                    report.max_depth,
+                    report.elapsed,
+                    if failing.is_empty() {
+                        "all hold".into()
+                    } else {
+                        format!("FAIL: {}", failing.join(", "))
+                    }
+                );
+            }
+        }
+        if holds {
+            ExitCode::SUCCESS
+        } else {
+            ExitCode::from(1)
+        }
+    }
+}
+
 impl Conformance {
     /// Replays the covering set and the walks, prints the report, writes the scripts.
     fn run(&self) -> ExitCode {
@@ -277,18 +346,31 @@ impl Conformance {
             );
             return ExitCode::from(2);
         }
-        let mut all = traces::covering_set();
+        let bounds = self.grid.bounds();
+        let searched = std::time::Instant::now();
+        let mut all = traces::covering_set(&bounds);
         let covering = all.len();
-        all.extend(traces::walks(self.seed, self.walks));
+        all.extend(traces::walks(self.seed, self.walks, &bounds));
         println!(
-            "traces:   {covering} covering, {} random walks from seed {}",
-            self.walks, self.seed
+            "traces:   {covering} covering at {} bounds ({} grid), {} random walks from seed {}, \
+             found in {:.1?}",
+            bounds.len(),
+            self.grid.name(),
+            self.walks,
+            self.seed,
+            searched.elapsed()
         );
         let written = std::sync::Mutex::new(Vec::new());
         let done =
             |_: usize, trace: &traces::Trace, replayed: Option<&conformance::replay::Replayed>| {
                 if let (Some(directory), Some(replayed)) = (&self.scripts, replayed) {
-                    let name = format!("{}-{}.pkt", trace.closer, trace.origin).replace(' ', "-");
+                    let name = format!(
+                        "{}-{}-{}.pkt",
+                        trace.closer,
+                        traces::tag(&trace.bound),
+                        trace.origin
+                    )
+                    .replace(' ', "-");
                     let text = packetdrill::script(trace, &replayed.script);
                     let result = std::fs::write(directory.join(&name), text);
                     if let (Err(error), Ok(mut written)) = (result, written.lock()) {

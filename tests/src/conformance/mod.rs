@@ -68,8 +68,7 @@ pub fn run(
                             break;
                         };
                         port = port.checked_add(1).unwrap_or(10_001);
-                        *report.traces.entry(trace.closer).or_default() += 1;
-                        report.steps += trace.steps.len();
+                        report.count(trace);
                         match replay::replay(network.tun(), trace, port) {
                             Ok(replayed) => {
                                 for transition in &replayed.transitions {

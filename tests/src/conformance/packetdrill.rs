@@ -37,13 +37,26 @@ pub fn script(trace: &Trace, exchange: &[Entry]) -> String {
     );
     let mut last = Duration::ZERO;
     for entry in exchange {
-        let (at, line) = match entry {
-            Entry::Segment(segment) => (segment.at, segment_line(segment)),
-            Entry::Call(at, call) => (*at, call_line(call)),
-        };
+        let at = entry.at();
         let delta = at.saturating_sub(last);
         last = at.max(last);
-        let _ = writeln!(text, "+{:.3} {line}", delta.as_secs_f64());
+        let line = match entry {
+            Entry::Segment(segment) => {
+                format!("+{:.3} {}", delta.as_secs_f64(), segment_line(segment))
+            }
+            Entry::Call(made) => match made.returned {
+                None => format!("+{:.3} {}", delta.as_secs_f64(), call_line(&made.text)),
+                // A blocking call: started at `+delta`, returned so long after (packetdrill
+                // counts both from the same event).
+                Some(returned) => format!(
+                    "+{:.3}...{:.3} {}",
+                    delta.as_secs_f64(),
+                    (delta + returned.saturating_sub(at)).as_secs_f64(),
+                    call_line(&made.text)
+                ),
+            },
+        };
+        let _ = writeln!(text, "{line}");
     }
     text
 }

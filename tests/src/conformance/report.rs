@@ -3,6 +3,7 @@
 
 use super::coverage::Transition;
 use super::replay::Divergence;
+use super::traces;
 use super::traces::{Closer, Trace};
 use core::fmt;
 use core::time::Duration;
@@ -13,6 +14,8 @@ use std::collections::BTreeMap;
 pub struct Report {
     /// Traces replayed, per closer.
     pub traces: BTreeMap<Closer, usize>,
+    /// Traces replayed, per bound ([`traces::tag`]).
+    pub bounds: BTreeMap<String, usize>,
     /// Steps replayed.
     pub steps: usize,
     /// How often each transition was exercised by a trace that replayed without a difference.
@@ -43,18 +46,42 @@ impl Report {
         self.traces.values().sum()
     }
 
-    /// The transitions no trace exercised.
+    /// The transitions no trace exercised, though the model can reach them.
     pub fn uncovered(&self) -> Vec<Transition> {
         Transition::ALL
             .iter()
             .copied()
-            .filter(|transition| !self.covered.contains_key(transition))
+            .filter(|transition| {
+                !self.covered.contains_key(transition) && transition.unreached().is_none()
+            })
             .collect()
     }
 
-    /// No divergence, and every transition covered.
+    /// The transitions argued unreachable ([`Transition::unreached`]) that a trace exercised:
+    /// the argument is wrong.
+    pub fn reached_against_the_argument(&self) -> Vec<Transition> {
+        Transition::ALL
+            .iter()
+            .copied()
+            .filter(|transition| {
+                self.covered.contains_key(transition) && transition.unreached().is_some()
+            })
+            .collect()
+    }
+
+    /// No divergence, every transition the model can reach covered, and none argued
+    /// unreachable covered.
     pub fn holds(&self) -> bool {
-        self.divergences.is_empty() && self.uncovered().is_empty()
+        self.divergences.is_empty()
+            && self.uncovered().is_empty()
+            && self.reached_against_the_argument().is_empty()
+    }
+
+    /// Counts `trace` as replayed.
+    pub fn count(&mut self, trace: &Trace) {
+        *self.traces.entry(trace.closer).or_default() += 1;
+        *self.bounds.entry(traces::tag(&trace.bound)).or_default() += 1;
+        self.steps += trace.steps.len();
     }
 
     /// The divergences by their first differing step, each group with its traces.
@@ -87,6 +114,9 @@ impl Report {
         for (closer, count) in other.traces {
             *self.traces.entry(closer).or_default() += count;
         }
+        for (bound, count) in other.bounds {
+            *self.bounds.entry(bound).or_default() += count;
+        }
         self.steps += other.steps;
         for (transition, count) in other.covered {
             *self.covered.entry(transition).or_default() += count;
@@ -104,24 +134,39 @@ impl fmt::Display for Report {
             .collect();
         writeln!(
             f,
-            "replayed: {} traces ({}), {} steps, against this machine's Linux kernel, in {:.1?} ({} at once)",
+            "replayed: {} traces ({}) over {} bounds, {} steps, against this machine's Linux \
+             kernel, in {:.1?} ({} at once)",
             self.total(),
             per_closer.join(", "),
+            self.bounds.len(),
             self.steps,
             self.elapsed,
             self.jobs
         )?;
-        let uncovered = self.uncovered();
+        let unreachable = Transition::ALL
+            .iter()
+            .filter(|transition| transition.unreached().is_some())
+            .count();
         writeln!(
             f,
-            "covered:  {} of {} transitions of the Linux kernel rules",
-            Transition::ALL.len() - uncovered.len(),
-            Transition::ALL.len()
+            "covered:  {} of {} transitions of the Linux kernel rules, {} argued unreachable",
+            self.covered.len(),
+            Transition::ALL.len(),
+            unreachable
         )?;
         for &transition in Transition::ALL {
             let count = self.covered.get(&transition).copied().unwrap_or_default();
             writeln!(f, "  {count:>6}  {transition}")?;
         }
+        for &transition in Transition::ALL {
+            if let (Some(why), false) = (
+                transition.unreached(),
+                self.covered.contains_key(&transition),
+            ) {
+                writeln!(f, "unreached: {transition}: {why}")?;
+            }
+        }
+        let uncovered = self.uncovered();
         writeln!(f, "diverged: {} traces", self.divergences.len())?;
         for (group, members) in self.groups() {
             let (trace, divergence) = members[0];
@@ -144,6 +189,15 @@ impl fmt::Display for Report {
         if !uncovered.is_empty() {
             let names: Vec<String> = uncovered.iter().map(ToString::to_string).collect();
             writeln!(f, "\nnot covered: {}", names.join(", "))?;
+        }
+        let against = self.reached_against_the_argument();
+        if !against.is_empty() {
+            let names: Vec<String> = against.iter().map(ToString::to_string).collect();
+            writeln!(
+                f,
+                "\ncovered, though argued unreachable (the argument is wrong): {}",
+                names.join(", ")
+            )?;
         }
         Ok(())
     }

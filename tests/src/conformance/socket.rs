@@ -11,7 +11,7 @@ use std::io::{self, ErrorKind};
 use std::net::SocketAddr;
 use std::os::fd::AsRawFd;
 use std::thread::JoinHandle;
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 /// Linux's TCP states (`include/net/tcp_states.h`), as `TCP_INFO` reports them.
 mod linux_state {
@@ -80,8 +80,10 @@ pub fn model_state(state: u8) -> Option<TcpState> {
 #[derive(Debug)]
 pub struct Ours {
     socket: Option<Socket>,
-    /// A close blocking in `SO_LINGER` on its own thread, until it returns.
-    lingering: Option<JoinHandle<io::Result<()>>>,
+    /// A close blocking in `SO_LINGER` on its own thread, which tells when it returned.
+    lingering: Option<JoinHandle<Instant>>,
+    /// When the lingering close returned, once it has been joined.
+    returned_at: Option<Instant>,
 }
 
 impl Ours {
@@ -98,6 +100,7 @@ impl Ours {
         Ok(Ours {
             socket: Some(socket),
             lingering: None,
+            returned_at: None,
         })
     }
 
@@ -126,17 +129,17 @@ impl Ours {
         Ok(written == bytes.len())
     }
 
-    /// `read` of one segment, as the model names the answer; an answer the model has no name
-    /// for (a short read, another error) as it is.
-    pub fn read(&self) -> Result<Read, String> {
+    /// `read` of one segment, as the model names the answer, with the errno's name for an
+    /// error; an answer the model has no name for (a short read, another error) as it is.
+    pub fn read(&self) -> Result<(Read, Option<&'static str>), String> {
         let mut buf = [0u8; SEGMENT as usize];
         match io::Read::read(&mut self.socket().map_err(|e| e.to_string())?, &mut buf) {
-            Ok(0) => Ok(Read::Eof),
-            Ok(bytes) if bytes == buf.len() => Ok(Read::Data),
+            Ok(0) => Ok((Read::Eof, None)),
+            Ok(bytes) if bytes == buf.len() => Ok((Read::Data, None)),
             Ok(bytes) => Err(format!("a read of {bytes} bytes, not {SEGMENT}")),
-            Err(error) if error.kind() == ErrorKind::WouldBlock => Ok(Read::WouldBlock),
+            Err(error) if error.kind() == ErrorKind::WouldBlock => Ok((Read::WouldBlock, None)),
             Err(error) => so_error(&error)
-                .map(Read::Error)
+                .map(|(kind, name)| (Read::Error(kind), Some(name)))
                 .ok_or_else(|| error.to_string()),
         }
     }
@@ -151,8 +154,9 @@ impl Ours {
         self.socket()?.set_tcp_cork(on)
     }
 
-    /// `getsockopt(SO_ERROR)`, taking it; an error the model has no name for as it is.
-    pub fn take_error(&self) -> Result<Option<SoError>, String> {
+    /// `getsockopt(SO_ERROR)`, taking it, with the errno's name; an error the model has no
+    /// name for as it is.
+    pub fn take_error(&self) -> Result<Option<(SoError, &'static str)>, String> {
         match self.socket().and_then(Socket::take_error) {
             Ok(None) => Ok(None),
             Ok(Some(error)) => so_error(&error).map(Some).ok_or_else(|| error.to_string()),
@@ -186,11 +190,11 @@ impl Ours {
         let closing = std::thread::spawn(move || {
             let _ = tell.send(thread_id());
             drop(socket);
-            Ok(())
+            Instant::now()
         });
         let thread = told.recv().map_err(io::Error::other)?;
-        let deadline = std::time::Instant::now() + Duration::from_secs(1);
-        while !closing.is_finished() && !sleeping(thread) && std::time::Instant::now() < deadline {
+        let deadline = Instant::now() + Duration::from_secs(1);
+        while !closing.is_finished() && !sleeping(thread) && Instant::now() < deadline {
             std::thread::yield_now();
         }
         self.lingering = Some(closing);
@@ -199,20 +203,30 @@ impl Ours {
 
     /// Waits at most `wait` for a lingering close to return.
     pub fn join_lingering(&mut self, wait: Duration) {
-        let deadline = std::time::Instant::now() + wait;
-        while self.lingering_returned() == Some(false) && std::time::Instant::now() < deadline {
+        let deadline = Instant::now() + wait;
+        while self.lingering_returned() == Some(false) && Instant::now() < deadline {
             std::thread::sleep(Duration::from_millis(5));
         }
-        if self.lingering_returned() == Some(true)
-            && let Some(thread) = self.lingering.take()
-        {
-            let _ = thread.join();
-        }
+        self.lingering_returned_at();
     }
 
     /// Whether a lingering close has returned (`None`: there is none).
     pub fn lingering_returned(&self) -> Option<bool> {
-        self.lingering.as_ref().map(JoinHandle::is_finished)
+        match (&self.lingering, self.returned_at) {
+            (_, Some(_)) => Some(true),
+            (Some(thread), None) => Some(thread.is_finished()),
+            (None, None) => None,
+        }
+    }
+
+    /// When a lingering close returned, if it has.
+    pub fn lingering_returned_at(&mut self) -> Option<Instant> {
+        if self.lingering.as_ref().is_some_and(JoinHandle::is_finished)
+            && let Some(thread) = self.lingering.take()
+        {
+            self.returned_at = thread.join().ok();
+        }
+        self.returned_at
     }
 
     /// `TCP_USER_TIMEOUT`: our kernel gives up on data unacknowledged this long.
@@ -274,12 +288,13 @@ fn sleeping(id: libc::pid_t) -> bool {
     })
 }
 
-/// The model's name for a socket error: `ECONNRESET`, and Linux's `EPIPE` for a reset in
-/// CLOSE_WAIT, are a reset; `ETIMEDOUT` a timeout.
-fn so_error(error: &io::Error) -> Option<SoError> {
+/// The model's name for a socket error, and the errno's: `ECONNRESET`, and Linux's `EPIPE`
+/// for a reset in CLOSE_WAIT, are a reset; `ETIMEDOUT` a timeout.
+fn so_error(error: &io::Error) -> Option<(SoError, &'static str)> {
     match error.raw_os_error()? {
-        libc::ECONNRESET | libc::EPIPE => Some(SoError::Reset),
-        libc::ETIMEDOUT => Some(SoError::TimedOut),
+        libc::ECONNRESET => Some((SoError::Reset, "ECONNRESET")),
+        libc::EPIPE => Some((SoError::Reset, "EPIPE")),
+        libc::ETIMEDOUT => Some((SoError::TimedOut, "ETIMEDOUT")),
         _ => None,
     }
 }

@@ -37,11 +37,22 @@ pub struct Network {
     tun: Tun,
 }
 
-/// The TUN device's file: one IPv4 packet per read or write (`IFF_TUN | IFF_NO_PI`).
+/// The TUN device's file: one IPv4 packet per read or write, behind a `virtio_net_hdr`
+/// (`IFF_TUN | IFF_NO_PI | IFF_VNET_HDR`), with the offloads of a typical Ethernet device
+/// (checksum, TSO), as packetdrill sets its own device up: our kernel hands it a run of
+/// segments it sends together as one packet, the way packetdrill, a packet socket on a real
+/// NIC, or tcpdump sees them, where a device without TSO would have them cut into segments
+/// first. How the kernel's TCP builds and sends its segments is the same either way (it builds
+/// runs of segments for software GSO too).
 #[derive(Debug)]
 pub struct Tun {
     file: File,
 }
+
+/// The `virtio_net_hdr` before each packet (`include/uapi/linux/virtio_net.h`): flags,
+/// GSO type, header length, GSO size, checksum start and offset. All zero on what we write:
+/// one whole packet, its checksums computed.
+const VNET_HEADER: usize = 10;
 
 impl Network {
     /// Moves the calling thread into a new network namespace and brings up the TUN device
@@ -108,12 +119,25 @@ impl Tun {
         // struct ifreq: the name, then a union whose first member here is `short ifr_flags`.
         let mut request = [0u8; 40];
         request[..name.len()].copy_from_slice(name.as_bytes());
-        let flags = (libc::IFF_TUN | libc::IFF_NO_PI) as libc::c_short;
+        let flags = (libc::IFF_TUN | libc::IFF_NO_PI | libc::IFF_VNET_HDR) as libc::c_short;
         request[16..18].copy_from_slice(&flags.to_ne_bytes());
         // SAFETY: `request` is a live, writable 40-byte `struct ifreq` (the kernel copies
         // exactly that size in and out); `file` is an open descriptor of /dev/net/tun.
         let result =
             unsafe { libc::ioctl(file.as_raw_fd(), libc::TUNSETIFF, request.as_mut_ptr()) };
+        if result == -1 {
+            return Err(io::Error::last_os_error());
+        }
+        let offloads = libc::TUN_F_CSUM | libc::TUN_F_TSO4 | libc::TUN_F_TSO6 | libc::TUN_F_TSO_ECN;
+        // SAFETY: TUNSETOFFLOAD takes its argument by value (an unsigned long of flags) on the
+        // open TUN descriptor; no memory is passed.
+        let result = unsafe {
+            libc::ioctl(
+                file.as_raw_fd(),
+                libc::TUNSETOFFLOAD,
+                libc::c_ulong::from(offloads),
+            )
+        };
         if result == -1 {
             return Err(io::Error::last_os_error());
         }
@@ -126,18 +150,28 @@ impl Tun {
 
     /// Writes one IPv4 packet to our kernel.
     pub fn send(&mut self, packet: &[u8]) -> io::Result<()> {
-        self.file.write_all(packet)
+        let mut framed = vec![0u8; VNET_HEADER];
+        framed.extend_from_slice(packet);
+        self.file.write_all(&framed)
     }
 
-    /// The next packet our kernel sent, waiting at most `wait`; `None` if none came.
+    /// The next packet our kernel sent (a run of segments sent together is one), waiting at
+    /// most `wait`; `None` if none came.
     pub fn recv(&mut self, wait: Duration) -> io::Result<Option<Vec<u8>>> {
         let deadline = Instant::now() + wait;
-        let mut buf = vec![0u8; 65536];
+        let mut buf = vec![0u8; VNET_HEADER + 65536];
         loop {
             match self.file.read(&mut buf) {
-                Ok(length) => {
+                Ok(length) if length >= VNET_HEADER => {
                     buf.truncate(length);
+                    buf.drain(..VNET_HEADER);
                     return Ok(Some(buf));
+                }
+                Ok(_) => {
+                    return Err(io::Error::new(
+                        io::ErrorKind::InvalidData,
+                        "a TUN read shorter than its virtio_net_hdr",
+                    ));
                 }
                 Err(error) if error.kind() == io::ErrorKind::WouldBlock => {}
                 Err(error) if error.kind() == io::ErrorKind::Interrupted => continue,

@@ -99,5 +99,6 @@ fn cause(step: Step) -> &'static str {
         | Step::PeerCloses
         | Step::PeerResets => "a peer step",
         Step::OurKernelGivesUp => "a retransmission timeout",
+        Step::OurKernelProbes | Step::PeerKernelProbes => "a persist timer",
     }
 }

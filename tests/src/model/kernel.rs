@@ -155,6 +155,10 @@ pub enum Dead {
     DataAfterClose,
     /// It sent RST: the application aborted (`SO_LINGER {1, 0}`).
     Aborted,
+    /// The application aborted in CLOSING or LAST_ACK with everything sent: Linux drops the
+    /// connection without a RST (`tcp_disconnect` resets only where `tcp_need_reset` says so,
+    /// or while something is unsent).
+    AbortedQuietly,
     /// It received RST.
     ResetByPeer,
     /// It gave up retransmitting (`ETIMEDOUT`); the BSDs send RST as they drop it.
@@ -366,10 +370,12 @@ impl Kernel {
     }
 
     /// `close()`: with unread data, Linux resets at once; otherwise the FIN follows the data
-    /// and the kernel keeps sending on its own (an orphan socket).
+    /// and the kernel keeps sending on its own (an orphan socket). A connection already over
+    /// (reset, timed out, or closed both ways) is only released: `__tcp_close` kills a socket in
+    /// CLOSE without a RST, whatever it left unread (`net/ipv4/tcp.c`).
     pub fn close(&mut self, out: &mut Wire) {
         self.fd_open = false;
-        if self.dead.is_some() {
+        if self.disconnected() {
             return;
         }
         if self.unread() > 0 {
@@ -379,23 +385,43 @@ impl Kernel {
         }
     }
 
-    /// `SO_LINGER {1, 0}` + `close()`: reset now.
+    /// Whether `close()` now would reset the connection: received data unread on a connection
+    /// that is not over.
+    pub fn resets_on_close(&self) -> bool {
+        self.unread() > 0 && !self.disconnected()
+    }
+
+    /// `SO_LINGER {1, 0}` + `close()`: reset now, unless the connection is over (reset, timed
+    /// out, or closed both ways: `__tcp_close` kills a socket in CLOSE without a RST). Linux's
+    /// `tcp_disconnect` resets ESTABLISHED, CLOSE_WAIT and the FIN_WAITs (`tcp_need_reset`),
+    /// but CLOSING and LAST_ACK only while something is unsent: with data and FIN all sent it
+    /// drops the connection without a word. (The BSDs' `tcp_drop` resets every synchronized
+    /// state.)
     pub fn abort(&mut self, out: &mut Wire) {
         self.fd_open = false;
-        if self.dead.is_none() {
+        if self.disconnected() {
+            return;
+        }
+        let closing = matches!(self.tcp_state(), TcpState::Closing | TcpState::LastAck);
+        let all_sent = self.sent == self.written && self.fin != Fin::Queued;
+        if self.flavour == Flavour::Linux && closing && all_sent {
+            self.dead = Some(Dead::AbortedQuietly);
+        } else {
             self.die(Dead::Aborted, out);
         }
     }
 
-    /// A segment arrives from the other kernel.
+    /// A segment arrives from the other kernel. A connection in CLOSED (dead, whatever
+    /// killed it, or closed second and acknowledged) has no socket left to take it: the kernel
+    /// answers anything but a RST with one (`tcp_v4_send_reset` for a segment no socket
+    /// matches; the BSDs' `tcp_input` drops it with a reset alike). TIME_WAIT still has one,
+    /// which takes the peer's last ACKs in silence.
     pub fn receive(&mut self, segment: Segment, out: &mut Wire) {
-        if self.dead.is_some() {
+        if self.tcp_state() == TcpState::Closed {
             if segment == Segment::Data {
                 self.dropped += 1;
             }
-            // A kernel that gave up has no connection left: whatever else arrives is answered
-            // with RST (Linux sent none when it gave up; the BSDs did, and send another).
-            if self.dead == Some(Dead::TimedOut) && segment != Segment::Rst {
+            if segment != Segment::Rst {
                 out.push(Segment::Rst);
             }
             return;
@@ -447,16 +473,42 @@ impl Kernel {
 
     /// Our kernel gives up retransmitting: `ETIMEDOUT` pending, unsent data dropped; the BSDs
     /// send RST as they drop the connection (`tcp_drop`), Linux does not (`tcp_write_err`) and
-    /// answers the peer's next segment with one instead.
+    /// answers the peer's next segment with one instead. A Linux kernel that holds its last
+    /// segment for the window's sake gives up at its persist timer, whose first firing sends
+    /// the probe (`tcp_probe_timer`): that data goes out before the kernel gives up.
     pub fn time_out(&mut self, out: &mut Wire) {
         if self.disconnected() {
             return;
         }
+        self.probe(out);
         self.error = Some(SoError::TimedOut);
         self.dead = Some(Dead::TimedOut);
         self.discarded = self.written - self.sent;
         if self.flavour != Flavour::Linux {
             out.push(Segment::Rst);
+        }
+    }
+
+    /// Whether Linux's persist timer is due to send the last data segment, held because the FIN
+    /// riding on it leaves no room in the peer's window ([`transmit`](Self::transmit)): the
+    /// window has room for the data alone and nothing else is in flight (`tcp_check_probe_timer`
+    /// arms the timer only then).
+    pub fn probe_due(&self) -> bool {
+        self.dead.is_none()
+            && self.flavour == Flavour::Linux
+            && self.fin == Fin::Queued
+            && self.written - self.sent == 1
+            && self.window_end == self.written
+            && self.acked == self.sent
+    }
+
+    /// The persist timer's probe (`tcp_write_wakeup`), when [due](Self::probe_due): it splits
+    /// the data the window has room for off the segment the FIN rides on and sends it; the FIN,
+    /// alone, waits for room.
+    pub fn probe(&mut self, out: &mut Wire) {
+        if self.probe_due() {
+            self.sent += 1;
+            out.push(Segment::Data);
         }
     }
 
@@ -475,18 +527,30 @@ impl Kernel {
     }
 
     /// Sends what the window allows, then the FIN once the data is out. The FIN takes a
-    /// sequence number, and Linux sends a segment only when all of its numbers fit the window
-    /// (`tcp_snd_wnd_test`): a full window holds the FIN back. (A FIN queued while the last
-    /// data was unsent rides on that segment and holds it too, until the persist timer's probe
-    /// splits the data off and sends it, `tcp_write_wakeup`: a delay, which the wire already
-    /// has, so the model sends the data at once.) The BSDs' `tcp_output` sends the FIN with
-    /// the last data whatever room it leaves.
+    /// sequence number, and on Linux it rides on the last data segment when it is queued behind
+    /// unsent data (`tcp_send_fin` tacks it onto the unsent tail); Linux sends a segment only
+    /// when all of its numbers fit the window (`tcp_snd_wnd_test`), but tests a run of more than
+    /// one segment on its first only and sends as much of the run as the window reaches
+    /// (`tcp_mss_split_point`), FIN and all once the window reaches the data's end. So a FIN
+    /// queued alone waits for a place in the window; a last data segment with the FIN on it
+    /// waits, data and all, for the persist timer's probe ([`probe`](Self::probe)) or a wider
+    /// window; a run of two or more that the window takes whole takes the FIN past the window's
+    /// edge. The BSDs' `tcp_output` sends the FIN with the last data whatever room it leaves.
+    /// (The application writes its response in one call: unsent data is one run.)
     fn transmit(&mut self, out: &mut Wire) {
+        let linux = self.flavour == Flavour::Linux;
+        let unsent = self.written - self.sent;
+        let room = self.window_end.saturating_sub(self.sent);
+        let rides = linux && self.fin == Fin::Queued && unsent > 0;
+        if rides && unsent == 1 && room < 2 {
+            return;
+        }
         while self.sent < self.written && self.sent < self.window_end {
             self.sent += 1;
             out.push(Segment::Data);
         }
-        let room_for_fin = self.flavour != Flavour::Linux || self.window_end > self.written;
+        let run_taken_whole = rides && unsent >= 2 && self.sent == self.written;
+        let room_for_fin = !linux || self.window_end > self.written || run_taken_whole;
         if self.fin == Fin::Queued && self.sent == self.written && room_for_fin {
             self.fin = Fin::Sent;
             out.push(Segment::Fin);
@@ -500,3 +564,6 @@ impl Kernel {
         out.push(Segment::Rst);
     }
 }
+
+#[cfg(test)]
+mod tests;

@@ -106,8 +106,9 @@ fn honest_outcome<S: Strategy>(model: &CloseModel<S>, world: &World<S::App>) -> 
         Ending::Unknown { peer_eof } => !peer_eof || world.ours.peer_fin,
         _ => false,
     };
+    // An abort resets a connection that is not over; one closed both ways it only releases.
     let release = match outcome.release {
-        Release::Abort => world.ours.dead.is_some(),
+        Release::Abort => world.ours.disconnected(),
         Release::Close => !world.facts.closed_on_unread,
     };
     figures && ending && release

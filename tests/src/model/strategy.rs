@@ -155,6 +155,8 @@ pub enum Input {
     Receive(Segment),
     /// It gave up retransmitting.
     GiveUp,
+    /// Its persist timer sent the segment it held for the window.
+    Probe,
 }
 
 /// One input to our kernel, with the kernel before and after it.
@@ -294,10 +296,10 @@ impl Io<'_> {
         result
     }
 
-    /// `close`: with unread data, the kernel resets.
+    /// `close`: with unread data, on a connection not over, the kernel resets.
     pub fn close(&mut self) {
         self.count_close();
-        if self.kernel.unread() > 0 && self.kernel.dead.is_none() {
+        if self.kernel.resets_on_close() {
             self.facts.closed_on_unread = true;
         }
         let before = self.before();

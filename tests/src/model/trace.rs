@@ -150,6 +150,7 @@ fn death(dead: Option<Dead>) -> &'static str {
         Some(Dead::ClosedOnUnread) => "sent RST: closed with unread data",
         Some(Dead::DataAfterClose) => "sent RST: data arrived after close",
         Some(Dead::Aborted) => "sent RST: aborted",
+        Some(Dead::AbortedQuietly) => "aborted with everything sent: dropped without a RST",
         Some(Dead::ResetByPeer) => "was reset by the other side",
         Some(Dead::TimedOut) => "gave up retransmitting",
         None => "died",

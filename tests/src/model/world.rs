@@ -52,6 +52,10 @@ pub enum Step {
     /// The path fails: our kernel gives up retransmitting (an adversary's move, like the
     /// peer's).
     OurKernelGivesUp,
+    /// Our kernel's persist timer sends the last data segment it held for the window (Linux).
+    OurKernelProbes,
+    /// The peer's kernel's persist timer does.
+    PeerKernelProbes,
     /// Time passes to our application's next deadline.
     Tick,
 }
@@ -68,6 +72,8 @@ impl fmt::Display for Step {
             Step::PeerCloses => "peer app closes",
             Step::PeerResets => "peer app resets",
             Step::OurKernelGivesUp => "our kernel gives up retransmitting",
+            Step::OurKernelProbes => "our kernel's persist timer sends the held segment",
+            Step::PeerKernelProbes => "the peer's persist timer sends the held segment",
             Step::Tick => "time passes to our next deadline",
         })
     }
@@ -172,6 +178,13 @@ impl<A: Clone> World<A> {
         {
             steps.push(Step::OurKernelGivesUp);
         }
+        // A kernel's own timer, which fires sooner or later whatever the peer does.
+        if self.ours.probe_due() {
+            steps.push(Step::OurKernelProbes);
+        }
+        if self.peer.probe_due() {
+            steps.push(Step::PeerKernelProbes);
+        }
         if strategy.deadline(&self.app).is_some() {
             steps.push(Step::Tick);
         }
@@ -230,6 +243,12 @@ impl<A: Clone> World<A> {
                 let (app, mut io) = next.io(log);
                 strategy.on_delivered(app, &mut io);
             }
+            Step::OurKernelProbes => {
+                let before = log.as_ref().map(|_| next.ours.clone());
+                next.ours.probe(&mut next.to_peer);
+                next.log_input(log.as_deref_mut(), before, Input::Probe);
+            }
+            Step::PeerKernelProbes => next.peer.probe(&mut next.to_us),
             Step::Tick => {
                 if let Some(deadline) = strategy.deadline(&next.app) {
                     next.now = next.now.max(deadline);
