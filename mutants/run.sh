@@ -8,6 +8,7 @@
 #
 #   mutants/run.sh                    # linger, linger-io, linger-mio (14 min here)
 #   mutants/run.sh all                # and linger-std, linger-tokio
+#   mutants/run.sh model              # the model's kernel, against the replay (root)
 #   mutants/run.sh linger-io ...      # the crates named
 #   mutants/run.sh all --in-diff F    # only the mutants on lines the diff F touches (CI)
 #
@@ -29,12 +30,12 @@ while (($#)); do
             crates+=(linger linger-io linger-mio linger-std linger-tokio)
             shift
             ;;
-        linger | linger-io | linger-mio | linger-std | linger-tokio)
+        linger | linger-io | linger-mio | linger-std | linger-tokio | model)
             crates+=("$1")
             shift
             ;;
         *)
-            echo "usage: mutants/run.sh [all | CRATE...] [--in-diff DIFF]" >&2
+            echo "usage: mutants/run.sh [all | CRATE... | model] [--in-diff DIFF]" >&2
             exit 2
             ;;
     esac
@@ -53,10 +54,12 @@ fi
 export CARGO_TARGET_DIR="$PWD/target/mutants-build"
 
 # The tests each crate's mutants face: the crate's own; linger-std and linger-tokio also
-# face linger-check's real-socket scenarios (they run every driver). Sets `tests` to
-# cargo-mutants options.
+# face linger-check's real-socket scenarios (they run every driver); the model's kernel, in
+# linger-check, the replay on this kernel and the model's own tests (mutants/model.toml, which
+# also says which files). Sets `tests` to cargo-mutants options.
 tests_for() {
     case "$1" in
+        model) tests=(--config mutants/model.toml --package linger-check) ;;
         linger) tests=(--features std) ;; # `Clock` and its tests are behind `std`
         linger-io | linger-mio) tests=() ;;
         linger-std | linger-tokio)
@@ -75,6 +78,7 @@ tests_for() {
 directory_of() {
     case "$1" in
         linger) echo core ;;
+        model) echo tests/src/model ;;
         *) echo "drivers/${1#linger-}" ;;
     esac
 }
@@ -91,7 +95,7 @@ known_equivalent() {
 # The crates whose every mutant must be caught.
 must_catch_all() {
     case "$1" in
-        linger | linger-io | linger-mio) return 0 ;;
+        linger | linger-io | linger-mio | model) return 0 ;;
         *) return 1 ;;
     esac
 }
@@ -106,7 +110,9 @@ for crate in "${crates[@]}"; do
     tests_for "$crate"
     started=$SECONDS
     code=0
-    cargo mutants --package "$crate" "${tests[@]}" "${in_diff[@]}" --output "$out" \
+    package=(--package "$crate")
+    [[ $crate == model ]] && package=()
+    cargo mutants "${package[@]}" "${tests[@]}" "${in_diff[@]}" --output "$out" \
         --no-shuffle >"$log" 2>&1 || code=$?
     took=$((SECONDS - started))
     results="$out/mutants.out/outcomes.json"

@@ -53,6 +53,7 @@ conformance (root and /dev/net/tun; docs/model.md, \"The model meets the kernel\
   --jobs J               replays at once, each in a network namespace of its own (4)
   --scripts DIR          write each trace replayed without a difference as a packetdrill
                          script into DIR
+  --fail-fast            begin no trace once one has diverged
 output:
   --explore [ADDR]       serve stateright's explorer (default 127.0.0.1:3000) instead
   --diagram              print CloseMachine's state diagram (Mermaid) from the model
@@ -100,6 +101,7 @@ struct Conformance {
     seed: u64,
     jobs: usize,
     scripts: Option<std::path::PathBuf>,
+    fail_fast: bool,
 }
 
 impl Command {
@@ -130,12 +132,17 @@ impl Command {
             seed: 1,
             jobs: 4,
             scripts: None,
+            fail_fast: false,
         };
         let mut replay = false;
         let mut arguments = arguments.iter().peekable();
         while let Some(flag) = arguments.next() {
             if flag == "--diagram" {
                 command.diagram = true;
+                continue;
+            }
+            if flag == "--fail-fast" {
+                conformance.fail_fast = true;
                 continue;
             }
             if flag == "--explore" {
@@ -378,7 +385,7 @@ impl Conformance {
                     }
                 }
             };
-        let report = match conformance::run(&all, self.jobs, &done) {
+        let report = match conformance::run(&all, self.jobs, self.fail_fast, &done) {
             Ok(report) => report,
             Err(error) => {
                 eprintln!("linger-check: {error}");

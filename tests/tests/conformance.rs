@@ -134,7 +134,8 @@ fn the_covering_set_and_seeded_walks_replay_without_a_divergence_and_are_written
             "--seed",
             "1",
             "--jobs",
-            "4",
+            "8",
+            "--fail-fast",
         ])
         .arg("--scripts")
         .arg(&scripts)

@@ -26,7 +26,7 @@ pub mod tun;
 
 use report::Report;
 use std::sync::Mutex;
-use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::time::Instant;
 use traces::Trace;
 use tun::Network;
@@ -41,14 +41,16 @@ pub fn available() -> Result<(), String> {
 
 /// Replays `traces` on `jobs` threads, each in a namespace of its own; `done` is told of each
 /// trace replayed (its index and whether it held) and, for each that held, given its
-/// exchange for a script.
+/// exchange for a script. With `fail_fast`, no trace is begun once one has diverged.
 pub fn run(
     traces: &[Trace],
     jobs: usize,
+    fail_fast: bool,
     done: &(dyn Fn(usize, &Trace, Option<&replay::Replayed>) + Sync),
 ) -> Result<Report, String> {
     let started = Instant::now();
     let next = AtomicUsize::new(0);
+    let diverged = AtomicBool::new(false);
     let total = Mutex::new(Report {
         jobs: jobs.max(1),
         ..Report::default()
@@ -62,7 +64,7 @@ pub fn run(
                     // left of an earlier one.
                     let mut port = 10_000u16;
                     let mut report = Report::default();
-                    loop {
+                    while !(fail_fast && diverged.load(Ordering::Relaxed)) {
                         let index = next.fetch_add(1, Ordering::Relaxed);
                         let Some(trace) = traces.get(index) else {
                             break;
@@ -77,6 +79,7 @@ pub fn run(
                                 done(index, trace, Some(&replayed));
                             }
                             Err(divergence) => {
+                                diverged.store(true, Ordering::Relaxed);
                                 done(index, trace, None);
                                 report.divergences.push((trace.clone(), *divergence));
                             }
