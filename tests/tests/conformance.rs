@@ -27,18 +27,12 @@ fn covering_set() -> &'static [Trace] {
     SET.get_or_init(|| traces::covering_set(&Grid::Ci.bounds()))
 }
 
-/// Whether the replay can run here; `false` (after saying why) skips it, except under CI.
+/// Whether the replay can run here; `false` skips it with the reason, shown in `cargo test`'s
+/// output (`linger_check::skip`), except under CI, where it fails.
 fn can_replay() -> bool {
-    match conformance::available() {
-        Ok(()) => true,
-        Err(reason) if std::env::var("CI").as_deref() == Ok("true") => {
-            panic!("CI must replay the model's traces, but: {reason}")
-        }
-        Err(reason) => {
-            eprintln!("skipped: cannot replay on this machine: {reason}");
-            false
-        }
-    }
+    let available = conformance::available()
+        .map_err(|reason| format!("cannot replay on this machine: {reason}"));
+    linger_check::skip::unless(available).is_some()
 }
 
 #[test]
