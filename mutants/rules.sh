@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Which suites catch a deliberate change of each Linux rule of the model's kernel
 # (mutants/rules/*.patch, each one rule of docs/model.md's "Linux's rules" changed in
-# tests/src/model/kernel.rs as a wrong belief about Linux would write it). Each is applied to a
+# model/src/kernel.rs as a wrong belief about Linux would write it). Each is applied to a
 # copy of HEAD and the suites below run against it; a suite catches the change when it fails:
 # the real-socket tests of the rules, which do not read the model, and the replay of the CI
 # grid's covering set, which does. The first row is HEAD itself, where every suite must pass.

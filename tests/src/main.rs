@@ -8,10 +8,10 @@
 
 use core::time::Duration;
 use linger::{OnBudgetSpent, Policy};
-use linger_check::conformance::{self, packetdrill, traces};
-use linger_check::model::reference::{FixedDelay, Naive, ShutdownClose, SoLinger};
-use linger_check::model::{self, Bound, Flavour, Handover, Linger, Strategy, diagram};
-use std::net::TcpListener;
+use linger_check::builtin;
+use linger_model::conformance::{self, Grid, Scripts};
+use linger_model::reference::{FixedDelay, Naive, ShutdownClose, SoLinger};
+use linger_model::{self as model, Bound, Check, Flavour, Handover, Linger, Strategy, diagram};
 use std::process::ExitCode;
 
 const USAGE: &str = "\
@@ -89,7 +89,7 @@ struct Command {
     diagram: bool,
     conformance: Option<Conformance>,
     /// `--grid` without `--conformance`: check at every bound of the grid.
-    grid: Option<traces::Grid>,
+    grid: Option<Grid>,
     /// `--kernel` was given: check on that kernel alone.
     kernel_given: bool,
 }
@@ -97,7 +97,7 @@ struct Command {
 /// What `--conformance` asks for.
 struct Conformance {
     walks: usize,
-    grid: traces::Grid,
+    grid: Grid,
     seed: u64,
     jobs: usize,
     scripts: Option<std::path::PathBuf>,
@@ -128,7 +128,7 @@ impl Command {
         };
         let mut conformance = Conformance {
             walks: 0,
-            grid: traces::Grid::Full,
+            grid: Grid::Full,
             seed: 1,
             jobs: 4,
             scripts: None,
@@ -189,7 +189,7 @@ impl Command {
                 "--grid" => {
                     let name = value()?;
                     command.grid = Some(
-                        traces::Grid::from_name(name)
+                        Grid::from_name(name)
                             .ok_or_else(|| format!("{flag} takes full or ci, not {name:?}"))?,
                     );
                 }
@@ -221,7 +221,7 @@ impl Command {
             .build()
             .map_err(|error| format!("invalid policy: {error}"))?;
         if replay {
-            conformance.grid = command.grid.take().unwrap_or(traces::Grid::Full);
+            conformance.grid = command.grid.take().unwrap_or(Grid::Full);
             command.conformance = Some(conformance);
             return Ok(command);
         }
@@ -268,20 +268,30 @@ impl Command {
         if let Some(grid) = self.grid {
             return self.over(grid, strategy);
         }
+        let check = match Check::new(strategy).bound(self.bound) {
+            Ok(check) => check,
+            Err(error) => {
+                eprintln!("linger-check: {error}");
+                return ExitCode::from(2);
+            }
+        };
         if let Some(address) = &self.explore {
-            // Bind first, so a taken or bad address is an error message, not a panic.
-            if let Err(error) = TcpListener::bind(address.as_str()) {
+            // Bind first, so that the line below is not printed for an address taken or bad.
+            if let Err(error) = std::net::TcpListener::bind(address.as_str()) {
                 eprintln!("linger-check: cannot serve on {address}: {error}");
                 return ExitCode::from(2);
             }
             println!(
                 "serving the explorer for {} on http://{address}",
-                strategy.name()
+                check.model().strategy.name()
             );
-            model::explore(strategy, self.bound, address);
+            if let Err(error) = check.explore(address) {
+                eprintln!("linger-check: cannot serve on {address}: {error}");
+                return ExitCode::from(2);
+            }
             return ExitCode::SUCCESS;
         }
-        let report = model::check(strategy, self.bound);
+        let report = check.run();
         print!("{report}");
         if report.holds() {
             ExitCode::SUCCESS
@@ -294,7 +304,7 @@ impl Command {
 impl Command {
     /// Checks `strategy` at every bound of `grid`, on every kernel (or the one `--kernel`
     /// names): a Markdown table, a row per bound and kernel, as docs/model.md shows it.
-    fn over<S: Strategy>(&self, grid: traces::Grid, strategy: S) -> ExitCode {
+    fn over<S: Strategy>(&self, grid: Grid, strategy: S) -> ExitCode {
         let kernels = if self.kernel_given {
             vec![self.bound.kernel]
         } else {
@@ -306,7 +316,13 @@ impl Command {
         let mut holds = true;
         for bound in grid.bounds() {
             for &kernel in &kernels {
-                let report = model::check(strategy.clone(), Bound { kernel, ..bound });
+                let report = match Check::new(strategy.clone()).bound(Bound { kernel, ..bound }) {
+                    Ok(check) => check.run(),
+                    Err(error) => {
+                        eprintln!("linger-check: {error}");
+                        return ExitCode::from(2);
+                    }
+                };
                 let failing: Vec<&str> = report
                     .verdicts
                     .iter()
@@ -316,7 +332,7 @@ impl Command {
                 holds &= failing.is_empty();
                 println!(
                     "| {} | {kernel} | {} ({}) | {} | {:.1?} | {} |",
-                    traces::tag(&bound),
+                    bound.short_name(),
                     report.states,
                     report.unique_states,
                     report.max_depth,
@@ -340,24 +356,22 @@ impl Command {
 impl Conformance {
     /// Replays the covering set and the walks, prints the report, writes the scripts.
     fn run(&self) -> ExitCode {
-        if let Err(reason) = conformance::available() {
-            eprintln!("linger-check: cannot replay on this machine: {reason}");
+        if let Err(error) = conformance::available() {
+            eprintln!("linger-check: {error}");
             return ExitCode::from(3);
         }
-        if let Some(directory) = &self.scripts
-            && let Err(error) = std::fs::create_dir_all(directory)
-        {
-            eprintln!(
-                "linger-check: cannot create {}: {error}",
-                directory.display()
-            );
-            return ExitCode::from(2);
-        }
+        let scripts = match Scripts::new(self.scripts.clone()) {
+            Ok(scripts) => scripts,
+            Err(error) => {
+                eprintln!("linger-check: {error}");
+                return ExitCode::from(2);
+            }
+        };
         let bounds = self.grid.bounds();
         let searched = std::time::Instant::now();
-        let mut all = traces::covering_set(&bounds);
+        let mut all = builtin::covering_set(&bounds);
         let covering = all.len();
-        all.extend(traces::walks(self.seed, self.walks, &bounds));
+        all.extend(builtin::walks(self.seed, self.walks, &bounds));
         println!(
             "traces:   {covering} covering at {} bounds ({} grid), {} random walks from seed {}, \
              found in {:.1?}",
@@ -367,25 +381,14 @@ impl Conformance {
             self.seed,
             searched.elapsed()
         );
-        let written = std::sync::Mutex::new(Vec::new());
-        let done =
-            |_: usize, trace: &traces::Trace, replayed: Option<&conformance::replay::Replayed>| {
-                if let (Some(directory), Some(replayed)) = (&self.scripts, replayed) {
-                    let name = format!(
-                        "{}-{}-{}.pkt",
-                        trace.closer,
-                        traces::tag(&trace.bound),
-                        trace.origin
-                    )
-                    .replace(' ', "-");
-                    let text = packetdrill::script(trace, &replayed.script);
-                    let result = std::fs::write(directory.join(&name), text);
-                    if let (Err(error), Ok(mut written)) = (result, written.lock()) {
-                        written.push(format!("{name}: {error}"));
-                    }
-                }
-            };
-        let report = match conformance::run(&all, self.jobs, self.fail_fast, &done) {
+        let report = conformance::run(
+            &all,
+            self.jobs,
+            self.fail_fast,
+            &builtin::replay,
+            &|trace, replayed| scripts.write(trace, replayed),
+        );
+        let report = match report {
             Ok(report) => report,
             Err(error) => {
                 eprintln!("linger-check: {error}");
@@ -393,11 +396,11 @@ impl Conformance {
             }
         };
         print!("{report}");
-        let failed_writes = written.into_inner().unwrap_or_default();
-        for failure in &failed_writes {
-            eprintln!("linger-check: cannot write {failure}");
+        let written = scripts.finish();
+        if let Err(error) = &written {
+            eprintln!("linger-check: {error}");
         }
-        if report.holds() && failed_writes.is_empty() {
+        if report.holds() && written.is_ok() {
             ExitCode::SUCCESS
         } else {
             ExitCode::from(1)

@@ -4,15 +4,16 @@
 //! with the reason, except under `CI=true`, where it fails.
 #![cfg(target_os = "linux")]
 
-use linger_check::conformance::coverage::Transition;
-use linger_check::conformance::peer::{Line, Peer, SEGMENT};
-use linger_check::conformance::replay::{Entry, Made};
-use linger_check::conformance::socket::{Ours, linux_state};
-use linger_check::conformance::traces::{self, Closer, Grid, Origin, Trace};
-use linger_check::conformance::tun::{Network, Tun};
-use linger_check::conformance::{self, packetdrill};
-use linger_check::model::kernel::Segment;
+use linger_check::builtin::{self, Builtin};
 use linger_io::acks::TcpState;
+use linger_model::conformance::coverage::Transition;
+use linger_model::conformance::peer::{Line, Peer, SEGMENT};
+use linger_model::conformance::replay::{Entry, Made};
+use linger_model::conformance::socket::{Ours, linux_state};
+use linger_model::conformance::traces::{self, Grid, Origin, Trace};
+use linger_model::conformance::tun::{Network, Tun};
+use linger_model::conformance::{self, packetdrill};
+use linger_model::{Bound, Flavour, Segment, Step};
 use std::collections::BTreeSet;
 use std::process::Command;
 use std::sync::OnceLock;
@@ -24,14 +25,13 @@ const WALKS: usize = 60;
 
 fn covering_set() -> &'static [Trace] {
     static SET: OnceLock<Vec<Trace>> = OnceLock::new();
-    SET.get_or_init(|| traces::covering_set(&Grid::Ci.bounds()))
+    SET.get_or_init(|| builtin::covering_set(&Grid::Ci.bounds()))
 }
 
 /// Whether the replay can run here; `false` skips it with the reason, shown in `cargo test`'s
 /// output (`linger_check::skip`), except under CI, where it fails.
 fn can_replay() -> bool {
-    let available = conformance::available()
-        .map_err(|reason| format!("cannot replay on this machine: {reason}"));
+    let available = conformance::available().map_err(|error| error.to_string());
     linger_check::skip::unless(available).is_some()
 }
 
@@ -39,7 +39,7 @@ fn can_replay() -> bool {
 fn the_ci_grid_covers_every_transition_the_model_reaches_and_none_argued_unreachable() {
     let covered: BTreeSet<Transition> = covering_set()
         .iter()
-        .flat_map(traces::transitions)
+        .flat_map(builtin::transitions)
         .collect();
     let missing: Vec<_> = Transition::ALL
         .iter()
@@ -58,14 +58,14 @@ fn the_ci_grid_covers_every_transition_the_model_reaches_and_none_argued_unreach
         against.is_empty(),
         "argued unreachable, reached: {against:?}"
     );
-    for closer in Closer::ALL {
+    for builtin in Builtin::ALL {
         for bound in Grid::Ci.bounds() {
             assert!(
                 covering_set()
                     .iter()
-                    .any(|trace| trace.closer == closer && trace.bound == bound),
-                "{closer} has no covering trace at {}",
-                traces::tag(&bound)
+                    .any(|trace| trace.strategy == builtin.name() && trace.bound == bound),
+                "{builtin} has no covering trace at {}",
+                bound.short_name()
             );
         }
     }
@@ -74,9 +74,7 @@ fn the_ci_grid_covers_every_transition_the_model_reaches_and_none_argued_unreach
 #[test]
 fn the_grid_holds_every_value_of_each_bound_up_to_its_largest_and_ci_a_part_of_it() {
     let full = Grid::Full.bounds();
-    let values = |of: fn(&linger_check::model::Bound) -> u8| -> BTreeSet<u8> {
-        full.iter().map(of).collect()
-    };
+    let values = |of: fn(&Bound) -> u8| -> BTreeSet<u8> { full.iter().map(of).collect() };
     let every = |low: u8, high: u8| (low..=high).collect::<BTreeSet<u8>>();
     assert_eq!(values(|bound| bound.segments), every(1, 4));
     assert_eq!(values(|bound| bound.peer_window), every(1, 5));
@@ -86,29 +84,32 @@ fn the_grid_holds_every_value_of_each_bound_up_to_its_largest_and_ci_a_part_of_i
     let ci = Grid::Ci.bounds();
     assert!(ci.iter().all(|bound| full.contains(bound)));
     assert!(ci.len() < full.len());
-    assert!(ci.contains(&linger_check::model::Bound {
+    assert!(ci.contains(&Bound {
         segments: 1,
         peer_window: 1,
         our_window: 2,
         peer_sends: 2,
         peer_moves: 3,
-        kernel: linger_check::model::Flavour::Linux,
+        kernel: Flavour::Linux,
     }));
 }
 
 #[test]
 fn a_seed_gives_the_same_walks_every_time_and_each_closer_and_bound_its_share() {
     let bounds = Grid::Full.bounds();
-    let walks = traces::walks(7, 120, &bounds);
-    assert_eq!(walks, traces::walks(7, 120, &bounds));
-    assert_ne!(walks, traces::walks(8, 120, &bounds));
-    for closer in Closer::ALL {
+    let walks = builtin::walks(7, 120, &bounds);
+    assert_eq!(walks, builtin::walks(7, 120, &bounds));
+    assert_ne!(walks, builtin::walks(8, 120, &bounds));
+    for builtin in Builtin::ALL {
         assert_eq!(
-            walks.iter().filter(|walk| walk.closer == closer).count(),
+            walks
+                .iter()
+                .filter(|walk| walk.strategy == builtin.name())
+                .count(),
             20
         );
     }
-    let drawn: BTreeSet<String> = walks.iter().map(|walk| traces::tag(&walk.bound)).collect();
+    let drawn: BTreeSet<String> = walks.iter().map(|walk| walk.bound.short_name()).collect();
     assert!(drawn.len() > bounds.len() / 2, "{drawn:?}");
     assert!(walks.iter().all(|walk| !walk.steps.is_empty()));
 }
@@ -386,9 +387,9 @@ fn a_segment_after_our_fin_was_acknowledged_in_last_ack_is_answered_with_rst() {
 #[test]
 fn a_script_reads_as_packetdrill_writes_calls_segments_and_a_blocking_close() {
     let trace = Trace {
-        closer: Closer::SoLinger,
+        strategy: Builtin::SoLinger.name().into(),
         bound: traces::bound(),
-        steps: vec![linger_check::model::Step::AppCloses],
+        steps: vec![Step::AppCloses],
         origin: Origin::Covering(Transition::CloseQueuesFin),
     };
     let segment = |at, inbound, flags: &str, seq, len, ack| {

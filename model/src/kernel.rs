@@ -325,7 +325,7 @@ impl Kernel {
 
     /// The application writes `segments`.
     pub fn write(&mut self, segments: u8, out: &mut Wire) {
-        self.written += segments;
+        self.written = self.written.saturating_add(segments);
         self.transmit(out);
     }
 
@@ -419,7 +419,7 @@ impl Kernel {
     pub fn receive(&mut self, segment: Segment, out: &mut Wire) {
         if self.tcp_state() == TcpState::Closed {
             if segment == Segment::Data {
-                self.dropped += 1;
+                self.dropped = self.dropped.saturating_add(1);
             }
             if segment != Segment::Rst {
                 out.push(Segment::Rst);
@@ -429,11 +429,11 @@ impl Kernel {
         match segment {
             Segment::Data if !self.fd_open => {
                 // Linux: data for a socket the application closed is answered with RST.
-                self.dropped += 1;
+                self.dropped = self.dropped.saturating_add(1);
                 self.die(Dead::DataAfterClose, out);
             }
             Segment::Data => {
-                self.received += 1;
+                self.received = self.received.saturating_add(1);
                 out.push(self.ack());
             }
             Segment::Fin => {
@@ -522,7 +522,7 @@ impl Kernel {
         Segment::Ack {
             received: self.received,
             fin: self.peer_fin,
-            window_end: self.read + self.capacity,
+            window_end: self.read.saturating_add(self.capacity),
         }
     }
 

@@ -15,8 +15,8 @@
 //! These names only label what the model did; what the kernel should do is never predicted
 //! here, it is the model's own `Kernel` that the replay compares with the real one.
 
-use crate::model::kernel::{Dead, Fin, Kernel, Segment, SoError};
-use crate::model::strategy::{Call, Input, Logged};
+use crate::kernel::{Dead, Fin, Kernel, Segment, SoError};
+use crate::strategy::{Call, Input, Logged};
 use core::fmt;
 use linger_io::acks::TcpState;
 
@@ -535,7 +535,7 @@ fn called(before: &Kernel, after: &Kernel, call: Call, add: &mut impl FnMut(bool
             add(queues && all_sent && room, ShutdownSendsFin);
             add(queues && all_sent && !room, ShutdownFinHeldByWindow);
         }
-        Call::Close => {
+        Call::Close | Call::LingeringClose => {
             let open = alive && !closed_both_ways;
             let unread = before.unread() > 0;
             add(open && unread, CloseOverUnreadResets);

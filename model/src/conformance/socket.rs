@@ -4,7 +4,7 @@
 
 use super::peer::SEGMENT;
 use super::tun::PEER;
-use crate::model::kernel::{Read, SoError};
+use crate::kernel::{Read, SoError};
 use linger_io::acks::TcpState;
 use socket2::{Domain, Socket, Type};
 use std::io::{self, ErrorKind};

@@ -8,7 +8,7 @@
 //! window scaling, SACK or timestamps are offered, so windows are exact byte counts.
 
 use super::tun::{OURS, PEER, Tun};
-use crate::model::kernel::Segment;
+use crate::kernel::Segment;
 use etherparse::{PacketBuilder, SlicedPacket, TcpOptionElement, TransportSlice};
 use std::io;
 use std::time::{Duration, Instant};

@@ -25,11 +25,11 @@
 use super::coverage::Transition;
 use super::peer::{Line, Peer, SEGMENT, Sent};
 use super::socket::{Ours, View, linux_state};
-use super::traces::{Closer, Trace, WithStrategy};
+use super::traces::Trace;
 use super::tun::Tun;
-use crate::model::kernel::{Fin, Kernel, NotConnected, Read, Segment, SoError};
-use crate::model::strategy::{Call, Describe, Input, Logged};
-use crate::model::{Step, Strategy, World};
+use crate::kernel::{Fin, Kernel, NotConnected, Read, Segment, SoError};
+use crate::strategy::{Call, Describe, Input, Logged};
+use crate::{Step, Strategy, World};
 use core::fmt;
 use std::time::{Duration, Instant};
 
@@ -128,6 +128,23 @@ impl Entry {
 }
 
 impl Divergence {
+    /// A trace that could not be replayed at all, for `why` (the connection could not be set
+    /// up, the strategy is unknown to the caller): a difference at step 0.
+    pub fn not_replayed(why: String) -> Divergence {
+        let failed = Difference {
+            what: "connection".into(),
+            expected: "established".into(),
+            observed: why,
+        };
+        *Divergence::at(
+            0,
+            "setting up the connection".into(),
+            String::new(),
+            String::new(),
+            vec![failed],
+        )
+    }
+
     /// A divergence at step `step`, its exchange filled in when the replay ends.
     fn at(
         step: usize,
@@ -163,11 +180,16 @@ impl fmt::Display for Divergence {
     }
 }
 
-/// Replays `trace` in `tun`'s namespace (the calling thread must be in it), the peer on
-/// `port`: the transitions it exercised and its exchange, or the first difference (or the
-/// reason it could not be set up, as a divergence at step 0).
-pub fn replay(tun: &mut Tun, trace: &Trace, port: u16) -> Result<Replayed, Box<Divergence>> {
-    trace.closer.with(Replay { tun, trace, port })
+/// Replays `trace` of `strategy` in `tun`'s namespace (the calling thread must be in it), the
+/// peer on `port`: the transitions it exercised and its exchange, or the first difference (or
+/// the reason it could not be set up, as a divergence at step 0).
+pub fn replay<S: Strategy>(
+    tun: &mut Tun,
+    strategy: &S,
+    trace: &Trace,
+    port: u16,
+) -> Result<Replayed, Box<Divergence>> {
+    Replay { tun, trace, port }.with(strategy)
 }
 
 struct Replay<'a> {
@@ -176,25 +198,10 @@ struct Replay<'a> {
     port: u16,
 }
 
-impl WithStrategy for Replay<'_> {
-    type Output = Result<Replayed, Box<Divergence>>;
-
-    fn with<S: Strategy>(self, closer: Closer, strategy: S) -> Self::Output {
+impl Replay<'_> {
+    fn with<S: Strategy>(self, strategy: &S) -> Result<Replayed, Box<Divergence>> {
         let started = Instant::now();
-        let setup = |error: String| {
-            let failed = Difference {
-                what: "connection".into(),
-                expected: "established".into(),
-                observed: error,
-            };
-            Divergence::at(
-                0,
-                "setting up the connection".into(),
-                String::new(),
-                String::new(),
-                vec![failed],
-            )
-        };
+        let setup = |error: String| Box::new(Divergence::not_replayed(error));
         let ours = Ours::connect(self.port).map_err(|error| setup(error.to_string()))?;
         let peer = Peer::accept(
             self.tun,
@@ -216,8 +223,7 @@ impl WithStrategy for Replay<'_> {
         peer.take_in(self.tun, Duration::from_millis(10))
             .map_err(|error| setup(error.to_string()))?;
         let mut run = Run {
-            strategy: &strategy,
-            closer,
+            strategy,
             tun: self.tun,
             ours,
             peer,
@@ -250,7 +256,6 @@ impl WithStrategy for Replay<'_> {
 /// One replay under way.
 struct Run<'a, S: Strategy> {
     strategy: &'a S,
-    closer: Closer,
     tun: &'a mut Tun,
     ours: Ours,
     peer: Peer,
@@ -310,7 +315,7 @@ impl<S: Strategy> Run<'_, S> {
                 }
             }
             enabled.clear();
-            world.steps(self.strategy, &mut enabled);
+            world.steps(self.strategy, &crate::Peer::default(), &mut enabled);
             if step == Step::OurKernelProbes && !enabled.contains(&step) && self.probed_early {
                 // Our kernel's timer fired before the trace had it fire: taken then.
                 continue;
@@ -351,9 +356,11 @@ impl<S: Strategy> Run<'_, S> {
             self.perform(calls)
                 .map_err(|(input, differences)| diverged(&world, input, differences))?;
             self.rst |= next.to_peer.iter().any(|&segment| segment == Segment::Rst);
-            let patience = match (self.closer, step) {
-                (Closer::SoLinger, Step::Tick) => Duration::from_secs(LINGER_SECONDS) + PATIENCE,
-                (_, Step::OurKernelProbes) => PERSIST,
+            let patience = match step {
+                Step::Tick if self.lingering.is_some() => {
+                    Duration::from_secs(LINGER_SECONDS) + PATIENCE
+                }
+                Step::OurKernelProbes => PERSIST,
                 _ => PATIENCE,
             };
             self.transitions.extend(log.iter().flat_map(Transition::of));
@@ -404,8 +411,7 @@ impl<S: Strategy> Run<'_, S> {
             sent: sent(&world.ours, self.rst),
             rst: true,
             view: world.ours.fd_open.then(|| view(&world.ours)),
-            returned: (self.closer == Closer::SoLinger && world.facts.close_asked_at.is_some())
-                .then(|| self.strategy.released(&world.app)),
+            returned: self.lingering.map(|_| self.strategy.released(&world.app)),
         }
     }
 
@@ -613,7 +619,7 @@ impl<S: Strategy> Run<'_, S> {
                         .map_or_else(|e| errno(&e), |()| "0".into());
                     ("shutdown(3, SHUT_WR)".into(), model, real, None)
                 }
-                Call::Close if self.closer == Closer::SoLinger => {
+                Call::LingeringClose => {
                     let linger = format!(
                         "setsockopt(3, SOL_SOCKET, SO_LINGER, {{onoff=1, linger={LINGER_SECONDS}}}, 8) = 0"
                     );

@@ -2,7 +2,7 @@
 //! give: the *shortest* counterexample (its BFS records the last violation it visits, not the
 //! first) and every edge of the graph (for the state diagram).
 
-use super::{CloseModel, Step, Strategy, World};
+use crate::{CloseModel, Step, Strategy, World};
 use core::hash::{BuildHasher, Hash};
 use stateright::Model;
 use std::collections::hash_map::RandomState;

@@ -1,9 +1,10 @@
 //! The model's state, two kernels, the wires between them, our application and an
 //! adversarial peer, and the steps that move it.
 
-use super::Bound;
 use super::kernel::{Flavour, Kernel, Wire};
 use super::strategy::{Facts, Input, Io, Logged, Strategy};
+use crate::bound::Bound;
+use crate::peer::Peer;
 use core::fmt;
 
 /// Everything the model knows at one instant. Its `Debug` is in words (`trace.rs`): it is
@@ -83,7 +84,7 @@ impl<A> World<A> {
     /// Our data that will never reach the peer's kernel: unsent when our kernel died, or
     /// arrived after the peer's died.
     pub fn lost(&self) -> u8 {
-        self.ours.discarded + self.peer.dropped
+        self.ours.discarded.saturating_add(self.peer.dropped)
     }
 
     /// Our application called `close` (or abort) and got its socket back.
@@ -141,9 +142,9 @@ impl<A: Clone> World<A> {
         }
     }
 
-    /// The steps enabled here, in a fixed order (BFS then finds the same shortest
-    /// counterexample every run).
-    pub fn steps<S: Strategy<App = A>>(&self, strategy: &S, steps: &mut Vec<Step>) {
+    /// The steps enabled here, the peer's as `peer` allows them, in a fixed order (BFS then
+    /// finds the same shortest counterexample every run).
+    pub fn steps<S: Strategy<App = A>>(&self, strategy: &S, peer: &Peer, steps: &mut Vec<Step>) {
         if self.facts.close_asked_at.is_none() {
             steps.push(Step::AppCloses);
         }
@@ -154,19 +155,25 @@ impl<A: Clone> World<A> {
             steps.push(Step::DeliverToUs);
         }
         let peer_alive = self.peer.fd_open && self.peer.dead.is_none();
+        let mut peer_steps = Vec::new();
         if peer_alive && self.peer.unread() > 0 {
-            steps.push(Step::PeerReads);
+            peer_steps.push(Step::PeerReads);
         }
         if peer_alive && self.peer_moves_left > 0 {
             if self.peer.fin == super::kernel::Fin::None {
                 if self.peer_sends_left > 0 {
-                    steps.push(Step::PeerSends);
+                    peer_steps.push(Step::PeerSends);
                 }
-                steps.push(Step::PeerHalfCloses);
+                peer_steps.push(Step::PeerHalfCloses);
             }
-            steps.push(Step::PeerCloses);
-            steps.push(Step::PeerResets);
+            peer_steps.push(Step::PeerCloses);
+            peer_steps.push(Step::PeerResets);
         }
+        steps.extend(
+            peer_steps
+                .into_iter()
+                .filter(|&step| peer.allows(&self.peer, &self.ours, step)),
+        );
         // From the decision to close, while our application holds the socket: what a close
         // strategy must report. Before, its own reads and writes hear of a failure; after the
         // fd is released, an orphan that times out loses data under any close, unheard.
@@ -175,6 +182,7 @@ impl<A: Clone> World<A> {
             && closing
             && !self.ours.disconnected()
             && self.ours.awaiting_ack()
+            && peer.allows(&self.peer, &self.ours, Step::OurKernelGivesUp)
         {
             steps.push(Step::OurKernelGivesUp);
         }

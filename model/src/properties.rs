@@ -5,10 +5,10 @@
 //! own word for each: the explorer shows "Always P1 no silent loss", "Sometimes a clean
 //! ending".
 
-use super::CloseModel;
 use super::kernel::Dead;
 use super::strategy::Strategy;
 use super::world::World;
+use crate::CloseModel;
 use linger::{Ending, Release};
 use stateright::Property;
 
@@ -60,7 +60,7 @@ fn bounded<S: Strategy>(model: &CloseModel<S>, world: &World<S::App>) -> bool {
     let Some(asked) = world.facts.close_asked_at else {
         return true;
     };
-    let limit = asked + model.strategy.bound();
+    let limit = asked.saturating_add(model.strategy.time_bound());
     match world.facts.released_at {
         Some(released) => released <= limit,
         None => model
@@ -138,10 +138,10 @@ fn patient<S: Strategy>(model: &CloseModel<S>, world: &World<S::App>) -> bool {
             Ending::AckedPeerOpen => policy.wait_for_peer_eof(),
             _ => false,
         };
-    let before_budget = released < asked + micros(policy.linger_budget());
+    let before_budget = released < asked.saturating_add(micros(policy.linger_budget()));
     let last_progress = world.facts.last_progress.unwrap_or(asked).max(asked);
     !(world.facts.released_by_time && gave_up && before_budget)
-        || released >= last_progress + micros(policy.idle_timeout())
+        || released >= last_progress.saturating_add(micros(policy.idle_timeout()))
 }
 
 /// A strategy with a discard cap never reads more than it after the close.

@@ -8,7 +8,6 @@
 //! are gone, however the test ends. Needs root and `/dev/net/tun`; [`Network::create`] says
 //! why not where either is missing, so a caller can skip with that reason.
 
-use crate::sockets::netns::{is_root, run};
 use std::fs::{File, OpenOptions};
 use std::io::{self, Read, Write};
 use std::net::Ipv4Addr;
@@ -220,4 +219,28 @@ fn wait_readable(fd: &impl AsRawFd, wait: Duration) -> bool {
     };
     // SAFETY: one live, writable pollfd, count 1.
     unsafe { libc::poll(&mut pollfd, 1, millis) > 0 }
+}
+
+/// Whether this process runs as root.
+#[allow(unsafe_code)]
+pub fn is_root() -> bool {
+    // SAFETY: geteuid has no preconditions and cannot fail.
+    unsafe { libc::geteuid() == 0 }
+}
+
+/// Runs `command` (a program and its arguments, as `ip` needs them), or says how it failed.
+pub fn run(command: &[&str]) -> Result<(), String> {
+    let (program, args) = command.split_first().ok_or("empty command")?;
+    let output = Command::new(program)
+        .args(args)
+        .output()
+        .map_err(|error| error.to_string())?;
+    if output.status.success() {
+        return Ok(());
+    }
+    Err(format!(
+        "`{}` failed: {}",
+        command.join(" "),
+        String::from_utf8_lossy(&output.stderr).trim()
+    ))
 }

@@ -3,8 +3,7 @@
 
 use super::coverage::Transition;
 use super::replay::Divergence;
-use super::traces;
-use super::traces::{Closer, Trace};
+use super::traces::Trace;
 use core::fmt;
 use core::time::Duration;
 use std::collections::BTreeMap;
@@ -12,9 +11,9 @@ use std::collections::BTreeMap;
 /// The result of replaying a set of traces.
 #[derive(Clone, Debug, Default)]
 pub struct Report {
-    /// Traces replayed, per closer.
-    pub traces: BTreeMap<Closer, usize>,
-    /// Traces replayed, per bound ([`traces::tag`]).
+    /// Traces replayed, per strategy.
+    pub traces: BTreeMap<String, usize>,
+    /// Traces replayed, per bound ([`Bound::short_name`](crate::Bound::short_name)).
     pub bounds: BTreeMap<String, usize>,
     /// Steps replayed.
     pub steps: usize,
@@ -79,8 +78,8 @@ impl Report {
 
     /// Counts `trace` as replayed.
     pub fn count(&mut self, trace: &Trace) {
-        *self.traces.entry(trace.closer).or_default() += 1;
-        *self.bounds.entry(traces::tag(&trace.bound)).or_default() += 1;
+        *self.traces.entry(trace.strategy.clone()).or_default() += 1;
+        *self.bounds.entry(trace.bound.short_name()).or_default() += 1;
         self.steps += trace.steps.len();
     }
 
@@ -111,8 +110,8 @@ impl Report {
 
     /// Adds what another part of the same run found.
     pub fn merge(&mut self, other: Report) {
-        for (closer, count) in other.traces {
-            *self.traces.entry(closer).or_default() += count;
+        for (strategy, count) in other.traces {
+            *self.traces.entry(strategy).or_default() += count;
         }
         for (bound, count) in other.bounds {
             *self.bounds.entry(bound).or_default() += count;
@@ -127,17 +126,17 @@ impl Report {
 
 impl fmt::Display for Report {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        let per_closer: Vec<String> = self
+        let per_strategy: Vec<String> = self
             .traces
             .iter()
-            .map(|(closer, count)| format!("{closer} {count}"))
+            .map(|(strategy, count)| format!("{strategy} {count}"))
             .collect();
         writeln!(
             f,
             "replayed: {} traces ({}) over {} bounds, {} steps, against this machine's Linux \
              kernel, in {:.1?} ({} at once)",
             self.total(),
-            per_closer.join(", "),
+            per_strategy.join(", "),
             self.bounds.len(),
             self.steps,
             self.elapsed,
@@ -177,7 +176,7 @@ impl fmt::Display for Report {
                 group.step,
                 group.input,
                 group.what.join(", "),
-                trace.closer,
+                trace.strategy,
                 trace.origin,
                 trace.steps.len()
             )?;

@@ -3,7 +3,7 @@
 //! `Closed`, with the ending reported). `docs/state-diagram.mmd` is this output; a test
 //! fails when the two drift apart.
 
-use super::{Bound, Linger, Step, World};
+use crate::{Bound, Linger, Peer, Step, World};
 use linger::{CloseMachine, Ending, NagleMode, Policy, Release, State};
 use std::collections::{BTreeSet, HashSet, VecDeque};
 
@@ -20,7 +20,7 @@ pub fn mermaid(policies: &[Policy], bound: Bound) -> String {
         let mut steps = Vec::new();
         while let Some(world) = queue.pop_front() {
             steps.clear();
-            world.steps(&strategy, &mut steps);
+            world.steps(&strategy, &Peer::default(), &mut steps);
             for &step in &steps {
                 let next = world.after(&strategy, step);
                 let (from, to) = (world.app.state(), next.app.state());

@@ -99,9 +99,9 @@ macro_rules! machine_strategy {
             machine.outcome()
         }
 
-        fn bound(&self) -> u64 {
+        fn time_bound(&self) -> u64 {
             let (_, poll_max) = self.policy.poll_interval();
-            (self.policy.linger_budget() + poll_max).as_micros() as u64
+            (self.policy.linger_budget().saturating_add(poll_max)).as_micros() as u64
         }
 
         fn policy(&self) -> Option<Policy> {
@@ -127,7 +127,7 @@ impl Strategy for TrustingFigures {
 }
 
 impl Strategy for Handover {
-    machine_strategy!("linger, handed over", Reading::Checked);
+    machine_strategy!("handover", Reading::Checked);
 
     /// The application writes and shuts down writing itself; the machine it will hand the
     /// socket to knows the count, as `linger_io::adopt` learns it from the kernel.

@@ -16,7 +16,7 @@ pub fn script(trace: &Trace, exchange: &[Entry]) -> String {
     let _ = writeln!(
         text,
         "// linger-check conformance trace: {} ({}), recorded on Linux {}",
-        trace.closer,
+        trace.strategy,
         trace.origin,
         release.trim()
     );

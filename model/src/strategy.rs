@@ -13,12 +13,23 @@ use core::fmt::Debug;
 use core::hash::Hash;
 use linger_io::acks::TcpState;
 
-/// A way of closing a connection, run inside the model.
+/// A way of closing a connection, run inside the model: what the application does when it
+/// wants to close, which socket calls and when, and what it then believes about the data it
+/// sent.
 ///
-/// The model calls [`start`](Strategy::start) once, then [`close`](Strategy::close) when the
+/// The model calls [`start`](Strategy::start) once (the application writes its response),
+/// then, in whatever order the adversary picks: [`close`](Strategy::close) when the
 /// application decides to close, [`on_delivered`](Strategy::on_delivered) after each segment
 /// reaches our kernel (the event loop reacts before anything else happens), and
 /// [`on_time`](Strategy::on_time) when the clock reaches [`deadline`](Strategy::deadline).
+/// Each acts on the socket through [`Io`] and keeps what it remembers in
+/// [`App`](Strategy::App), which must be small and hashable: the checker stores every state
+/// it reaches. Time is the model's, in microseconds, and moves only to the deadlines the
+/// strategy asks for: a strategy waits for something by asking for a deadline, never by
+/// looping.
+///
+/// The crate's documentation has a whole strategy; [`Linger`](crate::Linger) and the closes
+/// of [`reference`](crate::reference) are others.
 pub trait Strategy: Clone + Debug + Send + Sync + 'static {
     /// The application's state: everything the strategy remembers between calls.
     type App: Clone + Debug + Describe + Hash + Eq + Send + Sync;
@@ -32,10 +43,12 @@ pub trait Strategy: Clone + Debug + Send + Sync + 'static {
     /// The application decides to close.
     fn close(&self, app: &mut Self::App, io: &mut Io<'_>);
 
-    /// A segment reached our kernel (data, FIN, ACK or RST).
+    /// A segment reached our kernel (data, FIN, ACK or RST), or our kernel gave up: the poller
+    /// woke the event loop.
     fn on_delivered(&self, app: &mut Self::App, io: &mut Io<'_>);
 
-    /// When the strategy next wants [`on_time`](Strategy::on_time), in model microseconds.
+    /// When the strategy next wants [`on_time`](Strategy::on_time), in model microseconds
+    /// (compare [`Io::now`]); `None` while it waits for nothing.
     fn deadline(&self, app: &Self::App) -> Option<u64>;
 
     /// The clock reached [`deadline`](Strategy::deadline).
@@ -44,14 +57,18 @@ pub trait Strategy: Clone + Debug + Send + Sync + 'static {
     /// The application has its socket (and its thread) back: nothing more will be done.
     fn released(&self, app: &Self::App) -> bool;
 
-    /// What the application now believes: that every byte reached the peer.
+    /// What the application now believes: that every byte reached the peer (P1 holds it to
+    /// that).
     fn claims_delivery(&self, app: &Self::App) -> bool;
 
-    /// The outcome the strategy reports, for strategies that report one.
-    fn outcome(&self, app: &Self::App) -> Option<linger::Outcome>;
+    /// The outcome the strategy reports, for strategies that report one (P5 holds it to what
+    /// happened).
+    fn outcome(&self, _app: &Self::App) -> Option<linger::Outcome> {
+        None
+    }
 
     /// The longest a close may take, in model microseconds, from `close` to release (P3).
-    fn bound(&self) -> u64;
+    fn time_bound(&self) -> u64;
 
     /// The lingering policy the strategy follows, if it has one: its idle timeout, budget
     /// and discard cap are promises the properties hold it to.
@@ -132,6 +149,9 @@ pub enum Call {
     ShutdownWrite(Result<(), NotConnected>),
     /// `close`.
     Close,
+    /// `SO_LINGER {1, t}` + `close` on a blocking socket: a close that blocks the thread
+    /// until everything is acknowledged or the time is up.
+    LingeringClose,
     /// `SO_LINGER {1, 0}` + `close`.
     Abort,
     /// The send-queue figure (`SIOCOUTQ` on Linux), in segments and the FIN.
@@ -275,7 +295,7 @@ impl Io<'_> {
         if self.facts.close_asked_at.is_some() {
             match read {
                 Read::Data => {
-                    self.facts.read_after_close += 1;
+                    self.facts.read_after_close = self.facts.read_after_close.saturating_add(1);
                     self.progress();
                 }
                 Read::Eof => self.progress(),
@@ -298,13 +318,26 @@ impl Io<'_> {
 
     /// `close`: with unread data, on a connection not over, the kernel resets.
     pub fn close(&mut self) {
+        self.close_as(Call::Close);
+    }
+
+    fn close_as(&mut self, call: Call) {
         self.count_close();
         if self.kernel.resets_on_close() {
             self.facts.closed_on_unread = true;
         }
         let before = self.before();
         self.kernel.close(self.wire);
-        self.log(before, Call::Close);
+        self.log(before, call);
+    }
+
+    /// `SO_LINGER {1, t}` + `close` on a blocking socket: to the kernel a `close` like any
+    /// other (with unread data, it resets), which returns to the application only once
+    /// everything is acknowledged or `t` has passed; the strategy says when, by what it
+    /// reports as [`released`](Strategy::released). The conformance replay makes it a real
+    /// blocking close on a thread of its own.
+    pub fn lingering_close(&mut self) {
+        self.close_as(Call::LingeringClose);
     }
 
     /// `SO_LINGER {1, 0}` + `close`: reset on purpose.

@@ -109,7 +109,7 @@ impl Strategy for Naive {
 
     fn on_time(&self, _: &mut Phase, _: &mut Io<'_>) {}
 
-    fn bound(&self) -> u64 {
+    fn time_bound(&self) -> u64 {
         0
     }
 }
@@ -127,7 +127,7 @@ impl Strategy for ShutdownClose {
 
     fn on_time(&self, _: &mut Phase, _: &mut Io<'_>) {}
 
-    fn bound(&self) -> u64 {
+    fn time_bound(&self) -> u64 {
         0
     }
 }
@@ -136,9 +136,9 @@ impl Strategy for SoLinger {
     reference_basics!("so-linger");
 
     fn close(&self, phase: &mut Phase, io: &mut Io<'_>) {
-        io.close();
+        io.lingering_close();
         *phase = Phase::Waiting {
-            until: io.now() + self.timeout,
+            until: io.now().saturating_add(self.timeout),
         };
         self.on_delivered(phase, io);
     }
@@ -158,7 +158,7 @@ impl Strategy for SoLinger {
         *phase = Phase::Released;
     }
 
-    fn bound(&self) -> u64 {
+    fn time_bound(&self) -> u64 {
         self.timeout
     }
 }
@@ -169,7 +169,7 @@ impl Strategy for FixedDelay {
     fn close(&self, phase: &mut Phase, io: &mut Io<'_>) {
         let _ = io.shutdown_write();
         *phase = Phase::Waiting {
-            until: io.now() + self.delay,
+            until: io.now().saturating_add(self.delay),
         };
     }
 
@@ -180,7 +180,7 @@ impl Strategy for FixedDelay {
         *phase = Phase::Released;
     }
 
-    fn bound(&self) -> u64 {
+    fn time_bound(&self) -> u64 {
         self.delay
     }
 }
@@ -191,7 +191,7 @@ impl Strategy for EagerClose {
     fn close(&self, phase: &mut Phase, io: &mut Io<'_>) {
         let _ = io.shutdown_write();
         *phase = Phase::Waiting {
-            until: io.now() + self.budget,
+            until: io.now().saturating_add(self.budget),
         };
         self.on_delivered(phase, io);
     }
@@ -213,7 +213,7 @@ impl Strategy for EagerClose {
         *phase = Phase::Released;
     }
 
-    fn bound(&self) -> u64 {
+    fn time_bound(&self) -> u64 {
         self.budget
     }
 }
