@@ -22,6 +22,21 @@ use std::time::Instant;
 /// returns true. It is given the model (your strategy is `model.strategy`, the bound
 /// `model.bound`) and the state: both kernels, the wires, your application's state
 /// (`world.app`) and what the model recorded of its calls (`world.facts`).
+///
+/// ```
+/// use linger::CloseMachine;
+/// use linger_model::stateright::Model;
+/// use linger_model::{Check, CloseModel, Linger, World, policy};
+///
+/// /// The machine never reads more after the close than its policy's discard cap.
+/// fn within_the_cap(model: &CloseModel<Linger>, world: &World<CloseMachine>) -> bool {
+///     u32::from(world.facts.read_after_close) <= model.strategy.policy.discard_cap()
+/// }
+///
+/// let check = Check::new(Linger { policy: policy() }).always("within the cap", within_the_cap);
+/// // The built-in properties (P1-P5, the policy's promises, three `sometimes`), and ours.
+/// assert_eq!(check.model().properties().len(), 11);
+/// ```
 pub type Condition<S> = fn(&CloseModel<S>, &World<<S as Strategy>::App>) -> bool;
 
 /// Why a check cannot be set up as asked.

@@ -190,7 +190,25 @@ pub struct Logged {
     pub after: Kernel,
 }
 
-/// Our application's socket: the calls a strategy can make on our kernel.
+/// Our application's socket: the calls a strategy can make on our kernel, each acting on the
+/// model's kernel as the real call would on the flavour's, and recorded for the properties (a
+/// plain close over unread data for P2, a call after the release or a write after `shutdown`
+/// for P4). A strategy gets one in each of its calls from the model:
+///
+/// ```
+/// use linger_model::{Io, Read};
+///
+/// /// Reads until the socket has nothing more, then says whether the peer's EOF came.
+/// fn drain(io: &mut Io<'_>) -> bool {
+///     loop {
+///         match io.read() {
+///             Read::Data => continue,
+///             Read::Eof => return true,
+///             Read::WouldBlock | Read::Error(_) => return false,
+///         }
+///     }
+/// }
+/// ```
 pub struct Io<'a> {
     pub(super) kernel: &'a mut Kernel,
     pub(super) wire: &'a mut Wire,

@@ -7,8 +7,18 @@ use crate::bound::Bound;
 use crate::peer::Peer;
 use core::fmt;
 
-/// Everything the model knows at one instant. Its `Debug` is in words (`trace.rs`): it is
-/// what stateright's explorer shows of each state.
+/// Everything the model knows at one instant: what a property of your own reads. Its `Debug`
+/// is in words (`trace.rs`): it is what stateright's explorer shows of each state.
+///
+/// ```
+/// use linger_model::{Dead, World};
+///
+/// /// Neither side reset while the peer's kernel still held data it had not read.
+/// fn no_reset_over_unread<A>(world: &World<A>) -> bool {
+///     let reset = world.ours.dead == Some(Dead::Aborted) || world.peer.dead.is_some();
+///     !(reset && world.peer.unread() > 0)
+/// }
+/// ```
 #[derive(Clone, PartialEq, Eq, Hash)]
 pub struct World<A> {
     /// Our application's close strategy state.
@@ -155,25 +165,24 @@ impl<A: Clone> World<A> {
             steps.push(Step::DeliverToUs);
         }
         let peer_alive = self.peer.fd_open && self.peer.dead.is_none();
-        let mut peer_steps = Vec::new();
+        let mut peer_step = |step: Step| {
+            if peer.allows(&self.peer, &self.ours, step) {
+                steps.push(step);
+            }
+        };
         if peer_alive && self.peer.unread() > 0 {
-            peer_steps.push(Step::PeerReads);
+            peer_step(Step::PeerReads);
         }
         if peer_alive && self.peer_moves_left > 0 {
             if self.peer.fin == super::kernel::Fin::None {
                 if self.peer_sends_left > 0 {
-                    peer_steps.push(Step::PeerSends);
+                    peer_step(Step::PeerSends);
                 }
-                peer_steps.push(Step::PeerHalfCloses);
+                peer_step(Step::PeerHalfCloses);
             }
-            peer_steps.push(Step::PeerCloses);
-            peer_steps.push(Step::PeerResets);
+            peer_step(Step::PeerCloses);
+            peer_step(Step::PeerResets);
         }
-        steps.extend(
-            peer_steps
-                .into_iter()
-                .filter(|&step| peer.allows(&self.peer, &self.ours, step)),
-        );
         // From the decision to close, while our application holds the socket: what a close
         // strategy must report. Before, its own reads and writes hear of a failure; after the
         // fd is released, an orphan that times out loses data under any close, unheard.
