@@ -3,14 +3,20 @@
 # mutants against the tests meant to catch them. In linger, linger-io and linger-mio every
 # mutant must be caught: the run fails on a survivor not argued equivalent in
 # mutants/equivalent.txt, and on an entry there that no longer survives (the list must stay
-# true). linger-std and linger-tokio are reported, their survivors listed. A mutant that
-# makes the tests hang past the timeout is caught, and listed apart.
+# true). linger-std and linger-tokio are reported, their survivors listed. Each mutant is
+# caught (a test failed), missed (every test passed), timed out (the tests ran past the
+# timeout: not caught; where every mutant must be caught it fails the run, as a survivor does,
+# since a hang is for a test with a deadline of its own to turn into a failure) or unviable
+# (it does not build: a mutation the type checker refuses, which says nothing of the tests).
+# A tree that does not build, or whose tests fail, without any mutant fails the run, saying
+# which.
 #
 #   mutants/run.sh                    # linger, linger-io, linger-mio (14 min here)
 #   mutants/run.sh all                # and linger-std, linger-tokio
 #   mutants/run.sh model              # the model's kernel, against the replay (root)
 #   mutants/run.sh linger-io ...      # the crates named
 #   mutants/run.sh all --in-diff F    # only the mutants on lines the diff F touches (CI)
+#   mutants/run.sh model --in-diff F --no-baseline   # the tests already passed: not again
 #
 # Each crate's results go to target/mutation/CRATE/mutants.out (caught.txt, missed.txt,
 # timeout.txt, unviable.txt, and a log per mutant). Installs cargo-mutants and cargo-nextest
@@ -19,12 +25,19 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 
 in_diff=()
+baseline=()
 crates=()
 while (($#)); do
     case "$1" in
         --in-diff)
             in_diff=(--in-diff "$2")
             shift 2
+            ;;
+        --no-baseline)
+            # The unmutated tests are taken as passing (CI has just run them); each mutant's
+            # run is then cut at 10 minutes, which no passing run of any crate's tests nears.
+            baseline=(--baseline=skip --timeout 600)
+            shift
             ;;
         all)
             crates+=(linger linger-io linger-mio linger-std linger-tokio)
@@ -35,7 +48,7 @@ while (($#)); do
             shift
             ;;
         *)
-            echo "usage: mutants/run.sh [all | CRATE... | model] [--in-diff DIFF]" >&2
+            echo "usage: mutants/run.sh [all | CRATE... | model] [--in-diff DIFF] [--no-baseline]" >&2
             exit 2
             ;;
     esac
@@ -55,11 +68,12 @@ export CARGO_TARGET_DIR="$PWD/target/mutants-build"
 
 # The tests each crate's mutants face: the crate's own; linger-std and linger-tokio also
 # face linger-check's real-socket scenarios (they run every driver); the model's kernel, in
-# linger-check, the replay on this kernel and the model's own tests (mutants/model.toml, which
-# also says which files). Sets `tests` to cargo-mutants options.
+# linger-model, its tests and linger-check's that drive the model, the replay on this kernel
+# among them (mutants/model.toml, which also says which files). Sets `tests` to cargo-mutants
+# options.
 tests_for() {
     case "$1" in
-        model) tests=(--config mutants/model.toml --package linger-check) ;;
+        model) tests=(--config mutants/model.toml --package linger-model) ;;
         linger) tests=(--features std) ;; # `Clock` and its tests are behind `std`
         linger-io | linger-mio) tests=() ;;
         linger-std | linger-tokio)
@@ -78,7 +92,7 @@ tests_for() {
 directory_of() {
     case "$1" in
         linger) echo core ;;
-        model) echo tests/src/model ;;
+        model) echo model/src ;;
         *) echo "drivers/${1#linger-}" ;;
     esac
 }
@@ -112,8 +126,8 @@ for crate in "${crates[@]}"; do
     code=0
     package=(--package "$crate")
     [[ $crate == model ]] && package=()
-    cargo mutants "${package[@]}" "${tests[@]}" "${in_diff[@]}" --output "$out" \
-        --no-shuffle >"$log" 2>&1 || code=$?
+    cargo mutants "${package[@]}" "${tests[@]}" "${in_diff[@]}" "${baseline[@]}" \
+        --output "$out" --no-shuffle >"$log" 2>&1 || code=$?
     took=$((SECONDS - started))
     results="$out/mutants.out/outcomes.json"
     if [[ ! -f "$results" ]]; then
@@ -130,15 +144,37 @@ for crate in "${crates[@]}"; do
     jq -r --arg crate "$crate" --arg took "${took}s" \
         '[$crate, .total_mutants, .caught, .missed, .timeout, .unviable, $took] | @tsv' \
         "$results" | xargs printf '%-13s %7s %7s %7s %8s %9s %7s\n'
-    if ! jq -e '.outcomes[0].summary == "Success"' "$results" >/dev/null; then
-        echo "!! $crate: the tests fail without any mutant (log: $log)" >&2
-        status=1
-        continue
-    fi
+    # The unmutated tree, unless skipped: which phase failed, and how.
+    unmutated=$(jq -r '.outcomes[0] | select(.scenario == "Baseline")
+        | if .summary == "Success" then "passes"
+          else (.phase_results[-1] | "\(.phase) \(.process_status | tostring)") end' \
+        "$results")
+    case "$unmutated" in
+        passes | "") ;;
+        Build*)
+            echo "!! $crate: the tree does not build without any mutant (log: $log)" >&2
+            status=1
+            continue
+            ;;
+        *Timeout*)
+            echo "!! $crate: the tests time out without any mutant (log: $log)" >&2
+            status=1
+            continue
+            ;;
+        *)
+            echo "!! $crate: the tests fail without any mutant (log: $log)" >&2
+            status=1
+            continue
+            ;;
+    esac
     timeouts="$out/mutants.out/timeout.txt"
-    if [[ -s "$timeouts" ]]; then
-        echo "   $crate: timeouts (the tests hung: caught, slowly):"
+    if [[ -s "$timeouts" ]] && ! must_catch_all "$crate"; then
+        echo "   $crate: timed out, not caught (reported, not required):"
         sed 's/^/     /' "$timeouts"
+    elif [[ -s "$timeouts" ]]; then
+        echo "!! $crate: timed out, not caught (a test must fail, not hang):" >&2
+        sed 's/^/     /' "$timeouts" >&2
+        status=1
     fi
     directory=$(directory_of "$crate")
     if ! must_catch_all "$crate"; then
