@@ -10,8 +10,6 @@ use linger_model::conformance::traces::{self, Trace};
 use linger_model::conformance::tun::Tun;
 use linger_model::reference::{FixedDelay, Naive, ShutdownClose, SoLinger};
 use linger_model::{Bound, CloseModel, Handover, Linger, Strategy, policy};
-use std::sync::Mutex;
-use std::sync::atomic::{AtomicUsize, Ordering};
 
 /// The close strategies the command knows, each as the model runs it.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
@@ -95,28 +93,7 @@ pub fn covering_set(bounds: &[Bound]) -> Vec<Trace> {
         .iter()
         .flat_map(|&bound| Builtin::ALL.map(|builtin| (bound, builtin)))
         .collect();
-    let next = AtomicUsize::new(0);
-    let found: Mutex<Vec<(usize, Vec<Trace>)>> = Mutex::new(Vec::new());
-    let workers = std::thread::available_parallelism().map_or(1, usize::from);
-    std::thread::scope(|scope| {
-        for _ in 0..workers.min(jobs.len()) {
-            scope.spawn(|| {
-                loop {
-                    let index = next.fetch_add(1, Ordering::Relaxed);
-                    let Some(&(bound, builtin)) = jobs.get(index) else {
-                        break;
-                    };
-                    let traces = builtin.with(Covering(bound));
-                    if let Ok(mut found) = found.lock() {
-                        found.push((index, traces));
-                    }
-                }
-            });
-        }
-    });
-    let mut found = found.into_inner().unwrap_or_default();
-    found.sort_by_key(|(index, _)| *index);
-    found.into_iter().flat_map(|(_, traces)| traces).collect()
+    traces::on_every_core(&jobs, |&(bound, builtin)| builtin.with(Covering(bound)))
 }
 
 struct Covering(Bound);

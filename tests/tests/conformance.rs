@@ -7,7 +7,7 @@
 use linger_check::builtin::{self, Builtin};
 use linger_io::acks::TcpState;
 use linger_model::conformance::coverage::Transition;
-use linger_model::conformance::peer::{Line, Peer, SEGMENT};
+use linger_model::conformance::peer::{Line, Peer, SEGMENT, Sent};
 use linger_model::conformance::replay::{Entry, Made};
 use linger_model::conformance::socket::{Ours, linux_state};
 use linger_model::conformance::traces::{self, Grid, Origin, Trace};
@@ -162,27 +162,26 @@ fn the_covering_set_and_seeded_walks_replay_without_a_divergence_and_are_written
     assert_eq!(written, total, "one script per trace");
 }
 
-/// Runs `check` on a thread in a namespace of its own, with our socket connected to the
-/// scripted peer, whose window is `window` segments.
-fn on_the_scripted_peer(window: u8, check: impl FnOnce(&mut Tun, &mut Ours, &mut Peer) + Send) {
-    std::thread::scope(|scope| {
-        scope
-            .spawn(|| {
-                let mut network = Network::create().expect("namespace");
-                let tun = network.tun();
-                let started = Instant::now();
-                let mut ours = Ours::connect(7000).expect("connect");
-                let mut peer =
-                    Peer::accept(tun, 7000, window, started, Duration::from_secs(2)).expect("SYN");
-                while !ours.established() {
-                    assert!(started.elapsed() < Duration::from_secs(2), "no handshake");
-                    std::thread::sleep(Duration::from_millis(1));
-                }
-                check(tun, &mut ours, &mut peer);
-            })
-            .join()
-            .expect("the test's thread");
-    });
+/// The scripted peer of one connection, on its namespace's TUN device.
+struct Scripted<'a> {
+    tun: &'a mut Tun,
+    peer: Peer,
+}
+
+impl Scripted<'_> {
+    /// Writes `segment` to our kernel.
+    fn send(&mut self, segment: Segment) {
+        self.peer
+            .send(self.tun, segment)
+            .expect("the TUN device takes it");
+    }
+
+    /// What our kernel has sent so far, after waiting `millis` for more.
+    fn sent(&mut self, millis: u64) -> Sent {
+        self.peer
+            .take_in(self.tun, Duration::from_millis(millis))
+            .expect("the TUN device reads")
+    }
 }
 
 /// The peer's cumulative ACK of `received` of our segments (the peer's FIN not counted), its
@@ -195,26 +194,60 @@ fn ack(received: u8, window_end: u8) -> Segment {
     }
 }
 
+/// The peer's ACK of our FIN, no data of ours received, its window reaching to `window_end`.
+fn ack_of_our_fin(window_end: u8) -> Segment {
+    Segment::Ack {
+        received: 0,
+        fin: true,
+        window_end,
+    }
+}
+
+/// Runs `check` on a thread in a namespace of its own, with our socket connected to the
+/// scripted peer, whose window is `window` segments; skips where the replay cannot run.
+fn on_the_scripted_peer(window: u8, check: impl FnOnce(&mut Scripted<'_>, &mut Ours) + Send) {
+    if !can_replay() {
+        return;
+    }
+    std::thread::scope(|scope| {
+        scope
+            .spawn(|| {
+                let mut network = Network::create().expect("namespace");
+                let tun = network.tun();
+                let started = Instant::now();
+                let mut ours = Ours::connect(7000).expect("connect");
+                let peer =
+                    Peer::accept(tun, 7000, window, started, Duration::from_secs(2)).expect("SYN");
+                while !ours.established() {
+                    assert!(started.elapsed() < Duration::from_secs(2), "no handshake");
+                    std::thread::sleep(Duration::from_millis(1));
+                }
+                check(&mut Scripted { tun, peer }, &mut ours);
+            })
+            .join()
+            .expect("the test's thread");
+    });
+}
+
 /// Linux's rule the replay found (docs/model.md, "Linux's rules"), on the scripted peer: with
 /// the data all sent and the peer's window full, `shutdown` queues the FIN and sends nothing;
 /// one byte more of window lets it out.
 #[test]
 fn the_fin_waits_for_room_in_the_peers_window() {
-    if !can_replay() {
-        return;
-    }
-    on_the_scripted_peer(1, |tun, ours, peer| {
+    on_the_scripted_peer(1, |peer, ours| {
         assert!(ours.write(1).expect("write"));
         // Acknowledged, and the window ends where the data does.
-        peer.send(tun, ack(1, 1)).expect("ACK");
+        peer.send(ack(1, 1));
         ours.shutdown_write().expect("shutdown");
-        let sent = peer.take_in(tun, Duration::from_millis(200)).expect("TUN");
+        let sent = peer.sent(200);
         assert_eq!((sent.data, sent.fin), (SEGMENT, false), "the FIN waits");
-        let view = ours.view().expect("view");
-        assert_eq!(view.unsent, 1, "SIOCOUTQNSD counts it");
-        peer.send(tun, ack(1, 2)).expect("window update");
-        let sent = peer.take_in(tun, Duration::from_millis(200)).expect("TUN");
-        assert!(sent.fin, "room for the FIN lets it out");
+        assert_eq!(
+            ours.view().expect("view").unsent,
+            1,
+            "SIOCOUTQNSD counts it"
+        );
+        peer.send(ack(1, 2));
+        assert!(peer.sent(200).fin, "room for the FIN lets it out");
     });
 }
 
@@ -223,33 +256,24 @@ fn the_fin_waits_for_room_in_the_peers_window() {
 /// is in flight and the persist timer's probe sends the data alone.
 #[test]
 fn the_last_segment_waits_with_the_fin_on_it_until_the_persist_probe_sends_it_alone() {
-    if !can_replay() {
-        return;
-    }
-    on_the_scripted_peer(1, |tun, ours, peer| {
+    on_the_scripted_peer(1, |peer, ours| {
         assert!(ours.write(2).expect("write"));
         ours.shutdown_write()
             .expect("shutdown: the FIN rides on the second segment");
-        let sent = peer.take_in(tun, Duration::from_millis(50)).expect("TUN");
+        let sent = peer.sent(50);
         assert_eq!((sent.data, sent.fin), (SEGMENT, false));
         // Room for the second segment, not for the FIN riding on it: both wait.
-        peer.send(tun, ack(1, 2)).expect("ACK");
-        let sent = peer.take_in(tun, Duration::from_millis(50)).expect("TUN");
+        peer.send(ack(1, 2));
+        let sent = peer.sent(50);
         assert_eq!((sent.data, sent.fin), (SEGMENT, false), "data and FIN held");
         assert_eq!(ours.view().expect("view").unsent, SEGMENT + 1);
         // Nothing in flight: the probe (about an RTO later) sends the data without the FIN.
         let deadline = Instant::now() + Duration::from_secs(5);
-        while peer.sent().data < 2 * SEGMENT && Instant::now() < deadline {
-            let _ = peer.take_in(tun, Duration::from_millis(20));
-        }
-        let sent = peer.sent();
+        while peer.sent(20).data < 2 * SEGMENT && Instant::now() < deadline {}
+        let sent = peer.sent(0);
         assert_eq!((sent.data, sent.fin), (2 * SEGMENT, false), "the probe");
-        peer.send(tun, ack(2, 3)).expect("room for the FIN");
-        assert!(
-            peer.take_in(tun, Duration::from_millis(200))
-                .expect("TUN")
-                .fin
-        );
+        peer.send(ack(2, 3));
+        assert!(peer.sent(200).fin, "room for the FIN");
     });
 }
 
@@ -258,18 +282,15 @@ fn the_last_segment_waits_with_the_fin_on_it_until_the_persist_probe_sends_it_al
 /// (the window is tested on the run's first segment, `tcp_snd_wnd_test`).
 #[test]
 fn a_run_the_window_takes_whole_takes_the_fin_past_the_windows_edge() {
-    if !can_replay() {
-        return;
-    }
-    on_the_scripted_peer(1, |tun, ours, peer| {
+    on_the_scripted_peer(1, |peer, ours| {
         assert!(ours.write(3).expect("write"));
         ours.shutdown_write()
             .expect("shutdown: the FIN rides on the run of two left");
-        let sent = peer.take_in(tun, Duration::from_millis(50)).expect("TUN");
+        let sent = peer.sent(50);
         assert_eq!((sent.data, sent.fin), (SEGMENT, false));
         // Room for the two segments left, exactly: both go, and the FIN with them.
-        peer.send(tun, ack(1, 3)).expect("ACK");
-        let sent = peer.take_in(tun, Duration::from_millis(200)).expect("TUN");
+        peer.send(ack(1, 3));
+        let sent = peer.sent(200);
         assert_eq!((sent.data, sent.fin), (3 * SEGMENT, true));
     });
 }
@@ -279,24 +300,12 @@ fn a_run_the_window_takes_whole_takes_the_fin_past_the_windows_edge() {
 /// as it is), where the same close on a connection still open resets it.
 #[test]
 fn close_over_unread_data_once_both_sides_closed_sends_nothing() {
-    if !can_replay() {
-        return;
-    }
-    on_the_scripted_peer(1, |tun, ours, peer| {
-        peer.send(tun, Segment::Data).expect("the peer's data");
-        peer.send(tun, Segment::Fin).expect("the peer's FIN");
+    on_the_scripted_peer(1, |peer, ours| {
+        peer.send(Segment::Data);
+        peer.send(Segment::Fin);
         ours.shutdown_write().expect("our FIN, second");
-        let sent = peer.take_in(tun, Duration::from_millis(200)).expect("TUN");
-        assert!(sent.fin);
-        peer.send(
-            tun,
-            Segment::Ack {
-                received: 0,
-                fin: true,
-                window_end: 1,
-            },
-        )
-        .expect("our FIN acknowledged");
+        assert!(peer.sent(200).fin);
+        peer.send(ack_of_our_fin(1));
         std::thread::sleep(Duration::from_millis(50));
         let view = ours.view().expect("view");
         let closed = linux_state(TcpState::Closed);
@@ -306,8 +315,7 @@ fn close_over_unread_data_once_both_sides_closed_sends_nothing() {
             "CLOSE, data unread"
         );
         ours.close();
-        let sent = peer.take_in(tun, Duration::from_millis(200)).expect("TUN");
-        assert!(!sent.rst, "no RST");
+        assert!(!peer.sent(200).rst, "no RST");
     });
 }
 
@@ -316,23 +324,18 @@ fn close_over_unread_data_once_both_sides_closed_sends_nothing() {
 /// sends next finds no socket and is answered with one.
 #[test]
 fn an_abort_in_last_ack_with_everything_sent_sends_no_rst_and_what_follows_is_answered_with_one() {
-    if !can_replay() {
-        return;
-    }
-    on_the_scripted_peer(1, |tun, ours, peer| {
-        peer.send(tun, Segment::Fin).expect("the peer's FIN");
+    on_the_scripted_peer(1, |peer, ours| {
+        peer.send(Segment::Fin);
         ours.shutdown_write().expect("our FIN, second: LAST_ACK");
-        let sent = peer.take_in(tun, Duration::from_millis(200)).expect("TUN");
+        let sent = peer.sent(200);
         assert!(sent.fin && !sent.rst);
         ours.abort().expect("abort");
-        let sent = peer.take_in(tun, Duration::from_millis(200)).expect("TUN");
-        assert!(!sent.rst, "no RST for an abort with everything sent");
-        peer.send(tun, ack(0, 1)).expect("a late ACK");
         assert!(
-            peer.take_in(tun, Duration::from_millis(200))
-                .expect("TUN")
-                .rst
+            !peer.sent(200).rst,
+            "no RST for an abort with everything sent"
         );
+        peer.send(ack(0, 1));
+        assert!(peer.sent(200).rst, "a late ACK answered");
     });
 }
 
@@ -341,46 +344,14 @@ fn an_abort_in_last_ack_with_everything_sent_sends_no_rst_and_what_follows_is_an
 /// it reads) is answered with RST.
 #[test]
 fn a_segment_after_our_fin_was_acknowledged_in_last_ack_is_answered_with_rst() {
-    if !can_replay() {
-        return;
-    }
-    on_the_scripted_peer(1, |tun, ours, peer| {
-        peer.send(tun, Segment::Fin).expect("the peer's FIN");
+    on_the_scripted_peer(1, |peer, ours| {
+        peer.send(Segment::Fin);
         ours.shutdown_write().expect("our FIN, second: LAST_ACK");
-        assert!(
-            peer.take_in(tun, Duration::from_millis(200))
-                .expect("TUN")
-                .fin
-        );
-        peer.send(
-            tun,
-            Segment::Ack {
-                received: 0,
-                fin: true,
-                window_end: 1,
-            },
-        )
-        .expect("our FIN acknowledged: CLOSED");
-        assert!(
-            !peer
-                .take_in(tun, Duration::from_millis(50))
-                .expect("TUN")
-                .rst
-        );
-        peer.send(
-            tun,
-            Segment::Ack {
-                received: 0,
-                fin: true,
-                window_end: 2,
-            },
-        )
-        .expect("a window update");
-        assert!(
-            peer.take_in(tun, Duration::from_millis(200))
-                .expect("TUN")
-                .rst
-        );
+        assert!(peer.sent(200).fin);
+        peer.send(ack_of_our_fin(1));
+        assert!(!peer.sent(50).rst, "CLOSED");
+        peer.send(ack_of_our_fin(2));
+        assert!(peer.sent(200).rst, "a window update answered");
     });
 }
 

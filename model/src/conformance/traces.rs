@@ -146,28 +146,34 @@ const GRID: [(Counts, bool); 28] = [
 /// same path is the shortest through several): the covering set, in the order of `bounds`,
 /// then of [`Transition::ALL`]. The searches run on every core.
 pub fn covering<S: Strategy>(model: &CloseModel<S>, bounds: &[Bound]) -> Vec<Trace> {
+    on_every_core(bounds, |&bound| covering_at(model, bound))
+}
+
+/// `work` done on each of `jobs`, as many at once as there are cores, its results in the
+/// order of the jobs: the searches of a covering set, which take seconds each.
+pub fn on_every_core<J: Sync, T: Send>(jobs: &[J], work: impl Fn(&J) -> Vec<T> + Sync) -> Vec<T> {
     let next = AtomicUsize::new(0);
-    let found: Mutex<Vec<(usize, Vec<Trace>)>> = Mutex::new(Vec::new());
+    let done: Mutex<Vec<(usize, Vec<T>)>> = Mutex::new(Vec::new());
     let workers = std::thread::available_parallelism().map_or(1, usize::from);
     std::thread::scope(|scope| {
-        for _ in 0..workers.min(bounds.len()) {
+        for _ in 0..workers.min(jobs.len()) {
             scope.spawn(|| {
                 loop {
                     let index = next.fetch_add(1, Ordering::Relaxed);
-                    let Some(&bound) = bounds.get(index) else {
+                    let Some(job) = jobs.get(index) else {
                         break;
                     };
-                    let traces = covering_at(model, bound);
-                    if let Ok(mut found) = found.lock() {
-                        found.push((index, traces));
+                    let results = work(job);
+                    if let Ok(mut done) = done.lock() {
+                        done.push((index, results));
                     }
                 }
             });
         }
     });
-    let mut found = found.into_inner().unwrap_or_default();
-    found.sort_by_key(|(index, _)| *index);
-    found.into_iter().flat_map(|(_, traces)| traces).collect()
+    let mut done = done.into_inner().unwrap_or_default();
+    done.sort_by_key(|(index, _)| *index);
+    done.into_iter().flat_map(|(_, results)| results).collect()
 }
 
 /// The covering set of `model`'s strategy at `bound`.
