@@ -182,7 +182,23 @@ pub enum Read {
     Error(SoError),
 }
 
-/// One endpoint's socket in the kernel.
+/// One endpoint's socket in the kernel, following its [`Flavour`]'s rules. Strategies act on it
+/// through [`Io`](crate::Io); a property reads it in the [`World`](crate::World)
+/// (`world.ours`, `world.peer`).
+///
+/// ```
+/// use linger_model::{Flavour, Kernel, Segment};
+/// use linger_model::kernel::Wire;
+///
+/// // Linux: a FIN queued behind a segment the window cannot take rides on it, and waits.
+/// let mut ours = Kernel::new(Flavour::Linux, 2, 1);
+/// let mut wire = Wire::default();
+/// ours.write(2, &mut wire);
+/// assert_eq!(ours.shutdown_write(&mut wire), Ok(()));
+/// ours.receive(Segment::Ack { received: 1, fin: false, window_end: 2 }, &mut wire);
+/// assert_eq!((ours.sent, ours.siocoutq()), (1, 2));
+/// assert!(ours.probe_due(), "nothing in flight: the persist timer sends the data alone");
+/// ```
 #[derive(Clone, Debug, PartialEq, Eq, Hash)]
 pub struct Kernel {
     /// Whose rules it follows.

@@ -18,7 +18,16 @@ use linger::{Action, CloseMachine, Event, Instant, Outcome, Policy, State};
 use linger_io::acks::{self, Verdict};
 use linger_io::errors::{event_for, shutdown_refused};
 
-/// A lingering close by [`CloseMachine`] under `policy`.
+/// A lingering close by [`CloseMachine`] under `policy`, driven as `linger-mio` drives it.
+///
+/// ```
+/// use linger_model::{Bound, Check, Linger, policy};
+///
+/// let small = Bound { segments: 1, peer_sends: 1, peer_moves: 1, ..Bound::default() };
+/// let report = Check::new(Linger { policy: policy() }).bound(small)?.run();
+/// assert!(report.holds(), "{report}");
+/// # Ok::<(), linger_model::Error>(())
+/// ```
 #[derive(Clone, Copy, Debug)]
 pub struct Linger {
     /// The policy under test.

@@ -1,10 +1,27 @@
-//! The closes `linger` replaces, as model strategies: the two that lose data, the two
-//! common workarounds, and a deliberately broken lingering close that shows the checker can
-//! fail. None reports an outcome; each believes its data delivered once it returns.
+//! The closes `linger` replaces, as model strategies, each a short example of a
+//! [`Strategy`]:
+//!
+//! ```
+//! use linger_model::reference::{Naive, SoLinger};
+//! use linger_model::{Bound, Check};
+//!
+//! let small = Bound { segments: 2, peer_sends: 1, peer_moves: 2, ..Bound::default() };
+//! let naive = Check::new(Naive).bound(small)?.run();
+//! let so_linger = Check::new(SoLinger { timeout: 30_000 }).bound(small)?.run();
+//! for report in [naive, so_linger] {
+//!     let p1 = report.verdict("P1 no silent loss").expect("P1 is checked");
+//!     assert!(!p1.holds, "{report}");
+//! }
+//! # Ok::<(), linger_model::Error>(())
+//! ```
+//!
+//! They are the two that lose data ([`Naive`], [`ShutdownClose`]), the two common workarounds
+//! ([`SoLinger`], [`FixedDelay`]), and a deliberately broken lingering close ([`EagerClose`])
+//! that shows the checker can fail. None reports an outcome; each believes its data delivered
+//! once it returns.
 
 use super::kernel::{Fin, Read};
 use super::strategy::{Describe, Io, Strategy};
-use linger::Outcome;
 
 /// Where a reference application is in its close.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
@@ -89,10 +106,6 @@ macro_rules! reference_basics {
 
         fn claims_delivery(&self, phase: &Phase) -> bool {
             *phase == Phase::Released
-        }
-
-        fn outcome(&self, _: &Phase) -> Option<Outcome> {
-            None
         }
     };
 }
