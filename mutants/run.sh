@@ -73,7 +73,8 @@ export CARGO_TARGET_DIR="$PWD/target/mutants-build"
 # options.
 tests_for() {
     case "$1" in
-        model) tests=(--config mutants/model.toml --package linger-model) ;;
+        model) tests=(--config mutants/model.toml --package linger-model
+            --test-package linger-model,linger-check) ;;
         linger) tests=(--features std) ;; # `Clock` and its tests are behind `std`
         linger-io | linger-mio) tests=() ;;
         linger-std | linger-tokio)
