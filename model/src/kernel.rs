@@ -506,7 +506,7 @@ impl Kernel {
     }
 
     /// Whether Linux's persist timer is due to send the last data segment, held because the FIN
-    /// riding on it leaves no room in the peer's window ([`transmit`](Self::transmit)): the
+    /// riding on it leaves no room in the peer's window (`transmit`'s rule): the
     /// window has room for the data alone and nothing else is in flight (`tcp_check_probe_timer`
     /// arms the timer only then).
     pub fn probe_due(&self) -> bool {

@@ -10,7 +10,7 @@
 //! peer, to show that the model's kernel is the real one ([`conformance`]).
 //!
 //! It is the checker behind [linger](https://docs.rs/linger), whose `CloseMachine` is the
-//! strategy [`Linger`]; the closes it replaces are in [`reference`].
+//! strategy [`Linger`]; the closes it replaces are in [`reference`](mod@reference).
 //!
 //! # Check a close of your own
 //!

@@ -54,9 +54,9 @@ pub fn bound() -> Bound {
 /// How much of the bound grid to replay.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Grid {
-    /// Every bound of [`GRID`].
+    /// Every bound of the grid: 28 (docs/model.md, "The bound grid").
     Full,
-    /// The bounds of [`GRID`] marked for CI: the smallest at which each transition is first
+    /// The bounds of the grid marked for CI: the smallest at which each transition is first
     /// reached, found cheaply (under a minute of search).
     Ci,
 }
@@ -221,7 +221,8 @@ const WALK_LIMIT: usize = 200;
 
 /// A random walk of `model`'s strategy, in a bound of `bounds` drawn by `seed`: from the start,
 /// a step chosen at random among those enabled (and within the model's time boundary), until
-/// none is; weighted by [`weight`], so that walks reach graceful endings as well as resets.
+/// none is; deliveries, reads and the kernels' timers six times as likely as the peer's close,
+/// reset and our kernel giving up, so that walks reach graceful endings as well as resets.
 /// The same seed gives the same walk everywhere.
 pub fn walk<S: Strategy>(model: &CloseModel<S>, seed: u64, bounds: &[Bound]) -> Trace {
     let mut random = SplitMix(seed);
