@@ -131,9 +131,12 @@ for crate in "${crates[@]}"; do
         package=()
         # cargo-mutants' unmutated run tests the mutated package alone (linger-model); the
         # suites of linger-check its mutants also face run here, unmutated, first: they must
-        # pass, and three times their time (and a minute) is each mutant's timeout.
+        # pass, and three times their time (and a minute) is each mutant's timeout. In a
+        # target directory of their own: cargo would take the test binaries cargo-mutants built
+        # in its scratch copy of the tree for fresh, and they read files from that copy.
         if ((${#baseline[@]} == 0)); then
-            if ! cargo nextest run --cargo-profile mutants-model --profile model-mutants \
+            if ! CARGO_TARGET_DIR="$PWD/target/mutants-unmutated" cargo nextest run \
+                --cargo-profile mutants-model --profile model-mutants \
                 -p linger-model -p linger-check >"$log.unmutated" 2>&1; then
                 tail -n 20 "$log.unmutated" >&2
                 echo "!! model: the tests fail without any mutant (log: $log.unmutated)" >&2
