@@ -27,14 +27,18 @@ use stateright::{Expectation, Model};
 /// The longest path a walk follows.
 pub const LONGEST_WALK: usize = 400;
 
-/// One path through the model: the bound it runs in and, at each step, which of the steps
-/// then enabled comes next (the choice taken modulo their number). It ends when its choices
-/// do, when no step is enabled, or after [`LONGEST_WALK`] steps.
+/// One path through the model: the bound it runs in and, at each step where more than one
+/// step is enabled, which comes next (the next choice, modulo their number; once the choices
+/// run out, the first). It ends where no step is enabled, or after [`LONGEST_WALK`] steps: a
+/// short walk still goes on to an ending, where the properties about endings are judged.
+///
+/// From bytes, a choice is taken as `arbitrary`'s `choose_index` takes one (a byte, modulo),
+/// so the committed corpus of the `model` fuzz target keeps its paths.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct Walk {
     /// The bound: our kernel's flavour, the peer's budget, the sizes.
     pub bound: Bound,
-    /// One choice per step.
+    /// One choice per step that has a choice to make.
     pub choices: Vec<u8>,
 }
 
@@ -47,8 +51,8 @@ impl Walk {
 
 impl<'a> Arbitrary<'a> for Walk {
     /// A bound a little larger than exhaustive search takes, within what the model's counters
-    /// hold (up to 8 segments, windows of 4, 8 peer sends, 10 moves; any kernel), then one
-    /// choice per byte left.
+    /// hold (up to 8 segments, windows of 4, 8 peer sends, 10 moves; any kernel), then the
+    /// bytes left, a choice each.
     fn arbitrary(bytes: &mut Unstructured<'a>) -> arbitrary::Result<Walk> {
         let bound = Bound {
             segments: bytes.int_in_range(1..=8)?,
@@ -58,7 +62,7 @@ impl<'a> Arbitrary<'a> for Walk {
             peer_moves: bytes.int_in_range(0..=10)?,
             kernel: *bytes.choose(&Flavour::ALL)?,
         };
-        let choices = bytes.arbitrary_iter()?.collect::<arbitrary::Result<_>>()?;
+        let choices = bytes.bytes(bytes.len())?.to_vec();
         Ok(Walk { bound, choices })
     }
 }
@@ -126,12 +130,13 @@ impl<S: Strategy> Check<S> {
             }
             enabled.clear();
             model.actions(world, &mut enabled);
-            let Some(&choice) = choices.next() else {
-                return Ok(());
-            };
             if enabled.is_empty() || path.len() > LONGEST_WALK {
                 return Ok(());
             }
+            let choice = match enabled.len() {
+                1 => 0,
+                _ => choices.next().copied().unwrap_or(0),
+            };
             let step = enabled[usize::from(choice) % enabled.len()];
             let next = world.after(&model.strategy, step);
             if let Some(last) = path.last_mut() {

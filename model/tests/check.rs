@@ -138,7 +138,8 @@ fn a_restricted_peer_takes_none_of_the_moves_taken_away() {
 #[test]
 fn a_walk_follows_its_choices_and_reports_the_first_property_it_breaks() {
     // Naive closes at once; the peer sends; its segment reaches our closed socket: a RST over
-    // our unsent data. Each choice picks among the steps then enabled, in the model's order.
+    // our unsent data. Each choice picks among the steps then enabled, in the model's order,
+    // where more than one is.
     let loss = Walk {
         bound: Bound {
             segments: 2,
