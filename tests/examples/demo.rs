@@ -13,7 +13,7 @@
 
 use linger_check::sockets::netns::{SlowLink, early_reply_across};
 use linger_check::sockets::{self, Closer, Received, Run};
-use linger_check::text::{WIDTH, wrap};
+use linger_model::text::{WIDTH, wrap};
 use std::process::ExitCode;
 use std::time::Duration;
 
@@ -402,7 +402,7 @@ fn grouped(count: usize) -> String {
 mod tests {
     use super::*;
     use linger::{Ending, Outcome, Release};
-    use linger_check::text::widest_line;
+    use linger_model::text::widest_line;
 
     /// A row with made-up figures: `lost` of the `written` bytes lost to a reset, or none,
     /// the fd held for `held`.

@@ -2,22 +2,19 @@
 //!
 //! - [`sockets`]: real-socket scenarios on loopback (and across a rate-limited link between
 //!   network namespaces), run against every driver and against the plain closes they replace;
-//! - [`model`]: exhaustive model checking of close strategies (P1-P5 over every
-//!   interleaving of a bounded model of two kernels and an adversarial peer);
+//! - [`builtin`]: the close strategies the `linger-check` command checks and replays with the
+//!   model checker, `linger_model`;
 //! - [`life`]: exhaustive model checking of the life before the close (the guards of
 //!   `CloseMachine::accepted` against every way a peer and an application can behave);
 //! - [`fuzz`]: the checks the fuzz targets in `fuzz/` run, also replayed over the committed
 //!   corpus by `cargo test`;
-//! - [`skip`]: how a test that lacks a program or root says it skips;
-//! - [`text`]: wrapping the reports to a terminal's width.
+//! - [`skip`]: how a test that lacks a program or root says it skips.
 
-pub mod conformance;
+pub mod builtin;
 pub mod fuzz;
 pub mod life;
-pub mod model;
 pub mod skip;
 pub mod sockets;
-pub mod text;
 
 /// The READMEs' examples (the repository's and each published crate's, shown on crates.io),
 /// compiled and, where they can, run as doctests. Here, where every driver is a dependency,
@@ -38,4 +35,6 @@ mod readmes {
     struct LingerMio;
     #[doc = include_str!("../../drivers/tokio/README.md")]
     struct LingerTokio;
+    #[doc = include_str!("../../model/README.md")]
+    struct LingerModel;
 }

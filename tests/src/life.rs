@@ -39,10 +39,10 @@
 //! assert!(cramped.verdicts.iter().filter(|v| !v.sometimes).all(|v| v.holds));
 //! ```
 
-use crate::text::{WIDTH, wrap};
 use core::fmt;
 use core::time::Duration;
 use linger::{Activity, CloseMachine, Event, Guard, Instant, MinRate, Policy};
+use linger_model::text::{WIDTH, wrap};
 use std::collections::{HashMap, HashSet, VecDeque};
 
 /// The model's policy: the default guards scaled to the model's milliseconds and bytes (a

@@ -8,15 +8,17 @@
 
 use core::time::Duration;
 use linger::{OnBudgetSpent, Policy};
-use linger_check::conformance::{self, packetdrill, traces};
-use linger_check::model::reference::{FixedDelay, Naive, ShutdownClose, SoLinger};
-use linger_check::model::{self, Bound, Flavour, Handover, Linger, Strategy, diagram};
-use std::net::TcpListener;
+use linger_check::builtin;
+use linger_model::conformance::{self, Grid, Scripts};
+use linger_model::reference::{FixedDelay, Naive, ShutdownClose, SoLinger};
+use linger_model::{
+    self as model, Bound, Check, Flavour, Handover, Linger, Strategy, Verdict, diagram,
+};
 use std::process::ExitCode;
 
 const USAGE: &str = "\
 usage: linger-check --strategy linger|handover|naive|shutdown-close|so-linger|fixed-delay [options]
-       linger-check --conformance N [--seed S] [--jobs J] [--scripts DIR]
+       linger-check --conformance N [--grid full|ci] [--seed S] [--jobs J] [--scripts DIR]
 
 strategies: linger closes through CloseMachine; handover shuts down writing itself and hands
 the socket to an adopted machine at close (as linger_std::close after a framework's shutdown);
@@ -43,13 +45,17 @@ bound:
                          retransmission timeouts of our kernel (4)
   --kernel linux|freebsd|macos
                          whose rules our kernel follows (linux; the peer's is Linux's)
+  --grid full|ci         check at every bound of the replay's grid instead (a table), on
+                         every kernel unless --kernel names one
 conformance (root and /dev/net/tun; docs/model.md, \"The model meets the kernel\"):
-  --conformance N        replay the covering set and N seeded random walks of the model
-                         (Linux's rules, the default bound) on this machine's kernel
+  --conformance N        replay the covering set at every bound of the grid and N seeded
+                         random walks over it (Linux's rules) on this machine's kernel
+  --grid full|ci         the whole bound grid (full), or the bounds CI replays (ci)
   --seed S               the first walk's seed (1)
   --jobs J               replays at once, each in a network namespace of its own (4)
   --scripts DIR          write each trace replayed without a difference as a packetdrill
                          script into DIR
+  --fail-fast            begin no trace once one has diverged
 output:
   --explore [ADDR]       serve stateright's explorer (default 127.0.0.1:3000) instead
   --diagram              print CloseMachine's state diagram (Mermaid) from the model
@@ -84,14 +90,20 @@ struct Command {
     explore: Option<String>,
     diagram: bool,
     conformance: Option<Conformance>,
+    /// `--grid` without `--conformance`: check at every bound of the grid.
+    grid: Option<Grid>,
+    /// `--kernel` was given: check on that kernel alone.
+    kernel_given: bool,
 }
 
 /// What `--conformance` asks for.
 struct Conformance {
     walks: usize,
+    grid: Grid,
     seed: u64,
     jobs: usize,
     scripts: Option<std::path::PathBuf>,
+    fail_fast: bool,
 }
 
 impl Command {
@@ -113,18 +125,26 @@ impl Command {
             explore: None,
             diagram: false,
             conformance: None,
+            grid: None,
+            kernel_given: false,
         };
         let mut conformance = Conformance {
             walks: 0,
+            grid: Grid::Full,
             seed: 1,
             jobs: 4,
             scripts: None,
+            fail_fast: false,
         };
         let mut replay = false;
         let mut arguments = arguments.iter().peekable();
         while let Some(flag) = arguments.next() {
             if flag == "--diagram" {
                 command.diagram = true;
+                continue;
+            }
+            if flag == "--fail-fast" {
+                conformance.fail_fast = true;
                 continue;
             }
             if flag == "--explore" {
@@ -168,6 +188,13 @@ impl Command {
                     replay = true;
                     conformance.walks = number(flag, value()?, 0, 1_000_000)? as usize;
                 }
+                "--grid" => {
+                    let name = value()?;
+                    command.grid = Some(
+                        Grid::from_name(name)
+                            .ok_or_else(|| format!("{flag} takes full or ci, not {name:?}"))?,
+                    );
+                }
                 "--seed" => conformance.seed = number(flag, value()?, 0, u64::MAX / 2)?,
                 "--jobs" => conformance.jobs = number(flag, value()?, 1, 64)? as usize,
                 "--scripts" => conformance.scripts = Some(value()?.into()),
@@ -179,6 +206,7 @@ impl Command {
                 "--peer-sends" => command.bound.peer_sends = small(flag, value()?, 0)?,
                 "--peer-moves" => command.bound.peer_moves = small(flag, value()?, 0)?,
                 "--kernel" => {
+                    command.kernel_given = true;
                     let name = value()?;
                     command.bound.kernel = Flavour::from_name(name).ok_or_else(|| {
                         format!("{flag} takes linux, freebsd or macos, not {name:?}")
@@ -195,6 +223,7 @@ impl Command {
             .build()
             .map_err(|error| format!("invalid policy: {error}"))?;
         if replay {
+            conformance.grid = command.grid.take().unwrap_or(Grid::Full);
             command.conformance = Some(conformance);
             return Ok(command);
         }
@@ -238,20 +267,33 @@ impl Command {
     }
 
     fn go<S: Strategy>(&self, strategy: S) -> ExitCode {
+        if let Some(grid) = self.grid {
+            return self.over(grid, strategy);
+        }
+        let check = match Check::new(strategy).bound(self.bound) {
+            Ok(check) => check,
+            Err(error) => {
+                eprintln!("linger-check: {error}");
+                return ExitCode::from(2);
+            }
+        };
         if let Some(address) = &self.explore {
-            // Bind first, so a taken or bad address is an error message, not a panic.
-            if let Err(error) = TcpListener::bind(address.as_str()) {
+            // Bind first, so that the line below is not printed for an address taken or bad.
+            if let Err(error) = std::net::TcpListener::bind(address.as_str()) {
                 eprintln!("linger-check: cannot serve on {address}: {error}");
                 return ExitCode::from(2);
             }
             println!(
                 "serving the explorer for {} on http://{address}",
-                strategy.name()
+                check.model().strategy.name()
             );
-            model::explore(strategy, self.bound, address);
+            if let Err(error) = check.explore(address) {
+                eprintln!("linger-check: cannot serve on {address}: {error}");
+                return ExitCode::from(2);
+            }
             return ExitCode::SUCCESS;
         }
-        let report = model::check(strategy, self.bound);
+        let report = check.run();
         print!("{report}");
         if report.holds() {
             ExitCode::SUCCESS
@@ -261,42 +303,120 @@ impl Command {
     }
 }
 
+impl Command {
+    /// Checks `strategy` at every bound of `grid`, on every kernel (or the one `--kernel`
+    /// names): a Markdown table, a row per bound, a column per kernel (states, distinct,
+    /// time), and which properties fail, as docs/model.md shows it. Where the peer makes no
+    /// move, no close can end (neither the peer's FIN nor a reset nor a timeout comes): the
+    /// `sometimes` properties have no example there, and the row says so without failing.
+    fn over<S: Strategy>(&self, grid: Grid, strategy: S) -> ExitCode {
+        let kernels = if self.kernel_given {
+            vec![self.bound.kernel]
+        } else {
+            Flavour::ALL.to_vec()
+        };
+        println!("strategy {} over the {} grid", strategy.name(), grid.name());
+        let columns: Vec<String> = kernels
+            .iter()
+            .map(|kernel| format!(" {kernel}: states (distinct), time |"))
+            .collect();
+        println!("| bound |{} properties |", columns.concat());
+        println!("|---|{}---|", "---|".repeat(kernels.len()));
+        let mut holds = true;
+        for bound in grid.bounds() {
+            let mut row = format!("| {} |", bound.short_name());
+            let mut failing: Vec<String> = Vec::new();
+            let mut unended: Vec<&str> = Vec::new();
+            for &kernel in &kernels {
+                let report = match Check::new(strategy.clone()).bound(Bound { kernel, ..bound }) {
+                    Ok(check) => check.run(),
+                    Err(error) => {
+                        eprintln!("linger-check: {error}");
+                        return ExitCode::from(2);
+                    }
+                };
+                sort_failures(&bound, kernel, &report.verdicts, &mut failing, &mut unended);
+                row.push_str(&format!(
+                    " {} ({}), {:.1?} |",
+                    report.states, report.unique_states, report.elapsed
+                ));
+            }
+            holds &= failing.is_empty();
+            let properties = match (failing.is_empty(), unended.is_empty()) {
+                (true, true) => "all hold".to_string(),
+                (true, false) => format!(
+                    "always hold; no example of {} (the peer makes no move)",
+                    unended.join(", ")
+                ),
+                (false, _) => format!("FAIL: {}", failing.join(", ")),
+            };
+            println!("{row} {properties} |");
+        }
+        if holds {
+            ExitCode::SUCCESS
+        } else {
+            ExitCode::from(1)
+        }
+    }
+}
+
+/// Sorts the properties that do not hold at `bound` on `kernel`: into `failing` (named with
+/// the kernel), or into `unended` for a `sometimes` property where the peer makes no move, so
+/// that no close can end (named once for all kernels).
+fn sort_failures(
+    bound: &Bound,
+    kernel: Flavour,
+    verdicts: &[Verdict],
+    failing: &mut Vec<String>,
+    unended: &mut Vec<&'static str>,
+) {
+    for verdict in verdicts.iter().filter(|verdict| !verdict.holds) {
+        if verdict.sometimes && bound.peer_moves == 0 {
+            if !unended.contains(&verdict.property) {
+                unended.push(verdict.property);
+            }
+        } else {
+            failing.push(format!("{} ({kernel})", verdict.property));
+        }
+    }
+}
+
 impl Conformance {
     /// Replays the covering set and the walks, prints the report, writes the scripts.
     fn run(&self) -> ExitCode {
-        if let Err(reason) = conformance::available() {
-            eprintln!("linger-check: cannot replay on this machine: {reason}");
+        if let Err(error) = conformance::available() {
+            eprintln!("linger-check: {error}");
             return ExitCode::from(3);
         }
-        if let Some(directory) = &self.scripts
-            && let Err(error) = std::fs::create_dir_all(directory)
-        {
-            eprintln!(
-                "linger-check: cannot create {}: {error}",
-                directory.display()
-            );
-            return ExitCode::from(2);
-        }
-        let mut all = traces::covering_set();
+        let scripts = match Scripts::new(self.scripts.clone()) {
+            Ok(scripts) => scripts,
+            Err(error) => {
+                eprintln!("linger-check: {error}");
+                return ExitCode::from(2);
+            }
+        };
+        let bounds = self.grid.bounds();
+        let searched = std::time::Instant::now();
+        let mut all = builtin::covering_set(&bounds);
         let covering = all.len();
-        all.extend(traces::walks(self.seed, self.walks));
+        all.extend(builtin::walks(self.seed, self.walks, &bounds));
         println!(
-            "traces:   {covering} covering, {} random walks from seed {}",
-            self.walks, self.seed
+            "traces:   {covering} covering at {} bounds ({} grid), {} random walks from seed {}, \
+             found in {:.1?}",
+            bounds.len(),
+            self.grid.name(),
+            self.walks,
+            self.seed,
+            searched.elapsed()
         );
-        let written = std::sync::Mutex::new(Vec::new());
-        let done =
-            |_: usize, trace: &traces::Trace, replayed: Option<&conformance::replay::Replayed>| {
-                if let (Some(directory), Some(replayed)) = (&self.scripts, replayed) {
-                    let name = format!("{}-{}.pkt", trace.closer, trace.origin).replace(' ', "-");
-                    let text = packetdrill::script(trace, &replayed.script);
-                    let result = std::fs::write(directory.join(&name), text);
-                    if let (Err(error), Ok(mut written)) = (result, written.lock()) {
-                        written.push(format!("{name}: {error}"));
-                    }
-                }
-            };
-        let report = match conformance::run(&all, self.jobs, &done) {
+        let report = conformance::run(
+            &all,
+            self.jobs,
+            self.fail_fast,
+            &builtin::replay,
+            &|trace, replayed| scripts.write(trace, replayed),
+        );
+        let report = match report {
             Ok(report) => report,
             Err(error) => {
                 eprintln!("linger-check: {error}");
@@ -304,11 +424,11 @@ impl Conformance {
             }
         };
         print!("{report}");
-        let failed_writes = written.into_inner().unwrap_or_default();
-        for failure in &failed_writes {
-            eprintln!("linger-check: cannot write {failure}");
+        let written = scripts.finish();
+        if let Err(error) = &written {
+            eprintln!("linger-check: {error}");
         }
-        if report.holds() && failed_writes.is_empty() {
+        if report.holds() && written.is_ok() {
             ExitCode::SUCCESS
         } else {
             ExitCode::from(1)
@@ -337,4 +457,65 @@ fn number(flag: &str, value: &str, min: u64, max: u64) -> Result<u64, String> {
         .ok()
         .filter(|number| (min..=max).contains(number))
         .ok_or_else(|| format!("{flag} takes a whole number from {min} to {max}, not {value:?}"))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn verdict(property: &'static str, sometimes: bool, holds: bool) -> Verdict {
+        Verdict {
+            property,
+            sometimes,
+            holds,
+            counterexample: None,
+        }
+    }
+
+    #[test]
+    fn a_grid_row_fails_on_a_missing_example_only_where_the_peer_moves() {
+        let verdicts = [
+            verdict("P1", false, true),
+            verdict("a clean ending", true, false),
+        ];
+        let still = Bound {
+            peer_moves: 0,
+            ..Bound::default()
+        };
+        let (mut failing, mut unended) = (Vec::new(), Vec::new());
+        for kernel in Flavour::ALL {
+            sort_failures(&still, kernel, &verdicts, &mut failing, &mut unended);
+        }
+        assert!(failing.is_empty(), "{failing:?}");
+        assert_eq!(unended, ["a clean ending"]);
+
+        let (mut failing, mut unended) = (Vec::new(), Vec::new());
+        sort_failures(
+            &Bound::default(),
+            Flavour::MacOs,
+            &verdicts,
+            &mut failing,
+            &mut unended,
+        );
+        assert_eq!(failing, ["a clean ending (macos)"]);
+        assert!(unended.is_empty());
+    }
+
+    #[test]
+    fn a_broken_always_property_fails_a_grid_row_even_where_the_peer_makes_no_move() {
+        let still = Bound {
+            peer_moves: 0,
+            ..Bound::default()
+        };
+        let (mut failing, mut unended) = (Vec::new(), Vec::new());
+        sort_failures(
+            &still,
+            Flavour::Linux,
+            &[verdict("P2", false, false)],
+            &mut failing,
+            &mut unended,
+        );
+        assert_eq!(failing, ["P2 (linux)"]);
+        assert!(unended.is_empty());
+    }
 }

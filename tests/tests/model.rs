@@ -4,17 +4,25 @@
 
 use core::time::Duration;
 use linger::{NagleMode, OnBudgetSpent, Policy};
-use linger_check::model::reference::{EagerClose, FixedDelay, Naive, ShutdownClose, SoLinger};
-use linger_check::model::{
-    Bound, CloseModel, Flavour, Handover, Linger, Report, Step, TrustingFigures, World, check,
-    diagram, policy,
+use linger_model::reference::{EagerClose, FixedDelay, Naive, ShutdownClose, SoLinger};
+use linger_model::stateright::Model;
+use linger_model::{
+    Bound, Check, CloseModel, Flavour, Handover, Linger, Report, Step, Strategy, TrustingFigures,
+    World, diagram, policy,
 };
-use stateright::Model;
 
 const P1: &str = "P1 no silent loss";
 const P2: &str = "P2 no self-inflicted reset";
 const P5: &str = "P5 outcome matches what happened";
 const CLEAN: &str = "a clean ending";
+
+/// Checks `strategy` within `bound`.
+fn check<S: Strategy>(strategy: S, bound: Bound) -> Report {
+    Check::new(strategy)
+        .bound(bound)
+        .expect("a bound the model takes")
+        .run()
+}
 
 /// The bound of the policy table: smaller than the default so the table stays quick.
 fn table_bound() -> Bound {
@@ -296,7 +304,7 @@ fn the_report_explains_the_bound_the_scaled_down_policy_and_what_sometimes_means
     let changed = linger_check(&[&small[..], &budget].concat());
     let prose = unwrapped(&String::from_utf8_lossy(&changed.stdout));
     assert!(
-        prose.contains("set on the command line, over the real default"),
+        prose.contains("chosen by hand, over the real default"),
         "{prose}"
     );
 
@@ -398,10 +406,7 @@ fn the_command_prints_its_usage_on_help_and_names_what_it_does_not_understand() 
 
 #[test]
 fn the_explorer_shows_steps_states_and_properties_in_words() {
-    let model = CloseModel {
-        strategy: Linger { policy: policy() },
-        bound: Bound::default(),
-    };
+    let model = CloseModel::new(Linger { policy: policy() }, Bound::default());
     let start = World::start(&model.strategy, &model.bound);
     let closing = start.after(&model.strategy, Step::AppCloses);
     let shown = format!("{closing:#?}");

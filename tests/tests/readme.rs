@@ -697,9 +697,14 @@ fn examples_run(words: &[String]) -> Vec<String> {
 }
 
 /// The crates that compile Markdown as doctests, by the file that includes it: linger-check,
-/// where every driver is a dependency, and linger-stacks, where every framework and TLS
-/// library is.
-const DOCTEST_HOSTS: [&str; 2] = ["tests/src/lib.rs", "tests/stacks/src/lib.rs"];
+/// where every driver is a dependency, linger-stacks, where every framework and TLS library
+/// is, and the designer's example crate outside the workspace (`.ci/run` tests it), whose
+/// types `docs/your-close.md` uses.
+const DOCTEST_HOSTS: [&str; 3] = [
+    "tests/src/lib.rs",
+    "tests/stacks/src/lib.rs",
+    "examples/apache-close/src/lib.rs",
+];
 
 /// How `host` (a path from the root) includes `path` (another): `include_str!("../../path")`.
 fn include_of(host: &str, path: &str) -> String {

@@ -6,6 +6,7 @@
 //! they exist only inside the two namespaces, which are deleted when the link is dropped.
 
 use super::{Closer, Received};
+use linger_model::conformance::tun::{is_root, run};
 use std::fs::File;
 use std::io;
 use std::net::{Ipv4Addr, SocketAddr};
@@ -133,23 +134,6 @@ impl Drop for SlowLink {
     }
 }
 
-/// Runs `command`, or says how it failed.
-pub(crate) fn run(command: &[&str]) -> Result<(), String> {
-    let (program, args) = command.split_first().ok_or("empty command")?;
-    let output = Command::new(program)
-        .args(args)
-        .output()
-        .map_err(|error| error.to_string())?;
-    if output.status.success() {
-        return Ok(());
-    }
-    Err(format!(
-        "`{}` failed: {}",
-        command.join(" "),
-        String::from_utf8_lossy(&output.stderr).trim()
-    ))
-}
-
 fn in_namespace<T: Send>(namespace: &str, work: impl FnOnce() -> T + Send) -> T {
     thread::scope(|scope| {
         scope
@@ -173,13 +157,6 @@ fn enter(namespace: &str) -> io::Result<()> {
         return Err(io::Error::last_os_error());
     }
     Ok(())
-}
-
-/// Whether this process runs as root.
-#[allow(unsafe_code)]
-pub(crate) fn is_root() -> bool {
-    // SAFETY: geteuid has no preconditions and cannot fail.
-    unsafe { libc::geteuid() == 0 }
 }
 
 /// One early reply across a [`SlowLink`].
