@@ -1,34 +1,36 @@
 //! The life of a connection before its close: what it is doing, read off the bytes that go
 //! each way, and the guards that end it when it never finishes a request.
 //!
-//! A driver that reports the application's every read and write (and when the application
-//! waits to read or to write) lets the machine tell, without parsing the protocol, and so
-//! beneath TLS as well:
-//!
-//! | activity | what the bytes say |
-//! |---|---|
-//! | [`AwaitingFirstByte`](Activity::AwaitingFirstByte) | accepted, nothing read or written |
-//! | [`Receiving`](Activity::Receiving) | the peer is sending: bytes arrived since our last write, the last within the grace |
-//! | [`Working`](Activity::Working) | the peer has said what it meant to (it went quiet for the grace, or shut its side) and the application has not answered: it works on the request |
-//! | [`Responding`](Activity::Responding) | the application wrote since the peer last sent, and does not wait to read, or its write waits for room |
-//! | [`Idle`](Activity::Idle) | the application wrote and waits to read: its answer is out, the next request awaited |
-//!
-//! A read the application left pending stays pending while it writes: hyper polls a read
-//! once, keeps it registered, and writes its answer without polling it again. So an answer
-//! written while the application waits to read leaves the connection idle at once.
-//!
-//! One thing the bytes cannot tell: a peer that sent part of a request and went quiet looks
-//! like one whose whole request the application is working on, since an HTTP server keeps a
-//! read pending while its handler runs (hyper does, to notice a client that hangs up). The
-//! machine takes it for [`Working`](Activity::Working), which no guard ends, so an honest
-//! slow handler is never cut; docs/design.md says what that leaves to the application.
+//! What a live connection is doing is [`Activity`]'s to say; the guards are [`Guard`].
 
 use crate::{Instant, MinRate, Policy};
 use core::fmt;
 use core::time::Duration;
 
 /// What a live connection is doing, as [`CloseMachine::life`](crate::CloseMachine::life)
-/// reads it from the bytes going each way (see the [module docs](self)).
+/// reads it from the bytes going each way.
+///
+/// A driver that reports the application's every read and write (and when the application
+/// waits to read or to write) lets the machine tell, without parsing the protocol, and so
+/// beneath TLS as well:
+///
+/// | activity | what the bytes say |
+/// |---|---|
+/// | [`AwaitingFirstByte`](Activity::AwaitingFirstByte) | accepted, nothing read or written |
+/// | [`Receiving`](Activity::Receiving) | the peer is sending: bytes arrived since our last write, the last within the grace |
+/// | [`Working`](Activity::Working) | the peer has said what it meant to (it went quiet for the grace, or shut its side) and the application has not answered: it works on the request |
+/// | [`Responding`](Activity::Responding) | the application wrote since the peer last sent, and does not wait to read, or its write waits for room |
+/// | [`Idle`](Activity::Idle) | the application wrote and waits to read: its answer is out, the next request awaited |
+///
+/// A read the application left pending stays pending while it writes: hyper polls a read
+/// once, keeps it registered, and writes its answer without polling it again. So an answer
+/// written while the application waits to read leaves the connection idle at once.
+///
+/// One thing the bytes cannot tell: a peer that sent part of a request and went quiet looks
+/// like one whose whole request the application is working on, since an HTTP server keeps a
+/// read pending while its handler runs (hyper does, to notice a client that hangs up). The
+/// machine takes it for [`Working`](Activity::Working), which no guard ends, so an honest
+/// slow handler is never cut; docs/design.md says what that leaves to the application.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
 pub enum Activity {
     /// Accepted, nothing read or written: waiting for the first byte of a request.
@@ -91,33 +93,34 @@ impl fmt::Display for Guard {
 pub struct Life {
     /// What it is doing.
     pub activity: Activity,
-    /// When that began: the accept, the first byte of the request being received, the last
-    /// write (while responding), the moment the application began to wait (idle).
+    /// When that began: the accept, the first byte of the request being received, the moment
+    /// the application's write was held back (while responding), its last write (idle).
     pub since: Instant,
-    /// While receiving: the bytes of the request so far.
+    /// Bytes the peer has sent since our last write (or the accept): what we have not
+    /// answered, quiet spells and all.
     pub received: u32,
-    /// While receiving: when its last bytes arrived.
-    pub last_arrival: Instant,
+    /// The time the peer has taken to send them after the first: the time the application
+    /// waited for its bytes; the time the application spent elsewhere (a handler reading the
+    /// body at its own pace) is its own, not the peer's.
+    pub peer_time: Duration,
     /// The application's write waits for room in the send buffer (the peer reads nothing).
     pub write_blocked: bool,
 }
 
 impl Life {
-    /// While receiving, whether the request has arrived slower than `rate` so far: its
-    /// bytes came over a longer time than they buy at that rate. A request that came in one
-    /// burst, however long ago, is not (its peer may just be waiting for the answer).
+    /// Whether what the peer has sent since our last write arrived slower than `rate`: it
+    /// took longer to send its bytes than they buy at that rate, whatever quiet spells came
+    /// between them. A request that came in one burst, however long ago, has not (its peer
+    /// may just be waiting for the answer).
     pub fn below(&self, rate: MinRate) -> bool {
-        self.activity == Activity::Receiving
-            && self.last_arrival.saturating_duration_since(self.since) > rate.allows(self.received)
+        self.peer_time > rate.allows(self.received)
     }
 
-    /// While receiving, the pace the request has arrived at so far, in bytes per second;
-    /// `None` for a request that came in one burst.
+    /// The pace the peer's bytes since our last write arrived at, in bytes per second of
+    /// its time; `None` for bytes that came in one burst.
     pub fn pace(&self) -> Option<u64> {
-        let took = self.last_arrival.saturating_duration_since(self.since);
-        let micros = u64::try_from(took.as_micros()).unwrap_or(u64::MAX);
-        (self.activity == Activity::Receiving && micros > 0)
-            .then(|| u64::from(self.received).saturating_mul(1_000_000) / micros)
+        let micros = u64::try_from(self.peer_time.as_micros()).unwrap_or(u64::MAX);
+        (micros > 0).then(|| u64::from(self.received).saturating_mul(1_000_000) / micros)
     }
 }
 
@@ -130,61 +133,123 @@ impl MinRate {
     }
 }
 
+/// Bytes from the peer, and the time it took to send them after the first (the time the
+/// application waited for them), in microseconds; it stops counting at 71 minutes, which no
+/// grace is near.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Hash)]
+pub(crate) struct Tally {
+    pub(crate) bytes: u32,
+    pub(crate) peer_time_us: u32,
+}
+
+impl Tally {
+    /// `bytes` more, after `waited` of the peer's time (not counted for the first bytes:
+    /// before them the peer had nothing to send).
+    pub(crate) fn add(&mut self, bytes: u32, waited: u32) {
+        if self.bytes > 0 {
+            self.peer_time_us = self.peer_time_us.saturating_add(waited);
+        }
+        self.bytes = self.bytes.saturating_add(bytes);
+    }
+}
+
 /// The machine's record of a live connection (see [`Life`]), and what it is waiting for.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
 pub(crate) struct Live {
     pub(crate) activity: Activity,
     pub(crate) since: Instant,
-    pub(crate) received: u32,
-    pub(crate) last_arrival: Instant,
+    /// While receiving: the request, as its guard judges it; a quiet spell of the grace ends
+    /// it.
+    pub(crate) request: Tally,
+    /// Everything the peer sent since our last write, as pressure ranks it.
+    pub(crate) unanswered: Tally,
+    /// Since when the application waits for the peer's bytes (`ReadPending`, no read
+    /// since), in microseconds; `NOT_WAITING` if it does not. Its read stays pending while it
+    /// writes.
+    waiting_since_us: u64,
     /// The application's write waits for room (`WritePending`, no write since).
     pub(crate) write_blocked: bool,
-    /// The application waits for the peer's bytes (`ReadPending`, no read since): its read
-    /// stays pending while it writes.
-    pub(crate) read_waiting: bool,
 }
 
 impl Live {
+    const NOT_WAITING: u64 = u64::MAX;
+
     /// A connection accepted at `now`.
     pub(crate) const fn accepted(now: Instant) -> Live {
         Live {
             activity: Activity::AwaitingFirstByte,
             since: now,
-            received: 0,
-            last_arrival: now,
+            request: Tally {
+                bytes: 0,
+                peer_time_us: 0,
+            },
+            unanswered: Tally {
+                bytes: 0,
+                peer_time_us: 0,
+            },
+            waiting_since_us: Live::NOT_WAITING,
             write_blocked: false,
-            read_waiting: false,
         }
+    }
+
+    /// Since when the application waits for the peer's bytes, if it does.
+    pub(crate) fn waiting_since(&self) -> Option<Instant> {
+        (self.waiting_since_us != Live::NOT_WAITING)
+            .then(|| Instant::from_micros(self.waiting_since_us))
+    }
+
+    /// The application asked to read at `now` and nothing was there: it waits from then on,
+    /// unless it already did.
+    pub(crate) fn wait(&mut self, now: Instant) {
+        if self.waiting_since_us == Live::NOT_WAITING {
+            self.waiting_since_us = now.as_micros();
+        }
+    }
+
+    /// The peer's EOF: nothing more to wait for.
+    pub(crate) fn stop_waiting(&mut self) {
+        self.waiting_since_us = Live::NOT_WAITING;
     }
 
     /// Now doing `activity`, since `now`.
     pub(crate) fn start(&mut self, activity: Activity, now: Instant) {
         self.activity = activity;
         self.since = now;
-        self.received = 0;
-        self.last_arrival = now;
+        self.request = Tally::default();
+    }
+
+    /// The application asked to read and got bytes at `now`: the time it waited for them is
+    /// the peer's.
+    pub(crate) fn take_peer_time(&mut self, now: Instant) -> u32 {
+        let waited = self
+            .waiting_since()
+            .map_or(Duration::ZERO, |since| now.saturating_duration_since(since));
+        self.stop_waiting();
+        u32::try_from(waited.as_micros()).unwrap_or(u32::MAX)
     }
 
     pub(crate) fn snapshot(self) -> Life {
         Life {
             activity: self.activity,
             since: self.since,
-            received: self.received,
-            last_arrival: self.last_arrival,
+            received: self.unanswered.bytes,
+            peer_time: Duration::from_micros(self.unanswered.peer_time_us.into()),
             write_blocked: self.write_blocked,
         }
     }
 
     /// When the guard of the current activity acts under `policy`, and whether it ends the
-    /// connection then (or only moves a request whose peer went quiet to `Working`).
+    /// connection then (or only takes a request whose peer went quiet as said: `Working`).
     pub(crate) fn deadline(&self, policy: &Policy) -> Option<(Instant, Option<Guard>)> {
         match self.activity {
             Activity::AwaitingFirstByte => policy
                 .first_byte_timeout()
                 .map(|timeout| (self.since + timeout, Some(Guard::FirstByte))),
+            // Quiet for the grace while the application waits for it: the peer said it all.
             Activity::Receiving => policy
                 .min_receive_rate()
-                .map(|rate| (self.last_arrival + rate.grace, None)),
+                .zip(self.waiting_since())
+                .map(|(rate, waiting)| (waiting + rate.grace, None)),
             Activity::Working => None,
             Activity::Responding if self.write_blocked => policy
                 .send_timeout()
@@ -196,13 +261,12 @@ impl Live {
         }
     }
 
-    /// Whether bytes arriving at `now` come after the request's credit ran out: the grace,
-    /// and what the bytes already received bought at the minimum rate.
-    pub(crate) fn past_credit(&self, policy: &Policy, now: Instant) -> bool {
-        let Some(rate) = policy.min_receive_rate() else {
-            return false;
-        };
-        self.activity == Activity::Receiving
-            && now > self.since + rate.grace + rate.allows(self.received)
+    /// Whether bytes arriving after `waited` more of the peer's time come past the
+    /// request's credit: the grace, and what its bytes so far bought at the minimum rate.
+    pub(crate) fn past_credit(&self, policy: &Policy, waited: u32) -> bool {
+        let peer_time = self.request.peer_time_us.saturating_add(waited);
+        policy.min_receive_rate().is_some_and(|rate| {
+            Duration::from_micros(peer_time.into()) > rate.grace + rate.allows(self.request.bytes)
+        })
     }
 }

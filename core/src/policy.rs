@@ -578,6 +578,20 @@ mod tests {
     }
 
     #[test]
+    fn a_guard_of_a_millisecond_is_the_shortest_taken() {
+        let millisecond = Some(Duration::from_millis(1));
+        let policy = Policy::builder().keep_alive_timeout(millisecond).build();
+        assert_eq!(policy.map(|p| p.keep_alive_timeout()), Ok(millisecond));
+        let shorter = Policy::builder().keep_alive_timeout(Some(Duration::from_micros(999)));
+        assert_eq!(
+            shorter.build(),
+            Err(PolicyError::Zero {
+                knob: Knob::KeepAliveTimeout
+            })
+        );
+    }
+
+    #[test]
     fn a_guard_of_zero_or_no_pace_is_refused() {
         assert_eq!(
             Policy::builder()

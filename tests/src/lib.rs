@@ -4,6 +4,8 @@
 //!   network namespaces), run against every driver and against the plain closes they replace;
 //! - [`model`]: exhaustive model checking of close strategies (P1-P5 over every
 //!   interleaving of a bounded model of two kernels and an adversarial peer);
+//! - [`life`]: exhaustive model checking of the life before the close (the guards of
+//!   `CloseMachine::accepted` against every way a peer and an application can behave);
 //! - [`fuzz`]: the checks the fuzz targets in `fuzz/` run, also replayed over the committed
 //!   corpus by `cargo test`;
 //! - [`skip`]: how a test that lacks a program or root says it skips;
@@ -11,6 +13,7 @@
 
 pub mod conformance;
 pub mod fuzz;
+pub mod life;
 pub mod model;
 pub mod skip;
 pub mod sockets;
@@ -19,7 +22,8 @@ pub mod text;
 /// The READMEs' examples (the repository's and each published crate's, shown on crates.io),
 /// compiled and, where they can, run as doctests. Here, where every driver is a dependency,
 /// rather than in each crate; `tests/readme.rs` checks that none is `ignore`d and that each
-/// README is listed here.
+/// README with Rust in it is listed here (or, needing TLS, in linger-stacks, as `docs/`'s
+/// are).
 #[cfg(doctest)]
 mod readmes {
     #[doc = include_str!("../../README.md")]

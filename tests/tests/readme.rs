@@ -7,8 +7,10 @@
 //!   (`required-features`, read with `cargo metadata`) enabled by the command; each program
 //!   it runs by path (a script, an example's binary) exists;
 //! - every example a README names in inline code comes with a command that runs it;
-//! - every Rust snippet is compiled: none is `ignore`d, and each README is a doctest of
-//!   `linger_check` (`tests/src/lib.rs`).
+//! - every Rust snippet is compiled: none is `ignore`d, in the READMEs, in `docs/` and in the
+//!   workspace crates' doc comments, and each README and document with Rust in it is a
+//!   doctest of `linger_check` (`tests/src/lib.rs`) or, where it needs every framework and
+//!   TLS, of `linger_stacks` (`tests/stacks/src/lib.rs`).
 //!
 //! The checks read whatever the READMEs hold, so a command or example added later is checked
 //! as it lands.
@@ -694,24 +696,143 @@ fn examples_run(words: &[String]) -> Vec<String> {
     flagged.chain(built).collect()
 }
 
-#[test]
-fn every_rust_snippet_in_the_readmes_is_compiled_as_a_doctest() {
-    let workspace = repository_workspace();
-    let doctests =
-        std::fs::read_to_string(workspace.root.join("tests/src/lib.rs")).expect("tests/src/lib.rs");
+/// The crates that compile Markdown as doctests, by the file that includes it: linger-check,
+/// where every driver is a dependency, and linger-stacks, where every framework and TLS
+/// library is.
+const DOCTEST_HOSTS: [&str; 2] = ["tests/src/lib.rs", "tests/stacks/src/lib.rs"];
+
+/// How `host` (a path from the root) includes `path` (another): `include_str!("../../path")`.
+fn include_of(host: &str, path: &str) -> String {
+    let depth = Path::new(host)
+        .parent()
+        .map_or(0, |dir| dir.components().count());
+    format!("include_str!(\"{}{path}\")", "../".repeat(depth))
+}
+
+/// Why the Rust snippets of `path` (from the root), whose text is `text`, might not all be
+/// compiled: `path` is no doctest of any host (`hosts`: each host's path and source), or a
+/// snippet is `ignore`d.
+fn uncompiled_snippets(path: &str, text: &str, hosts: &[(&str, String)]) -> Vec<String> {
+    let snippets = Markdown::parse(text).rust_snippets;
     let mut problems = Vec::new();
-    for (path, text) in readmes(&workspace) {
-        let snippets = Markdown::parse(&text).rust_snippets;
-        if !snippets.is_empty() && !doctests.contains(&format!("include_str!(\"../../{path}\")")) {
-            problems.push(format!("{path} is not a doctest in tests/src/lib.rs"));
+    let included = |(host, source): &(&str, String)| source.contains(&include_of(host, path));
+    if !snippets.is_empty() && !hosts.iter().any(included) {
+        problems.push(format!("{path} is a doctest of none of {DOCTEST_HOSTS:?}"));
+    }
+    for (line, info) in snippets.iter().filter(|(_, info)| ignored(info)) {
+        problems.push(format!("{path}:{line}: `{info}` is never compiled: no_run"));
+    }
+    problems
+}
+
+/// Whether rustdoc leaves a block with this info string uncompiled.
+fn ignored(info: &str) -> bool {
+    info.split([',', ' ']).any(|token| token == "ignore")
+}
+
+#[test]
+fn every_rust_snippet_in_the_readmes_and_docs_is_compiled_as_a_doctest() {
+    let workspace = repository_workspace();
+    let hosts: Vec<(&str, String)> = DOCTEST_HOSTS
+        .iter()
+        .map(|host| {
+            let source = std::fs::read_to_string(workspace.root.join(host));
+            (
+                *host,
+                source.unwrap_or_else(|error| panic!("{host}: {error}")),
+            )
+        })
+        .collect();
+    let documents = [readmes(&workspace), docs(&workspace)].concat();
+    let problems: Vec<String> = documents
+        .iter()
+        .flat_map(|(path, text)| uncompiled_snippets(path, text, &hosts))
+        .collect();
+    assert!(problems.is_empty(), "{}", problems.join("\n"));
+}
+
+#[test]
+fn a_document_whose_rust_no_host_includes_or_that_ignores_a_snippet_is_refused() {
+    let host = ("tests/stacks/src/lib.rs", String::new());
+    let rust = "```rust,no_run\nlet x = 1;\n```\n";
+    assert_eq!(
+        uncompiled_snippets("docs/new.md", rust, std::slice::from_ref(&host)).len(),
+        1
+    );
+    let included = (
+        host.0,
+        format!("#[doc = {}]", include_of(host.0, "docs/new.md")),
+    );
+    assert!(uncompiled_snippets("docs/new.md", rust, std::slice::from_ref(&included)).is_empty());
+    let ignored = "```rust,ignore\nlet x = 1;\n```\n";
+    assert_eq!(
+        uncompiled_snippets("docs/new.md", ignored, &[included]).len(),
+        1
+    );
+    assert!(uncompiled_snippets("docs/new.md", "```text\nx\n```\n", &[host]).is_empty());
+}
+
+/// The doc comments (`///`, `//!`) of `source`, a Rust file, as Markdown, each on the line
+/// it stands on in the file (the other lines left empty).
+fn doc_comments(source: &str) -> String {
+    let mut markdown = String::new();
+    for line in source.lines() {
+        let line = line.trim_start();
+        if let Some(doc) = line
+            .strip_prefix("///")
+            .or_else(|| line.strip_prefix("//!"))
+        {
+            markdown.push_str(doc.strip_prefix(' ').unwrap_or(doc));
         }
-        for (line, info) in snippets {
-            if info.split([',', ' ']).any(|token| token == "ignore") {
-                problems.push(format!("{path}:{line}: `{info}` is never compiled: no_run"));
+        markdown.push('\n');
+    }
+    markdown
+}
+
+/// The `.rs` files below `dir`, recursively.
+fn rust_files(dir: &Path) -> Vec<PathBuf> {
+    let Ok(entries) = std::fs::read_dir(dir) else {
+        return Vec::new();
+    };
+    let mut files = Vec::new();
+    for path in entries.filter_map(|entry| Some(entry.ok()?.path())) {
+        if path.is_dir() {
+            files.extend(rust_files(&path));
+        } else if path.extension().is_some_and(|extension| extension == "rs") {
+            files.push(path);
+        }
+    }
+    files
+}
+
+#[test]
+fn no_rust_snippet_in_the_rustdoc_of_a_workspace_crate_is_ignored() {
+    let workspace = repository_workspace();
+    let mut problems = Vec::new();
+    let mut snippets = 0;
+    for package in &workspace.members {
+        let Some(dir) = package.manifest_path.parent() else {
+            continue;
+        };
+        for file in rust_files(&dir.join("src")) {
+            let source = std::fs::read_to_string(&file).unwrap_or_default();
+            for (line, info) in Markdown::parse(&doc_comments(&source)).rust_snippets {
+                snippets += 1;
+                if ignored(&info) {
+                    let path = file.strip_prefix(&workspace.root).unwrap_or(&file);
+                    problems.push(format!(
+                        "{}:{line}: `{info}` is never compiled: no_run",
+                        path.display()
+                    ));
+                }
             }
         }
     }
     assert!(problems.is_empty(), "{}", problems.join("\n"));
+    assert!(
+        snippets > 10,
+        "only {snippets} snippets found: the parser lost some"
+    );
 }
 
 /// A workspace of one package, `app`: example `needs_tls` requires feature `tls`, which

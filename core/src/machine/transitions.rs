@@ -14,6 +14,7 @@
 
 use super::{Acks, CloseMachine, End, Phase};
 use crate::action::{ActionQueue, Queued};
+use crate::life::Tally;
 use crate::timer::Timer;
 use crate::{Activity, Error, Event, Guard, Instant, Intent, NagleMode, OnBudgetSpent};
 use crate::{Release, State};
@@ -210,27 +211,37 @@ impl CloseMachine {
         use Activity::*;
         let policy = self.policy;
         let live = self.live.as_mut()?;
-        match event {
-            Event::Read(_) | Event::PeerEof => live.read_waiting = false,
-            Event::ReadPending => live.read_waiting = true,
-            _ => {}
-        }
+        let waited = match event {
+            Event::Read(_) => live.take_peer_time(now),
+            Event::PeerEof => {
+                live.stop_waiting();
+                0
+            }
+            Event::ReadPending => {
+                live.wait(now);
+                0
+            }
+            _ => 0,
+        };
         match (live.activity, event) {
             // A request's bytes that arrive after its credit ran out: a peer slower than the
-            // minimum pace.
-            (Receiving, Event::Read(_)) if live.past_credit(&policy, now) => {
+            // minimum pace. Only the time the application waited for them counts.
+            (Receiving, Event::Read(_)) if live.past_credit(&policy, waited) => {
                 return Some(Guard::Pace);
             }
             (Receiving, Event::Read(bytes)) => {
-                live.received = live.received.saturating_add(bytes);
-                live.last_arrival = now;
+                live.request.add(bytes, waited);
+                live.unanswered.add(bytes, waited);
             }
             // The peer sends while our write waits for it to read: still responding.
-            (Responding, Event::Read(_)) if live.write_blocked => {}
+            (Responding, Event::Read(bytes)) if live.write_blocked => {
+                live.unanswered.add(bytes, waited);
+            }
             // The first bytes of a request.
             (_, Event::Read(bytes)) => {
                 live.start(Receiving, now);
-                live.received = bytes;
+                live.request.add(bytes, 0);
+                live.unanswered.add(bytes, waited);
             }
             // The peer is done sending; the application decides what follows.
             (AwaitingFirstByte | Receiving | Idle, Event::PeerEof) => live.start(Working, now),
@@ -241,11 +252,17 @@ impl CloseMachine {
             // An answer written while the application's read stays pending: out, and the
             // next request awaited.
             (_, Event::Wrote(_)) => {
-                let next = if live.read_waiting { Idle } else { Responding };
+                let next = if live.waiting_since().is_some() {
+                    Idle
+                } else {
+                    Responding
+                };
                 live.start(next, now);
+                live.unanswered = Tally::default();
                 live.write_blocked = false;
             }
-            (Responding, Event::WritePending) => live.write_blocked = true,
+            // Held back from now on, until a write makes progress.
+            (_, Event::WritePending) if live.write_blocked => {}
             (_, Event::WritePending) => {
                 live.start(Responding, now);
                 live.write_blocked = true;

@@ -18,6 +18,8 @@
 //! ```
 
 use std::io;
+use std::sync::Mutex;
+use std::time::{Duration, Instant};
 
 /// Most closes a lingerer holds by default where the process has no descriptor limit to go
 /// by: on Windows (a process may hold some 16 million handles; what runs out first is
@@ -109,6 +111,49 @@ pub fn set_descriptor_limit(wanted: DescriptorLimit) -> Result<(), LimitError> {
     }
 }
 
+/// Whether `in_use` descriptors leave a sixteenth of the soft limit or less free: nginx
+/// drains its reusable connections when its free ones fall to a sixteenth. The limit is read
+/// at most once a second. Never where there is no limit (Windows) or it is unlimited.
+///
+/// A server knows a lower bound of the descriptors in use at each accept: on unix the new
+/// socket's descriptor number, which the kernel gives as the lowest free one, so that all
+/// below it are taken ([`in_use_at_accept`]).
+pub fn running_short(in_use: u64) -> bool {
+    static LIMIT: Mutex<Option<(Option<u64>, Instant)>> = Mutex::new(None);
+    let limit = {
+        let mut cached = LIMIT
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner);
+        match *cached {
+            Some((limit, read)) if read.elapsed() < Duration::from_secs(1) => limit,
+            _ => {
+                let limit = descriptor_limit().map(|limit| limit.soft);
+                *cached = Some((limit, Instant::now()));
+                limit
+            }
+        }
+    };
+    limit.is_some_and(|limit| limit != u64::MAX && in_use >= limit - limit / 16)
+}
+
+/// What a socket just accepted says of the descriptors in use: on unix its descriptor
+/// number plus one (the kernel gave it the lowest free one, so every one below is taken);
+/// `None` on Windows, whose handles say nothing of the kind.
+pub fn in_use_at_accept(socket: &impl crate::AsSocket) -> Option<u64> {
+    #[cfg(unix)]
+    return {
+        use std::os::fd::AsRawFd;
+        u64::try_from(socket.as_fd().as_raw_fd())
+            .ok()
+            .map(|fd| fd + 1)
+    };
+    #[cfg(not(unix))]
+    return {
+        let _ = socket;
+        None
+    };
+}
+
 /// The default capacity of a lingerer built now: [`capacity_for`] the soft limit in force.
 pub fn default_capacity() -> usize {
     capacity_for(descriptor_limit().map(|limit| limit.soft))
@@ -146,6 +191,21 @@ mod tests {
     fn without_a_limit_the_fallback_bounds_the_closes() {
         assert_eq!(capacity_for(None), FALLBACK_CAPACITY);
         assert_eq!(capacity_for(Some(u64::MAX)), FALLBACK_CAPACITY);
+    }
+
+    #[cfg(unix)]
+    #[test]
+    fn descriptors_run_short_when_a_sixteenth_of_the_limit_is_left() {
+        let soft = descriptor_limit().expect("getrlimit").soft;
+        let short = soft - soft / 16;
+        assert!(!running_short(short - 1));
+        assert!(running_short(short));
+        let listener = std::net::TcpListener::bind("127.0.0.1:0").expect("bind");
+        let in_use = in_use_at_accept(&listener).expect("a descriptor number");
+        assert!(
+            in_use >= 4,
+            "stdin, stdout, stderr and the listener: {in_use}"
+        );
     }
 
     #[cfg(unix)]

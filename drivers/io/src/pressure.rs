@@ -14,8 +14,9 @@
 //! Live connections (a machine made by [`CloseMachine::accepted`]) give way before any
 //! lingering close, and only those that cost nothing or are hostile ([`LiveStanding`]):
 //! waiting for their first byte (the oldest first), idle after their answer (the youngest
-//! connection first), receiving a request below the minimum pace (the slowest first), a
-//! write the peer has held back; never one the application works on or writes to at a pace.
+//! connection first), sending below the minimum pace since our last write (the slowest
+//! first), a write the peer has held back; never one the application works on or writes to
+//! at a pace, nor a peer that sent its request at a pace and waits for the answer.
 //! [`rank`] orders them across every lingerer of a process.
 
 use linger::{Activity, CloseMachine, Instant, Life, Policy, State};
@@ -92,7 +93,9 @@ pub enum LiveStanding {
     /// stream of events between two) has more to lose than a client that connected a moment
     /// ago and went idle after one request.
     Idle,
-    /// Receiving a request slower than the policy's minimum pace: the slowest first.
+    /// Sending, since our last write, slower than the policy's minimum pace, its quiet
+    /// spells included (a peer that trickles bytes further apart than the grace, which no
+    /// guard ends, stands here): the slowest first.
     Slow {
         /// The pace its request has arrived at so far.
         bytes_per_second: u64,
@@ -109,7 +112,10 @@ pub fn live_standing(life: &Life, policy: &Policy, now: Instant) -> Option<LiveS
     match life.activity {
         Activity::AwaitingFirstByte => Some(LiveStanding::AwaitingFirstByte),
         Activity::Idle => Some(LiveStanding::Idle),
-        Activity::Receiving => {
+        // Sending since our last write slower than the minimum pace, quiet spells and all: a
+        // peer that trickles bytes further apart than the grace, which no guard ends, gives
+        // way here.
+        Activity::Receiving | Activity::Working => {
             let rate = policy.min_receive_rate()?;
             life.below(rate).then(|| LiveStanding::Slow {
                 bytes_per_second: life.pace().unwrap_or(0),
@@ -118,8 +124,16 @@ pub fn live_standing(life: &Life, policy: &Policy, now: Instant) -> Option<LiveS
         Activity::Responding if life.write_blocked => (now.saturating_duration_since(life.since)
             >= STALLED_AFTER)
             .then_some(LiveStanding::Stalled),
-        Activity::Responding | Activity::Working => None,
+        Activity::Responding => None,
     }
+}
+
+/// `at` in microseconds on one clock for the whole process (from the first call), the
+/// accept time [`rank`] wants.
+pub fn since_start(at: std::time::Instant) -> u64 {
+    static START: std::sync::OnceLock<std::time::Instant> = std::sync::OnceLock::new();
+    let start = *START.get_or_init(|| at);
+    u64::try_from(at.saturating_duration_since(start).as_micros()).unwrap_or(u64::MAX)
 }
 
 /// A number that orders live connections across a process: lower gives way first, and
@@ -359,13 +373,14 @@ mod tests {
         );
     }
 
-    /// An accepted machine at 0 after `events`, each at its instant.
+    /// An accepted machine at 0 after `events`, each at its instant, the deadlines before
+    /// each fired.
     fn live(events: &[(linger::Event, u64)]) -> CloseMachine {
         let mut machine = CloseMachine::accepted(Policy::default(), Instant::ZERO);
         for &(event, at) in events {
-            machine
-                .handle(event, Instant::from_millis(at))
-                .expect("a live event");
+            let at = Instant::from_millis(at);
+            machine.handle_timeout(at);
+            machine.handle(event, at).expect("a live event");
         }
         machine
     }
@@ -389,14 +404,22 @@ mod tests {
             None,
             "a whole request, being worked on"
         );
-        let slowloris = live(&[(Read(16), 0), (Read(1), 5_000)]);
+        let slowloris = live(&[(Read(16), 0), (ReadPending, 0), (Read(1), 5_000)]);
         assert_eq!(
             standing_at(&slowloris, 5_000),
             Some(LiveStanding::Slow {
                 bytes_per_second: 3
             })
         );
-        let upload = live(&[(Read(20_000), 0), (Read(20_000), 1_000)]);
+        let upload = live(&[(Read(20_000), 0), (ReadPending, 0), (Read(20_000), 1_000)]);
+        // A byte every 25 s, further apart than the grace: no guard ends it, pressure does.
+        let patient = live(&[(Read(16), 0), (ReadPending, 0), (Read(1), 25_000)]);
+        assert_eq!(
+            standing_at(&patient, 25_000),
+            Some(LiveStanding::Slow {
+                bytes_per_second: 0
+            })
+        );
         assert_eq!(standing_at(&upload, 1_000), None, "20 KB/s is a pace");
         let answering = live(&[(Read(300), 0), (Wrote(1_000), 1)]);
         assert_eq!(standing_at(&answering, 10_000), None);

@@ -1,6 +1,6 @@
 //! One connection of the application's own event loop, closed by a `CloseMachine`.
 
-use linger::{Clock, CloseMachine, Event, Outcome, Policy, State, Stats};
+use linger::{Clock, CloseMachine, Event, Guard, Life, Outcome, Policy, State, Stats};
 use mio::event::Source;
 use mio::net::TcpStream;
 use mio::{Interest, Registry, Token};
@@ -12,24 +12,53 @@ use std::time::Duration;
 /// which closes with a lingering close on the application's own `mio::Poll`.
 ///
 /// Register it with [`register`](Self::register), read and write through it, and pass it
-/// every readiness event of its token ([`handle_event`](Self::handle_event)) and, once
-/// closing, its deadline ([`timeout`](Self::timeout), [`handle_timeout`](Self::handle_timeout)).
-/// When one of them returns an `Outcome`, the socket has been deregistered and closed.
+/// every readiness event of its token ([`handle_event`](Self::handle_event)) and its deadline
+/// ([`timeout`](Self::timeout), [`handle_timeout`](Self::handle_timeout)). When one of them
+/// returns an `Outcome`, the socket has been deregistered and closed.
+///
+/// # The life before the close
+///
+/// A connection made by [`accepted`](Self::accepted) is guarded from its accept: the policy's
+/// guards end one that never finishes a request (nothing sent within
+/// [`Policy::first_byte_timeout`], a request slower than [`Policy::min_receive_rate`], idle
+/// past [`Policy::keep_alive_timeout`] after its answer, a write held back for
+/// [`Policy::send_timeout`]) with a lingering close, as if the loop had called
+/// [`close`](Self::close): its deadline comes through [`timeout`](Self::timeout) like any
+/// other, reads fail from then on, and [`ended_by`](Self::ended_by) says which guard it was.
+/// When descriptors run short, [`Lingerer::make_room`](crate::Lingerer::make_room) takes the
+/// live connections the loop offers that cost least first.
 #[derive(Debug)]
 pub struct Connection {
     stream: Option<TcpStream>,
     machine: CloseMachine,
     clock: Clock,
+    /// When it was accepted, on the process's clock for ranking
+    /// ([`linger_io::pressure::since_start`]).
+    accepted: u64,
 }
 
 impl Connection {
     /// Takes over `stream`, fresh from `connect` or `accept`, and applies the policy's Nagle
     /// mode. Every later write must go through the connection.
     pub fn new(stream: TcpStream, policy: impl Borrow<Policy>) -> Connection {
+        Connection::with_machine(stream, CloseMachine::new(*policy.borrow()), Clock::new())
+    }
+
+    /// Takes over `stream`, just accepted, as [`new`](Self::new) does, and guards its life
+    /// before the close as `policy` says (see the type's docs). Every read and write must go
+    /// through the connection.
+    pub fn accepted(stream: TcpStream, policy: impl Borrow<Policy>) -> Connection {
+        let clock = Clock::new();
+        let machine = CloseMachine::accepted(*policy.borrow(), clock.now());
+        Connection::with_machine(stream, machine, clock)
+    }
+
+    fn with_machine(stream: TcpStream, machine: CloseMachine, clock: Clock) -> Connection {
         let mut connection = Connection {
             stream: Some(stream),
-            machine: CloseMachine::new(*policy.borrow()),
-            clock: Clock::new(),
+            machine,
+            clock,
+            accepted: linger_io::pressure::since_start(std::time::Instant::now()),
         };
         connection.run(None);
         connection
@@ -119,6 +148,42 @@ impl Connection {
         self.machine.stats()
     }
 
+    /// What the connection is doing, until its close begins (a connection made by
+    /// [`accepted`](Self::accepted)).
+    pub fn life(&self) -> Option<Life> {
+        self.machine.life()
+    }
+
+    /// The guard that ended the connection, if one did.
+    pub fn ended_by(&self) -> Option<Guard> {
+        self.machine.ended_by()
+    }
+
+    /// Where the live connection ranks among the process's when descriptors run short
+    /// ([`linger_io::pressure::rank`]): lower gives way first, `u64::MAX` never.
+    pub(crate) fn rank(&self) -> u64 {
+        let standing = self.machine.life().and_then(|life| {
+            let now = self.clock.now();
+            linger_io::pressure::live_standing(&life, self.machine.policy(), now)
+        });
+        linger_io::pressure::rank(standing, self.accepted)
+    }
+
+    /// Ends the connection now to make room, as for a spent budget (a plain close, or a
+    /// reset over data still unread), after one last round of discarding what the peer sent;
+    /// the socket is deregistered and released before this returns. Returns the outcome.
+    pub fn give_way(&mut self, registry: &Registry) -> Outcome {
+        let now = self.clock.now();
+        // Refused only if it is closing already, which is as good.
+        let _ = self.machine.close(now);
+        let _ = self.machine.handle(Event::Readable, now);
+        if let Some(outcome) = self.run(Some(registry)) {
+            return outcome;
+        }
+        linger_io::pressure::spend_budget(&mut self.machine, now);
+        self.run(Some(registry)).unwrap_or_else(|| self.ended())
+    }
+
     /// How the close ended, once the socket is released.
     pub fn outcome(&self) -> Option<Outcome> {
         self.stream.is_none().then(|| self.ended())
@@ -173,6 +238,14 @@ impl Connection {
     fn observe(&mut self, event: Event) {
         let _ = self.machine.handle(event, self.clock.now());
     }
+
+    /// A guard that ended the connection on what was just read (a request past its credit):
+    /// its close begins now, on the application's poll.
+    fn begin_a_guards_close(&mut self) {
+        if self.machine.is_lingering() {
+            self.run(None);
+        }
+    }
 }
 
 impl Write for Connection {
@@ -184,9 +257,17 @@ impl Write for Connection {
             ));
         }
         let written = self.stream_mut()?.write(buf);
-        if let Some(event) = linger_io::write_event(written.as_ref().copied()) {
-            self.observe(event);
+        match &written {
+            Err(error) if error.kind() == ErrorKind::WouldBlock => {
+                self.observe(Event::WritePending)
+            }
+            written => {
+                if let Some(event) = linger_io::write_event(written.as_ref().copied()) {
+                    self.observe(event);
+                }
+            }
         }
+        self.begin_a_guards_close();
         written
     }
 
@@ -206,9 +287,17 @@ impl Read for Connection {
             ));
         }
         let read = self.stream_mut()?.read(buf);
-        if let Some(event) = linger_io::read_event(read.as_ref().copied(), buf.len()) {
-            self.observe(event);
+        match &read {
+            Err(error) if error.kind() == ErrorKind::WouldBlock && !buf.is_empty() => {
+                self.observe(Event::ReadPending);
+            }
+            read => {
+                if let Some(event) = linger_io::read_event(read.as_ref().copied(), buf.len()) {
+                    self.observe(event);
+                }
+            }
         }
+        self.begin_a_guards_close();
         read
     }
 }

@@ -6,7 +6,10 @@
 //!   [`Lingerer::adopt`] (or [`Lingerer::adopt_connection`]) and poll the lingerer from your
 //!   loop; thousands of closes share one `mio::Poll` and a timer heap.
 //! - [`Connection`]: a stream of your own loop whose writes, Nagle control (`TCP_CORK`,
-//!   `TCP_NODELAY`) and close go through a [`CloseMachine`](linger::CloseMachine).
+//!   `TCP_NODELAY`) and close go through a [`CloseMachine`](linger::CloseMachine); made by
+//!   [`Connection::accepted`], its life before the close is guarded too (a connection that
+//!   never finishes a request is ended), and [`Lingerer::make_room`] lets the live
+//!   connections that cost least give way when descriptors run short.
 //!
 //! - [`CloseHandle`] and [`ShutdownHandle`]: ask, from any thread, for one connection or all
 //!   of them to be closed or aborted; the loop is woken through a `mio::Waker`.
@@ -66,7 +69,7 @@
 //!                     // None waiting, or nothing to reclaim (a real server retries on a timer).
 //!                     Err(_) => break,
 //!                 };
-//!                 let mut connection = Connection::new(stream, Policy::default());
+//!                 let mut connection = Connection::accepted(stream, Policy::default());
 //!                 connection.write_all(b"HTTP/1.1 413 Payload Too Large\r\n")?;
 //!                 connection.write_all(b"connection: close\r\ncontent-length: 0\r\n\r\n")?;
 //!                 // Not `drop`: the client may still be uploading; dropping would reset.
@@ -99,8 +102,11 @@ pub mod timers;
 pub use close_handle::{CloseHandle, ShutdownHandle};
 pub use connection::Connection;
 pub use linger::{
-    Ending, Error, NagleMode, OnBudgetSpent, Outcome, Policy, PolicyBuilder, PolicyError, Release,
-    State, Stats,
+    Activity, Ending, Error, Guard, Life, MinRate, NagleMode, OnBudgetSpent, Outcome, Policy,
+    PolicyBuilder, PolicyError, Release, State, Stats,
 };
-pub use linger_io::limits::{DescriptorLimit, LimitError, raise_descriptor_limit};
+pub use linger_io::limits::{
+    DescriptorLimit, LimitError, in_use_at_accept, raise_descriptor_limit, running_short,
+};
+pub use linger_io::{AcceptFailure, accept_failure};
 pub use lingerer::{AdoptError, Lingerer, SHORT_LINGER};

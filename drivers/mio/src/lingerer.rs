@@ -156,8 +156,9 @@ impl Lingerer {
         self.capacity
     }
 
-    /// Closes reclaimed so far, at the capacity or by [`reclaim`](Self::reclaim): ended
-    /// early to make room, whatever their outcome.
+    /// Closes reclaimed so far, at the capacity or by [`reclaim`](Self::reclaim), and live
+    /// connections that gave way to [`make_room`](Self::make_room): ended early to make room,
+    /// whatever their outcome.
     pub fn reclaimed(&self) -> u64 {
         self.reclaimed
     }
@@ -202,6 +203,78 @@ impl Lingerer {
             }
         }
         released
+    }
+
+    /// Makes room for `max` connections when descriptors run short: first the live
+    /// connections the loop offers, each with its token, that give way (nothing sent yet, the
+    /// oldest first; idle after their answer, the youngest connection first; a request
+    /// arriving below the minimum pace, the slowest first; a write the peer has stalled:
+    /// `linger_io::pressure::LiveStanding`), never one being worked on or written to at a
+    /// pace; then the lingering closes held here, as [`reclaim`](Self::reclaim) does. Each
+    /// ends at once as for a spent budget and releases its socket before this returns.
+    /// Returns the live connections that gave way, with their outcomes, for the loop to
+    /// forget; the closes' outcomes come from [`poll`](Self::poll).
+    ///
+    /// The loop calls it when `accept` fails for want of descriptors, and after an accept
+    /// that finds them running short ([`running_short`](crate::running_short)), with a batch
+    /// of [`batch`](Self::batch):
+    ///
+    /// ```no_run
+    /// # use linger_mio::{Connection, Lingerer, Policy};
+    /// # use std::collections::HashMap;
+    /// # fn accept(listener: &mio::net::TcpListener, poll: &mio::Poll, lingerer: &mut Lingerer,
+    /// #     connections: &mut HashMap<mio::Token, Connection>) {
+    /// let registry = poll.registry();
+    /// match listener.accept() {
+    ///     Ok((stream, _peer)) => {
+    ///         let in_use = linger_mio::in_use_at_accept(&stream).unwrap_or(0);
+    ///         if linger_mio::running_short(in_use) {
+    ///             let batch = lingerer.batch(connections.len());
+    ///             let live = connections.iter_mut().map(|(token, live)| (*token, live));
+    ///             for (token, _outcome) in lingerer.make_room(batch, live, registry) {
+    ///                 connections.remove(&token);
+    ///             }
+    ///         }
+    ///         let connection = Connection::accepted(stream, Policy::default());
+    ///         // ... register it and keep it in `connections`
+    ///     }
+    ///     Err(error) if linger_mio::accept_failure(&error) == linger_mio::AcceptFailure::Exhausted => {
+    ///         let batch = lingerer.batch(connections.len());
+    ///         let live = connections.iter_mut().map(|(token, live)| (*token, live));
+    ///         for (token, _outcome) in lingerer.make_room(batch, live, registry) {
+    ///             connections.remove(&token);
+    ///         }
+    ///     }
+    ///     Err(_) => {}
+    /// }
+    /// # }
+    /// ```
+    pub fn make_room<'a>(
+        &mut self,
+        max: usize,
+        live: impl IntoIterator<Item = (Token, &'a mut Connection)>,
+        registry: &Registry,
+    ) -> Vec<(Token, Outcome)> {
+        let mut ranked: Vec<(u64, Token, &mut Connection)> = live
+            .into_iter()
+            .map(|(token, connection)| (connection.rank(), token, connection))
+            .filter(|&(rank, ..)| rank != u64::MAX)
+            .collect();
+        ranked.sort_unstable_by_key(|&(rank, ..)| rank);
+        let gave_way: Vec<(Token, Outcome)> = ranked
+            .into_iter()
+            .take(max)
+            .map(|(_, token, connection)| (token, connection.give_way(registry)))
+            .collect();
+        self.reclaimed += gave_way.len() as u64;
+        self.reclaim(max - gave_way.len());
+        gave_way
+    }
+
+    /// How many connections to make room for at once, when the loop holds `live` connections
+    /// besides the closes held here: nginx's batch, an eighth of them all, 1 to 32.
+    pub fn batch(&self, live: usize) -> usize {
+        linger_io::pressure::reclaim_batch(live + self.held)
     }
 
     /// A handle with which any thread can ask for the close `token` names to be cut short

@@ -36,10 +36,6 @@ pub(crate) struct Budget {
     live: Mutex<BTreeMap<u64, Arc<LiveSlot>>>,
     lingerers: Mutex<Vec<WeakLingerer>>,
     next_id: AtomicU64,
-    /// The clock every live connection's accept time is read on, so that they rank together.
-    epoch: Instant,
-    /// The soft descriptor limit, read at most once a second: `(limit, when read)`.
-    limit: Mutex<Option<(Option<u64>, Instant)>>,
 }
 
 impl Default for Budget {
@@ -48,8 +44,6 @@ impl Default for Budget {
             live: Mutex::default(),
             lingerers: Mutex::default(),
             next_id: AtomicU64::new(0),
-            epoch: Instant::now(),
-            limit: Mutex::default(),
         }
     }
 }
@@ -70,7 +64,8 @@ pub(crate) struct LiveSlot {
 impl LiveSlot {
     /// Whether the connection was asked to give way; the request is taken.
     pub(crate) fn take_asked(&self) -> bool {
-        self.asked.swap(false, Ordering::AcqRel)
+        // A load first: asking is rare, and every read and write comes here.
+        self.asked.load(Ordering::Acquire) && self.asked.swap(false, Ordering::AcqRel)
     }
 
     /// The task to wake when the connection is asked to give way.
@@ -154,7 +149,7 @@ impl Budget {
     /// short, the connections that give way first are asked to (nginx's batch).
     pub(crate) fn join(&self, in_use: Option<u64>) -> Member {
         let id = self.next_id.fetch_add(1, Ordering::Relaxed);
-        let accepted = u64::try_from(self.epoch.elapsed().as_micros()).unwrap_or(u64::MAX);
+        let accepted = linger_io::pressure::since_start(Instant::now());
         let slot = Arc::new(LiveSlot::default());
         let member = Member {
             id,
@@ -167,7 +162,7 @@ impl Budget {
             live.insert(id, slot);
             live.len()
         };
-        if self.running_short(in_use.unwrap_or(0).max(held as u64)) {
+        if linger_io::limits::running_short(in_use.unwrap_or(0).max(held as u64)) {
             let batch = linger_io::pressure::reclaim_batch(self.held());
             drop(self.reclaim(batch));
         }
@@ -233,24 +228,6 @@ impl Budget {
             .iter()
             .filter_map(WeakLingerer::upgrade)
             .collect()
-    }
-
-    /// Whether `in_use` descriptors leave a sixteenth of the soft limit or less free (nginx
-    /// drains its reusable connections when its free ones fall to a sixteenth). Never where
-    /// there is no limit (Windows).
-    fn running_short(&self, in_use: u64) -> bool {
-        let limit = {
-            let mut cached = lock(&self.limit);
-            match *cached {
-                Some((limit, read)) if read.elapsed() < Duration::from_secs(1) => limit,
-                _ => {
-                    let limit = linger_io::limits::descriptor_limit().map(|limit| limit.soft);
-                    *cached = Some((limit, Instant::now()));
-                    limit
-                }
-            }
-        };
-        limit.is_some_and(|limit| limit != u64::MAX && in_use >= limit - limit / 16)
     }
 }
 

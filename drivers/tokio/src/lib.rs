@@ -27,38 +27,48 @@
 //!
 //! The same one change beneath each framework's TLS, where the TCP stream is:
 //!
-//! - axum-server: [`LingerAcceptor`],
+//! - axum-server: [`LingerAcceptor`] beneath `axum_server::tls_rustls::RustlsAcceptor`
+//!   (axum-server's feature `tls-rustls`),
 //!   `RustlsAcceptor::new(config).acceptor(LingerAcceptor::new(policy))`, and the same with
-//!   `OpenSSLAcceptor`;
-//! - poem: [`LingerListener`] over poem's `TcpListener`,
+//!   `OpenSSLAcceptor` (`tls-openssl`);
+//! - poem: [`LingerListener`] over `poem::listener::TcpListener` (poem's feature `rustls`,
+//!   and `poem::listener::Listener` in scope for `rustls`),
 //!   `LingerListener::new(TcpListener::bind(addr), policy).rustls(config)`;
-//! - salvo: [`LingerListener`] over salvo's `TcpListener`,
-//!   `RustlsListener::new(config, LingerListener::new(tcp, policy))`.
+//! - salvo: [`LingerListener`] over `salvo::conn::TcpListener` (salvo's feature `rustls`),
+//!   `salvo::conn::rustls::RustlsListener::new(config, LingerListener::new(tcp, policy))`.
 //!
 //! None of these features pulls in a TLS library: the application enables its framework's
-//! TLS as it always has. The `salvo` feature needs Rust 1.95, as salvo 1 does.
+//! TLS as it always has. The `salvo` feature needs Rust 1.95, as salvo 1 does. axum-server's
+//! `ConnectInfo` and poem's `RemoteAddr` give the client's address as without linger.
+//! [docs/http.md](https://github.com/linger-rs/linger/blob/main/docs/http.md#every-stack-the-one-change-each-needs)
+//! has each as a whole server, with graceful shutdown. Check one with `curl --http1.1`:
+//! over TLS curl negotiates HTTP/2 with all of them, where an early answer loses nothing
+//! with or without linger.
 //!
 //! # hyper
 //!
 //! Accept through a [`Lingerer`] and serve the [`LingerStream`] it gives:
 //!
 //! ```no_run
-//! # use http_body_util::Full;
-//! # use hyper::body::{Bytes, Incoming};
-//! # use hyper::{Request, Response, server::conn::http1, service::service_fn};
-//! # use hyper_util::rt::TokioIo;
-//! # use linger_tokio::Policy;
-//! # async fn hello(_: Request<Incoming>) -> Result<Response<Full<Bytes>>, hyper::Error> {
-//! #     Ok(Response::new(Full::new(Bytes::from("hello"))))
-//! # }
-//! # async fn serve(listener: tokio::net::TcpListener) -> std::io::Result<()> {
-//! # let service = service_fn(hello);
-//! let lingerer = linger_tokio::Lingerer::new(Policy::default());
-//! loop {
-//!     let (stream, _peer) = lingerer.accept(&listener).await?;
-//!     tokio::spawn(http1::Builder::new().serve_connection(TokioIo::new(stream), service));
+//! use http_body_util::Full;
+//! use hyper::body::{Bytes, Incoming};
+//! use hyper::{Request, Response, server::conn::http1, service::service_fn};
+//! use hyper_util::rt::TokioIo;
+//! use linger_tokio::{Lingerer, Policy};
+//! use tokio::net::TcpListener;
+//!
+//! async fn hello(_: Request<Incoming>) -> Result<Response<Full<Bytes>>, hyper::Error> {
+//!     Ok(Response::new(Full::new(Bytes::from("hello"))))
 //! }
-//! # }
+//!
+//! async fn serve(listener: TcpListener) -> std::io::Result<()> {
+//!     let lingerer = Lingerer::new(Policy::default());
+//!     loop {
+//!         let (stream, _peer) = lingerer.accept(&listener).await?;
+//!         let service = service_fn(hello);
+//!         tokio::spawn(http1::Builder::new().serve_connection(TokioIo::new(stream), service));
+//!     }
+//! }
 //! ```
 //!
 //! (`examples/hyper_early_reply.rs` is the whole server.) Over TLS, run tokio-rustls's
@@ -92,6 +102,20 @@
 //! Every close waits with tokio's readiness and timers, never blocking a worker thread and
 //! never using `SO_LINGER` with a timeout. Every function that takes a policy takes
 //! `Policy` or `&Policy`; the core's types a caller needs are re-exported here.
+//!
+//! # The life before the close
+//!
+//! Every [`LingerStream`] (and so every stack above) is guarded from its accept, as its
+//! [`Policy`] says: a connection that sends nothing within
+//! [`first_byte_timeout`](Policy::first_byte_timeout) (20 s), trickles a request below
+//! [`min_receive_rate`](Policy::min_receive_rate) (500 B/s after 20 s), idles past
+//! [`keep_alive_timeout`](Policy::keep_alive_timeout) (75 s) after its answer, or never reads
+//! it for [`send_timeout`](Policy::send_timeout) (60 s) is ended with a lingering close, and
+//! the framework reads the end of its stream. A request being worked on, however long its
+//! handler takes, and an answer written at a pace are never cut. When descriptors run short,
+//! the live connections that cost least give way before any lingering close, across every
+//! lingerer of the process. [`LingerStream`] says what counts as activity;
+//! [`Policy::unguarded`] turns the guards off.
 //!
 //! # Managing a server's closes
 //!

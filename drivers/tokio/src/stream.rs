@@ -5,7 +5,9 @@
 use crate::budget::Member;
 use crate::lingerer::{Alive, Lingerer};
 use crate::lingering::Lingering;
-use linger::{Clock, CloseMachine, Ending, Event, Guard, Life, Outcome, Policy, State, Stats};
+use linger::{
+    Clock, CloseMachine, Ending, Event, Guard, Instant, Life, Outcome, Policy, State, Stats,
+};
 use std::borrow::Borrow;
 use std::future::Future;
 use std::io::{self, ErrorKind, IoSlice};
@@ -72,6 +74,10 @@ pub struct LingerStream {
     /// Wakes the task that reads or writes at the guard's deadline: set no later than it,
     /// re-armed when it fires early.
     guard: Option<Pin<Box<Sleep>>>,
+    /// A wait to read was reported, and no read since.
+    reported_waiting: bool,
+    /// A wait to write was reported, and no write since.
+    reported_blocked: bool,
 }
 
 impl LingerStream {
@@ -106,7 +112,9 @@ impl LingerStream {
         peer: Option<SocketAddr>,
     ) -> LingerStream {
         let clock = Clock::new();
-        let member = owner.budget().join(descriptors_in_use(&stream));
+        let member = owner
+            .budget()
+            .join(linger_io::limits::in_use_at_accept(&stream));
         let mut wrapped = LingerStream {
             stream: Some(stream),
             machine: CloseMachine::accepted(policy, clock.now()),
@@ -117,6 +125,8 @@ impl LingerStream {
             _alive: None,
             member: Some(member),
             guard: None,
+            reported_waiting: false,
+            reported_blocked: false,
         };
         // The policy's Nagle mode: socket options only.
         wrapped.perform();
@@ -235,7 +245,7 @@ impl LingerStream {
     }
 
     /// Before the framework's read or write: give way if asked to, and act on a guard due.
-    fn keep_watch(&mut self) {
+    fn keep_watch(&mut self, now: Instant) {
         let Some(member) = &self.member else {
             return;
         };
@@ -243,7 +253,6 @@ impl LingerStream {
             self.end_now(true);
             return;
         }
-        let now = self.clock.now();
         if self.machine.poll_timeout().is_some_and(|at| at <= now) {
             self.machine.handle_timeout(now);
             if self.machine.is_lingering() {
@@ -255,7 +264,7 @@ impl LingerStream {
     /// After the framework's read or write: end the connection if a guard did (a request's
     /// bytes past its credit); otherwise publish where it stands and, when the framework
     /// waits (`Pending`), arrange to be woken when it is asked to give way or a guard is due.
-    fn after_io(&mut self, cx: &mut Context<'_>, pending: bool) {
+    fn after_io(&mut self, cx: &mut Context<'_>, pending: bool, now: Instant) {
         if self.machine.is_lingering() {
             self.end_now(false);
             return;
@@ -263,7 +272,6 @@ impl LingerStream {
         let (Some(member), Some(life)) = (&self.member, self.machine.life()) else {
             return;
         };
-        let now = self.clock.now();
         member.stand(linger_io::pressure::live_standing(
             &life,
             self.machine.policy(),
@@ -310,11 +318,24 @@ impl LingerStream {
         let _ = linger_io::drive(stream, &mut self.machine, self.clock.now(), no_reads);
     }
 
-    fn observe(&mut self, event: Option<Event>) {
-        if let Some(event) = event {
-            // Refused only once the machine has ended, which the next call reports.
-            let _ = self.machine.handle(event, self.clock.now());
+    /// Reports `event` to the machine. A wait to read or to write is reported once, until a
+    /// read or a write ends it: the machine counts the wait from its first report.
+    fn observe(&mut self, event: Option<Event>, now: Instant) {
+        let Some(event) = event else {
+            return;
+        };
+        let (waiting, blocked) = (self.reported_waiting, self.reported_blocked);
+        match event {
+            Event::ReadPending if waiting => return,
+            Event::WritePending if blocked => return,
+            Event::ReadPending => self.reported_waiting = true,
+            Event::WritePending => self.reported_blocked = true,
+            Event::Read(_) | Event::PeerEof => self.reported_waiting = false,
+            Event::Wrote(_) => self.reported_blocked = false,
+            _ => {}
         }
+        // Refused only once the machine has ended, which the next call reports.
+        let _ = self.machine.handle(event, now);
     }
 
     /// The error for a call the connection no longer allows.
@@ -342,7 +363,8 @@ impl AsyncRead for LingerStream {
         buf: &mut ReadBuf<'_>,
     ) -> Poll<io::Result<()>> {
         let this = self.get_mut();
-        this.keep_watch();
+        let now = this.clock.now();
+        this.keep_watch(now);
         let Some(stream) = &mut this.stream else {
             // A guard ended the connection, or it gave way: the end of the stream.
             return Poll::Ready(Ok(()));
@@ -356,8 +378,8 @@ impl AsyncRead for LingerStream {
             }
             Poll::Pending => (asked > 0).then_some(Event::ReadPending),
         };
-        this.observe(event);
-        this.after_io(cx, polled.is_pending());
+        this.observe(event, now);
+        this.after_io(cx, polled.is_pending(), now);
         polled
     }
 }
@@ -370,7 +392,8 @@ impl LingerStream {
         cx: &mut Context<'_>,
         write: impl FnOnce(Pin<&mut TcpStream>, &mut Context<'_>) -> Poll<io::Result<usize>>,
     ) -> Poll<io::Result<usize>> {
-        self.keep_watch();
+        let now = self.clock.now();
+        self.keep_watch(now);
         if !self.machine.state().may_write() {
             return Poll::Ready(Err(self.refusal()));
         }
@@ -379,8 +402,8 @@ impl LingerStream {
             Poll::Ready(result) => linger_io::write_event(result.as_ref().copied()),
             Poll::Pending => Some(Event::WritePending),
         };
-        self.observe(event);
-        self.after_io(cx, polled.is_pending());
+        self.observe(event, now);
+        self.after_io(cx, polled.is_pending(), now);
         polled
     }
 }
@@ -436,20 +459,6 @@ impl AsyncWrite for LingerStream {
             _ => Poll::Ready(Ok(())),
         }
     }
-}
-
-/// What an accepted stream says of the descriptors in use: on unix its descriptor number, the
-/// lowest free one when it was made, so at least that many are in use.
-fn descriptors_in_use(stream: &TcpStream) -> Option<u64> {
-    #[cfg(unix)]
-    return u64::try_from(std::os::fd::AsRawFd::as_raw_fd(stream))
-        .ok()
-        .map(|fd| fd + 1);
-    #[cfg(not(unix))]
-    return {
-        let _ = stream;
-        None
-    };
 }
 
 impl Drop for LingerStream {

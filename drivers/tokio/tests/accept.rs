@@ -5,6 +5,8 @@
 //! binary, each test holding the limit's lock: the limit is the whole process's.
 #![cfg(unix)]
 
+// The hyper server's routes and clients; its `Server`, which accepts by itself, is life.rs's.
+#[allow(dead_code)]
 mod common;
 
 use common::{client, get, read_until};
@@ -162,7 +164,7 @@ fn out_of_descriptors_the_silent_then_the_idle_give_way_and_requests_being_answe
             let answer = read_until(&mut idle, "ok").0;
             (idle, answer)
         });
-        let (mut idle, idle_answer) = idle_answer.await.expect("idle client");
+        let (idle, idle_answer) = idle_answer.await.expect("idle client");
         assert!(idle_answer.ends_with("ok"));
         let queued = [
             slow(client(address, timeout)),
@@ -234,4 +236,41 @@ fn recording() -> (Lingerer, Arc<Mutex<Vec<CloseReport>>>) {
         .on_outcome(move |report| sink.lock().expect("reports").push(*report))
         .build();
     (lingerer, reports)
+}
+
+#[test]
+fn two_lingerers_share_the_process_descriptors_and_one_reclaims_the_others_silent_connection() {
+    alone(async {
+        let (first, _) = recording();
+        let (second, second_reports) = recording();
+        // The second server's connection has sent nothing: it gives way first.
+        let (second_listener, silent) = listener_with_a_client().await;
+        let (live, _) = second.accept(&second_listener).await.expect("accept");
+        common::serve(live);
+        let (first_listener, _waiting) = listener_with_a_client().await;
+        tokio::time::sleep(Duration::from_millis(100)).await;
+
+        let lowered = LoweredLimit::to(256);
+        let taken = take_every_descriptor();
+        let accepted =
+            tokio::time::timeout(Duration::from_secs(10), first.accept(&first_listener)).await;
+        drop((taken, lowered));
+
+        accepted
+            .expect("accept went on")
+            .expect("accepted once the other server's connection gave way");
+        let ended = tokio::task::spawn_blocking(move || {
+            let mut silent = silent;
+            silent
+                .set_read_timeout(Some(Duration::from_secs(5)))
+                .expect("timeout");
+            read_until(&mut silent, "").1
+        });
+        assert!(ended.await.expect("silent client"), "it read the end");
+        second.finished().await;
+        let reports = second_reports.lock().expect("reports").clone();
+        assert!(reports.iter().all(|report| report.reclaimed), "{reports:?}");
+        assert_eq!(second.counts().reclaimed, 1);
+        assert_eq!(first.counts().reclaimed, 0, "its own closes: none");
+    });
 }

@@ -5,7 +5,7 @@
 
 use axum::Router;
 use axum::body::{Body, Bytes};
-use axum::extract::{ConnectInfo, DefaultBodyLimit};
+use axum::extract::{ConnectInfo, DefaultBodyLimit, Path};
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
@@ -73,6 +73,7 @@ impl Listening {
 ///   shutdown (HTTP/2: the `GOAWAY` during an upload);
 /// - `POST /limited`: behind `DefaultBodyLimit::max(BODY_LIMIT)`, axum's own `413`;
 /// - `GET /peer`: the client's address from `ConnectInfo<SocketAddr>`;
+/// - `GET /slow/{millis}`: `done`, that long after the request;
 /// - `GET /page`: an HTML page whose script is given by the test;
 /// - `POST /report`: what that script reports, kept for [`Server::reports`].
 pub fn app(page: &'static str, reports: Reports, shutdown: Shutdown) -> Router {
@@ -94,6 +95,13 @@ pub fn app(page: &'static str, reports: Reports, shutdown: Shutdown) -> Router {
         .route(
             "/peer",
             get(|ConnectInfo(peer): ConnectInfo<SocketAddr>| async move { peer.to_string() }),
+        )
+        .route(
+            "/slow/{millis}",
+            get(|Path(millis): Path<u64>| async move {
+                tokio::time::sleep(Duration::from_millis(millis)).await;
+                "done"
+            }),
         )
         .route(
             "/page",

@@ -20,10 +20,10 @@ use common::Close;
 use http_body_util::BodyExt;
 use linger_tokio::LingerListener;
 use linger_tokio::{Lingerer, Policy, SHORT_LINGER};
-use salvo_core::conn::rustls::{Keycert, RustlsConfig, RustlsListener};
-use salvo_core::conn::{Listener, TcpListener};
-use salvo_core::http::StatusCode;
-use salvo_core::{Request, Response, Router, Server, handler};
+use salvo::conn::rustls::{Keycert, RustlsConfig, RustlsListener};
+use salvo::conn::{Listener, TcpListener};
+use salvo::http::StatusCode;
+use salvo::{Request, Response, Router, Server, handler};
 use std::process::ExitCode;
 use std::time::Duration;
 
@@ -69,7 +69,7 @@ async fn main() -> ExitCode {
 
 /// Binds `listener` and serves `router` on it until Ctrl-C (or SIGTERM), then stops
 /// gracefully.
-async fn serve<L>(listener: L, router: Router, lingerer: &Lingerer) -> salvo_core::Result<()>
+async fn serve<L>(listener: L, router: Router, lingerer: &Lingerer) -> salvo::Result<()>
 where
     L: Listener + Send + 'static,
 {

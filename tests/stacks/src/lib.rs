@@ -7,12 +7,24 @@
 
 pub mod h2c;
 mod servers;
+mod slow_link;
 pub mod tls_client;
 
 pub use servers::{Https, Stack};
+pub use slow_link::SlowLink;
 
 use linger_check::sockets::clients::Reply;
 use std::sync::Arc;
+
+/// The examples of `docs/` (the HTTP servers of every stack, over TLS), compiled as doctests
+/// here, where every framework and TLS library is a dependency; linger-check's
+/// `tests/readme.rs` checks that none is `ignore`d and that every document with Rust in it is
+/// listed here or in linger-check.
+#[cfg(doctest)]
+mod docs {
+    #[doc = include_str!("../../../docs/http.md")]
+    struct Http;
+}
 
 /// A self-signed certificate for `localhost` and `127.0.0.1`, made now, in PEM.
 pub struct Identity {

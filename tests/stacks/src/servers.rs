@@ -60,7 +60,8 @@ pub struct Https {
 
 impl Https {
     /// Starts `stack` on `listening`, with `page` as `/page`'s HTML (axum-server and hyper
-    /// serve the whole app of `linger_check::sockets::axum`; poem and salvo `POST /early`).
+    /// serve the whole app of `linger_check::sockets::axum`; poem `POST /early` and
+    /// `GET /peer`, salvo `POST /early`).
     pub fn start(stack: Stack, listening: Listening, page: &'static str) -> Https {
         Https::start_with(stack, listening, Lingerer::new(Policy::default()), page)
     }
@@ -237,7 +238,8 @@ async fn serve_stream(
     let _ = watcher.watch(connection).await;
 }
 
-/// poem: `POST /early`, on poem's rustls over a `LingerListener` (or poem's `TcpListener`).
+/// poem: `POST /early` and `GET /peer`, on poem's rustls over a `LingerListener` (or poem's
+/// `TcpListener`).
 async fn poem(
     linger: Option<Lingerer>,
     identity: &Identity,
@@ -272,7 +274,9 @@ async fn poem(
     let address = *acceptor.local_addr()[0]
         .as_socket_addr()
         .expect("a socket address");
-    let route = poem::Route::new().at("/early", poem::post(poem_early));
+    let route = poem::Route::new()
+        .at("/early", poem::post(poem_early))
+        .at("/peer", poem::get(poem_peer));
     let server = poem::Server::new_with_acceptor(acceptor);
     let serving = async move {
         ended(server.run_with_graceful_shutdown(route, stopped, Some(GRACE))).await;
@@ -289,6 +293,14 @@ async fn poem_early(body: poem::Body) -> poem::Response {
         .body(vec![b'x'; EARLY_BODY])
 }
 
+/// The client's address, as poem's `RemoteAddr` gives it.
+#[poem::handler]
+fn poem_peer(remote: &poem::web::RemoteAddr) -> String {
+    remote
+        .as_socket_addr()
+        .map_or_else(|| remote.to_string(), ToString::to_string)
+}
+
 /// salvo: `POST /early`, on salvo's rustls over a `LingerListener` (or salvo's
 /// `TcpListener`).
 async fn salvo(
@@ -296,8 +308,8 @@ async fn salvo(
     identity: &Identity,
     stopped: impl Future<Output = ()> + Send + 'static,
 ) -> (SocketAddr, Serving) {
-    use salvo_core::conn::TcpListener;
-    use salvo_core::conn::rustls::{Keycert, RustlsConfig, RustlsListener};
+    use salvo::conn::TcpListener;
+    use salvo::conn::rustls::{Keycert, RustlsConfig, RustlsListener};
     let config = RustlsConfig::new(
         Keycert::new()
             .cert(identity.cert.clone())
@@ -319,34 +331,34 @@ async fn serve_salvo<L>(
     stopped: impl Future<Output = ()> + Send + 'static,
 ) -> (SocketAddr, Serving)
 where
-    L: salvo_core::conn::Listener + Send + 'static,
+    L: salvo::conn::Listener + Send + 'static,
     L::Acceptor: 'static,
 {
-    use salvo_core::conn::Acceptor;
+    use salvo::conn::Acceptor;
     let acceptor = listener.try_bind().await.expect("bind");
     let address = acceptor.holdings()[0]
         .local_addr
         .clone()
         .into_std()
         .expect("a socket address");
-    let early = salvo_core::Router::with_path("early").post(salvo_early);
-    let server = salvo_core::Server::new(acceptor);
+    let early = salvo::Router::with_path("early").post(salvo_early);
+    let server = salvo::Server::new(acceptor);
     let handle = server.handle();
     tokio::spawn(async move {
         stopped.await;
         handle.stop_graceful(Some(GRACE));
     });
     let serving = async move {
-        server.serve(salvo_core::Router::new().push(early)).await;
+        server.serve(salvo::Router::new().push(early)).await;
     };
     (address, Box::pin(serving))
 }
 
 /// `413` with [`EARLY_BODY`] bytes once the upload has begun; the rest is never read.
-#[salvo_core::handler]
-async fn salvo_early(request: &mut salvo_core::Request, response: &mut salvo_core::Response) {
+#[salvo::handler]
+async fn salvo_early(request: &mut salvo::Request, response: &mut salvo::Response) {
     use http_body_util::BodyExt;
     let _first_bytes = request.body_mut().frame().await;
-    response.status_code(salvo_core::http::StatusCode::PAYLOAD_TOO_LARGE);
+    response.status_code(salvo::http::StatusCode::PAYLOAD_TOO_LARGE);
     response.body(vec![b'x'; EARLY_BODY]);
 }

@@ -97,6 +97,28 @@ pub fn answered_then_silent(address: SocketAddr, cert: &str, path: &str) -> (Tls
     )
 }
 
+/// GETs `path` at `address`, a server with the certificate `cert` (PEM) for `localhost`;
+/// returns the answer's body and the client's own address.
+pub fn get(address: SocketAddr, cert: &str, path: &str) -> (String, SocketAddr) {
+    let runtime = linger_check::sockets::current_thread_runtime();
+    runtime
+        .block_on(async {
+            let mut stream = connect(address, cert).await?;
+            let ours = stream.get_ref().0.local_addr()?;
+            let request = format!("GET {path} HTTP/1.1\r\nhost: localhost\r\n\r\n");
+            stream.write_all(request.as_bytes()).await?;
+            let mut reply = Reply {
+                verdict: "ok".to_string(),
+                status: 0,
+                body_bytes: 0,
+            };
+            let mut body = vec![0; read_head(&mut stream, &mut reply).await?];
+            stream.read_exact(&mut body).await?;
+            Ok::<_, io::Error>((String::from_utf8_lossy(&body).into_owned(), ours))
+        })
+        .expect("an answer")
+}
+
 /// The upload [`answered_then_silent`] announces.
 const UPLOAD: usize = 20 << 20;
 

@@ -244,3 +244,13 @@ fn shutdown_with_silent_clients(stack: Stack) {
     );
     drop(silent);
 }
+
+#[test]
+fn the_clients_address_reaches_axum_servers_connect_info_and_poems_remote_addr_through_linger() {
+    for stack in [Stack::AxumServerRustls, Stack::Poem] {
+        let server = Https::start(stack, Listening::Linger, "");
+        let (peer, ours) = tls_client::get(server.address, server.certificate(), "/peer");
+        assert_eq!(peer, ours.to_string(), "{stack:?}");
+        server.stop();
+    }
+}

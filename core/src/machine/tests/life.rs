@@ -86,6 +86,7 @@ fn a_request_slower_than_the_minimum_pace_is_ended_when_its_next_bytes_arrive_pa
     while now + Duration::from_secs(5) <= ms(0) + rate().grace {
         now = now + Duration::from_secs(5);
         feed(&mut machine, Event::Read(1), now);
+        feed(&mut machine, Event::ReadPending, now);
         assert_eq!(activity(&machine), Some(Activity::Receiving), "at {now}");
     }
     // The next byte arrives past the grace and what 104 bytes buy at 500 B/s: too slow.
@@ -98,6 +99,25 @@ fn a_request_slower_than_the_minimum_pace_is_ended_when_its_next_bytes_arrive_pa
         0,
         "the application read what came"
     );
+}
+
+#[test]
+fn a_handler_reading_a_body_at_its_own_pace_is_not_taken_for_a_slow_peer() {
+    let mut machine = accepted();
+    feed(&mut machine, Event::Read(1000), ms(0));
+    // The body is there; the application takes a byte now and then, never waiting for one.
+    for second in 1..=120 {
+        feed(&mut machine, Event::Read(1), ms(second * 1000));
+    }
+    assert_eq!(activity(&machine), Some(Activity::Receiving));
+    assert_eq!(machine.ended_by(), None);
+    let life = machine.life().expect("live");
+    assert_eq!(
+        life.peer_time,
+        Duration::ZERO,
+        "the peer was never waited for"
+    );
+    assert!(!life.below(rate()));
 }
 
 #[test]
@@ -128,16 +148,30 @@ fn an_answer_written_while_the_read_stays_pending_is_idle_at_once() {
 }
 
 #[test]
-fn bytes_after_a_quiet_grace_start_a_new_request() {
+fn bytes_after_a_quiet_grace_start_a_new_request_that_no_guard_ends_but_pressure_ranks_slow() {
     let mut machine = working();
     let later = ms(60_000);
     feed(&mut machine, Event::Read(30), later);
     let life = machine.life().expect("live");
+    assert_eq!((life.activity, life.since), (Activity::Receiving, later));
+    assert_eq!(machine.ended_by(), None, "a new request, its own grace");
+    // Unanswered since the accept: 130 bytes over the 60 s the peer took.
     assert_eq!(
-        (life.activity, life.since, life.received),
-        (Activity::Receiving, later, 30)
+        (life.received, life.peer_time),
+        (130, Duration::from_secs(60))
     );
-    assert_eq!(machine.ended_by(), None);
+    assert!(life.below(rate()));
+    assert_eq!(life.pace(), Some(2));
+}
+
+#[test]
+fn our_answer_settles_what_the_peer_sent() {
+    let mut machine = receiving();
+    feed(&mut machine, Event::Read(1), ms(5_000));
+    feed(&mut machine, Event::Wrote(10), ms(5_000));
+    let life = machine.life().expect("live");
+    assert_eq!((life.received, life.peer_time), (0, Duration::ZERO));
+    assert!(!life.below(rate()));
 }
 
 #[test]
@@ -290,4 +324,73 @@ fn a_guard_whose_close_finds_no_room_resets_rather_than_waits() {
     assert_eq!(machine.ended_by(), Some(Guard::FirstByte));
     assert_eq!(drain(&mut machine), [Action::Abort]);
     assert_eq!(machine.outcome().map(|o| o.release), Some(Release::Abort));
+}
+
+#[test]
+fn the_wait_before_a_new_request_is_not_the_peers() {
+    let mut machine = idle();
+    feed(&mut machine, Event::Read(100), ms(60_000));
+    let life = machine.life().expect("live");
+    assert_eq!((life.received, life.peer_time), (100, Duration::ZERO));
+    assert!(!life.below(rate()));
+}
+
+#[test]
+fn bytes_arriving_on_the_credit_deadline_are_in_time_and_a_moment_later_are_not() {
+    // 100 bytes at 0, the application waiting since: the credit ends at the grace and
+    // 100 bytes at 500 B/s, 20.2 s.
+    let deadline = ms(0) + rate().grace + Duration::from_millis(200);
+    let mut on_time = receiving();
+    feed(&mut on_time, Event::Read(1), deadline);
+    assert_eq!(on_time.ended_by(), None);
+    let mut late = receiving();
+    feed(
+        &mut late,
+        Event::Read(1),
+        deadline + Duration::from_micros(1),
+    );
+    assert_eq!(late.ended_by(), Some(Guard::Pace));
+}
+
+#[test]
+fn after_the_peers_eof_an_answer_is_a_response_not_an_idle_wait() {
+    let mut machine = receiving();
+    feed(&mut machine, Event::PeerEof, ms(1));
+    feed(&mut machine, Event::Wrote(WRITTEN), ms(2));
+    assert_eq!(activity(&machine), Some(Activity::Responding));
+    assert_eq!(
+        machine.poll_timeout(),
+        None,
+        "no keep-alive guard: nothing more will come"
+    );
+}
+
+#[test]
+fn a_write_still_held_back_keeps_its_first_deadline() {
+    let mut machine = write_blocked();
+    // The application asks again, and again the buffer has no room.
+    feed(&mut machine, Event::WritePending, ms(30_000));
+    assert_eq!(
+        machine.poll_timeout(),
+        Some(ms(0) + Policy::DEFAULT_SEND_TIMEOUT)
+    );
+}
+
+#[test]
+fn a_close_begun_before_the_first_byte_is_left_to_its_own_timers() {
+    let patient = Policy::builder()
+        .linger_budget(Duration::from_secs(60))
+        .idle_timeout(Duration::from_secs(60))
+        .build()
+        .expect("valid policy");
+    let mut machine = accepted_with(patient);
+    machine.close(ms(0)).expect("close");
+    drain(&mut machine);
+    feed(&mut machine, Event::SendQueue { unacked: 0 }, ms(0));
+    feed(&mut machine, Event::ReadBlocked, ms(0));
+    assert_eq!(
+        machine.poll_timeout(),
+        Some(ms(60_000)),
+        "not the first-byte guard's 20 s"
+    );
 }

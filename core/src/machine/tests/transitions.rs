@@ -52,10 +52,10 @@ fn machine_keeps_the_policy_it_was_given() {
 }
 
 #[test]
-fn close_machine_fits_in_192_bytes() {
+fn close_machine_fits_in_200_bytes() {
     let size = core::mem::size_of::<CloseMachine>();
     std::println!("size_of::<CloseMachine>() = {size} bytes");
-    assert!(size <= 192, "CloseMachine grew to {size} bytes");
+    assert!(size <= 200, "CloseMachine grew to {size} bytes");
 }
 
 // ---- Open ----------------------------------------------------------------------------------

@@ -47,6 +47,8 @@ use tokio::sync::watch;
 /// awaited), then those whose peer has acknowledged nothing since the close began (it reads
 /// nothing), then those still delivering to a peer that reads; the oldest first within each.
 /// A flood's uploaders that never read go first; a slow but honest client's answer last.
+/// Where acknowledgements cannot be observed (`linger_io::profile`), every close counts as
+/// still delivering, and they give way oldest first, an honest slow reader's among them.
 ///
 /// # Out of descriptors
 ///

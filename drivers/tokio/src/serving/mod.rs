@@ -30,8 +30,8 @@ use std::sync::Arc;
 /// | framework | the one change | feature |
 /// |---|---|---|
 /// | `axum::serve` | `LingerListener::new(tokio_listener, policy)` | `axum` |
-/// | poem | `LingerListener::new(poem::listener::TcpListener::bind(addr), policy)`, then `.rustls(config)` | `poem` |
-/// | salvo | `LingerListener::new(salvo_core::conn::TcpListener::new(addr), policy)`, inside `RustlsListener::new(config, ...)` | `salvo` |
+/// | poem | `LingerListener::new(poem::listener::TcpListener::bind(addr), policy)`, then `.rustls(config)` (`poem::listener::Listener` in scope, poem's feature `rustls`) | `poem` |
+/// | salvo | `LingerListener::new(salvo::conn::TcpListener::new(addr), policy)`, inside `salvo::conn::rustls::RustlsListener::new(config, ...)` (salvo's feature `rustls`) | `salvo` |
 ///
 /// ```no_run
 /// # #[cfg(feature = "axum")]
@@ -113,7 +113,9 @@ impl<L> LingerListener<L> {
 /// `RustlsAcceptor::new(config).acceptor(LingerAcceptor::new(policy))`, and the same with
 /// `OpenSSLAcceptor`. At the end of a TLS connection, hyper's shutdown sends TLS's
 /// `close_notify`, then the lingering stream's half-close sends our FIN, and the close drains
-/// what the client still sends.
+/// what the client still sends. axum-server hands the address it accepted to
+/// `into_make_service_with_connect_info` whatever the acceptor, so `ConnectInfo<SocketAddr>`
+/// works as without linger; poem's `RemoteAddr` passes through the acceptor unchanged.
 ///
 /// Clones share one lingerer; when the framework has let go of the last one, every close
 /// still waiting, and every later one, gets at most [`SHORT_LINGER`] more. Keep a clone of

@@ -16,16 +16,16 @@ use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 /// A server on loopback and what its lingerer reported.
-pub struct Server {
-    pub address: SocketAddr,
-    pub lingerer: Lingerer,
-    pub reports: Arc<Mutex<Vec<CloseReport>>>,
+pub(crate) struct Server {
+    pub(crate) address: SocketAddr,
+    pub(crate) lingerer: Lingerer,
+    pub(crate) reports: Arc<Mutex<Vec<CloseReport>>>,
 }
 
 impl Server {
     /// Serves the routes below with hyper, accepting through a lingerer built by `builder`,
     /// until the runtime ends.
-    pub async fn start(builder: LingererBuilder) -> Server {
+    pub(crate) async fn start(builder: LingererBuilder) -> Server {
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
             .await
             .expect("bind");
@@ -49,7 +49,7 @@ impl Server {
     }
 
     /// Waits up to `within` for `count` reports; what was reported by then.
-    pub async fn reported(&self, count: usize, within: Duration) -> Vec<CloseReport> {
+    pub(crate) async fn reported(&self, count: usize, within: Duration) -> Vec<CloseReport> {
         let deadline = Instant::now() + within;
         while self.reports.lock().expect("reports").len() < count && Instant::now() < deadline {
             tokio::time::sleep(Duration::from_millis(10)).await;
@@ -59,7 +59,7 @@ impl Server {
 }
 
 /// Serves `stream` with hyper in a task of its own.
-pub fn serve(stream: LingerStream) {
+pub(crate) fn serve(stream: LingerStream) {
     let connection = http1::Builder::new()
         .serve_connection(TokioIo::new(stream), service_fn(route))
         .with_upgrades();
@@ -141,21 +141,21 @@ async fn route(request: Request<Incoming>) -> Result<Response<Body>, Infallible>
 }
 
 /// A client connected to `address`, reads bounded by `timeout`.
-pub fn client(address: SocketAddr, timeout: Duration) -> TcpStream {
+pub(crate) fn client(address: SocketAddr, timeout: Duration) -> TcpStream {
     let client = TcpStream::connect(address).expect("connect");
     client.set_read_timeout(Some(timeout)).expect("timeout");
     client
 }
 
 /// A keep-alive `GET path` on `client`.
-pub fn get(client: &mut TcpStream, path: &str) {
+pub(crate) fn get(client: &mut TcpStream, path: &str) {
     let request = format!("GET {path} HTTP/1.1\r\nhost: test\r\n\r\n");
     client.write_all(request.as_bytes()).expect("request");
 }
 
 /// Reads until the answer holds `until` or the connection ends; what was read, and whether
 /// it ended (EOF or reset) rather than timed out.
-pub fn read_until(client: &mut TcpStream, until: &str) -> (String, bool) {
+pub(crate) fn read_until(client: &mut TcpStream, until: &str) -> (String, bool) {
     let mut read = Vec::new();
     let mut buf = [0u8; 4096];
     loop {
