@@ -7,21 +7,24 @@
 //! descriptor limit never starves the tests beside it; [`ServerProcess`] starts it and reads
 //! what it reports. The clients ([`clients`]) live in the calling process.
 
+mod app;
 pub mod clients;
 mod mio_server;
 pub mod server;
 
+use clients::Endpoint;
 use std::collections::HashMap;
 use std::io::{BufRead, BufReader, Write};
 use std::net::SocketAddr;
-use std::path::Path;
+use std::path::{Path, PathBuf};
 use std::process::{Child, ChildStdin, Command, Stdio};
 use std::sync::mpsc::{Receiver, channel};
 use std::sync::{Arc, Mutex, PoisonError};
 use std::time::{Duration, Instant};
 
 /// A status line of the server, parsed: `fds`, `accepted`, `in_flight`, `ended`,
-/// `reclaimed`, `claimed`, `capacity`.
+/// `reclaimed`, `claimed`, `capacity`, and the live connections each guard ended,
+/// `first-byte`, `pace`, `keep-alive`, `send`.
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
 pub struct Status(pub HashMap<String, u64>);
 
@@ -41,7 +44,7 @@ impl Status {
 }
 
 /// One close the server reported: its peer, whether its outcome claimed delivery, the bytes
-/// written, and the outcome as printed.
+/// written, what ended the connection, and the outcome as printed.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct CloseLine {
     /// The client's address.
@@ -50,23 +53,75 @@ pub struct CloseLine {
     pub claims: bool,
     /// Bytes written, where counted.
     pub written: Option<u64>,
+    /// What ended the connection before the application closed it: a guard
+    /// (`first-byte`, `pace`, `keep-alive`, `send`), `reclaimed` (it gave way to make room,
+    /// live or lingering), or `-` (the application closed it).
+    pub by: String,
     /// The outcome, as `Display` prints it.
     pub outcome: String,
 }
 
 impl CloseLine {
     fn parse(line: &str) -> Option<CloseLine> {
-        let mut words = line.strip_prefix("close ")?.splitn(4, ' ');
+        let mut words = line.strip_prefix("close ")?.splitn(5, ' ');
         let peer = words.next()?.parse().ok()?;
         let claims = words.next()? == "claims=1";
         let written = words.next()?.strip_prefix("written=")?.parse().ok();
+        let by = words.next()?.strip_prefix("by=")?.to_string();
         let outcome = words.next().unwrap_or_default().to_string();
         Some(CloseLine {
             peer,
             claims,
             written,
+            by,
             outcome,
         })
+    }
+}
+
+/// A certificate for `localhost` made now, and its key, in files of their own for a TLS
+/// `flood-server` (removed when dropped); and how its clients trust it.
+pub struct TlsFiles {
+    dir: PathBuf,
+    cert: String,
+}
+
+impl TlsFiles {
+    /// A fresh certificate and key, in a directory of their own under `parent`.
+    pub fn create(parent: &Path) -> std::io::Result<TlsFiles> {
+        static MADE: std::sync::atomic::AtomicUsize = std::sync::atomic::AtomicUsize::new(0);
+        let made = MADE.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+        let dir = parent.join(format!("linger-flood-tls-{}-{made}", std::process::id()));
+        std::fs::create_dir_all(&dir)?;
+        let identity = linger_stacks::Identity::generate();
+        std::fs::write(dir.join("cert.pem"), &identity.cert)?;
+        std::fs::write(dir.join("key.pem"), &identity.key)?;
+        Ok(TlsFiles {
+            dir,
+            cert: identity.cert,
+        })
+    }
+
+    /// The arguments that give them to `flood-server`.
+    pub fn args(&self) -> Vec<String> {
+        let path = |name: &str| self.dir.join(name).display().to_string();
+        vec![
+            "--tls-cert".into(),
+            path("cert.pem"),
+            "--tls-key".into(),
+            path("key.pem"),
+        ]
+    }
+
+    /// The server at `address`, serving this certificate, as its clients reach it.
+    pub fn endpoint(&self, address: SocketAddr) -> std::io::Result<Endpoint> {
+        Endpoint::tls(address, &self.cert)
+    }
+}
+
+impl Drop for TlsFiles {
+    fn drop(&mut self) {
+        let _ = std::fs::remove_dir_all(&self.dir);
     }
 }
 

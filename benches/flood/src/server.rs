@@ -1,29 +1,30 @@
 //! The servers a flood is aimed at, each run in a process of its own (the `flood-server`
 //! binary) under a descriptor limit of its own: axum on its own listener, axum on a
-//! `LingerListener`, hyper in an accept loop of `Lingerer::accept`, a mio event loop with a
-//! `linger_mio::Lingerer`, and a thread per connection closing with `linger_std::close`.
-//! Every one answers `GET /` with `hello` and an upload to `POST /` early, with `413` and a
-//! body, without reading the upload.
+//! `LingerListener`, hyper in an accept loop of `Lingerer::accept`, axum-server over TLS on a
+//! `LingerAcceptor`, a mio event loop with a `linger_mio::Lingerer`, and a thread per
+//! connection closing with `linger_std::close`. Every one answers `GET /` with `hello` and an
+//! upload to `POST /` early, with `413` and a body, without reading the upload; the axum and
+//! hyper ones serve the routes of the honest slow clients too (`crate::app`), and guard
+//! their connections' life with the policy of [`Options`].
 //!
 //! The process talks on its standard streams: it prints `listening on ADDR`, then, for each
 //! line `status` read, a [`Status`] line; with `--report-closes`, one line per close that
-//! ended (`close PEER claims=0|1 written=N`); on `stop` or the end of its input it stops,
-//! prints a last status line and exits.
+//! ended (`close PEER claims=0|1 written=N by=WHAT OUTCOME`, `WHAT` the guard that ended it,
+//! `reclaimed`, or `-`); on `stop` or the end of its input it stops, prints a last status
+//! line and exits.
 
-use crate::mio_server;
+use crate::{app, mio_server};
 use axum::Router;
-use axum::body::{Body, Bytes};
-use axum::http::StatusCode;
-use axum::routing::get;
+use axum::body::Bytes;
 use axum::serve::ListenerExt;
-use http_body_util::BodyExt;
 use hyper::server::conn::http1;
 use hyper_util::rt::TokioIo;
 use hyper_util::service::TowerToHyperService;
-use linger::{Outcome, Policy};
-use linger_tokio::{LingerListener, Lingerer};
+use linger::{Guard, Outcome, Policy};
+use linger_tokio::{CloseReport, LingerAcceptor, LingerListener, Lingerer};
 use std::io::{BufRead, ErrorKind, Read, Write};
 use std::net::SocketAddr;
+use std::path::PathBuf;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering};
 use std::time::Duration;
@@ -38,6 +39,8 @@ pub enum Kind {
     /// axum's router served by hyper, in an accept loop of `lingerer.accept(&listener).await?`
     /// (README's hyper server).
     HyperLinger,
+    /// axum-server over TLS, `RustlsAcceptor::new(config).acceptor(LingerAcceptor::new(policy))`.
+    AxumServerTls,
     /// A mio event loop closing through a `linger_mio::Lingerer`.
     Mio,
     /// A thread per connection closing with `linger_std::close`.
@@ -46,10 +49,11 @@ pub enum Kind {
 
 impl Kind {
     /// Every kind.
-    pub const ALL: [Kind; 5] = [
+    pub const ALL: [Kind; 6] = [
         Kind::AxumPlain,
         Kind::AxumLinger,
         Kind::HyperLinger,
+        Kind::AxumServerTls,
         Kind::Mio,
         Kind::Std,
     ];
@@ -65,6 +69,7 @@ impl Kind {
             Kind::AxumPlain => "axum-plain",
             Kind::AxumLinger => "axum-linger",
             Kind::HyperLinger => "hyper-linger",
+            Kind::AxumServerTls => "axum-server-tls",
             Kind::Mio => "mio",
             Kind::Std => "std",
         }
@@ -88,6 +93,10 @@ pub struct Options {
     pub report_closes: bool,
     /// The axum servers answer `GET /` by reading a file.
     pub page_from_file: bool,
+    /// The policy of the tokio servers' lingerer, guards included.
+    pub policy: Policy,
+    /// The certificate and its key (PEM files), for the TLS server.
+    pub tls: Option<(PathBuf, PathBuf)>,
 }
 
 /// What the server did so far, as a status line says it.
@@ -103,6 +112,9 @@ pub struct Status {
     pub reclaimed: AtomicU64,
     /// Of those, how many claimed delivery.
     pub claimed: AtomicU64,
+    /// Live connections ended by each guard: no first byte, a request below the minimum
+    /// pace, idle past the keep-alive timeout, a write held back past the send timeout.
+    pub guarded: [AtomicU64; 4],
     /// The lingerer's capacity (0 for the plain server).
     pub capacity: AtomicUsize,
     stop: AtomicBool,
@@ -117,6 +129,27 @@ impl Status {
 
     /// A close that ended: counted, and printed if asked.
     pub fn ended(&self, peer: Option<SocketAddr>, outcome: &Outcome) {
+        self.record(peer, outcome, "-");
+    }
+
+    /// A close a lingerer reported: counted with what ended it, and printed if asked.
+    fn reported(&self, report: &CloseReport) {
+        let by = match report.ended_by {
+            Some(guard) => {
+                self.guarded[GUARDS.iter().position(|&each| each == guard).unwrap_or(0)]
+                    .fetch_add(1, Ordering::Relaxed);
+                guard_name(guard)
+            }
+            None if report.reclaimed => "reclaimed",
+            None => "-",
+        };
+        if report.reclaimed {
+            self.reclaimed.fetch_add(1, Ordering::Relaxed);
+        }
+        self.record(report.peer, &report.outcome, by);
+    }
+
+    fn record(&self, peer: Option<SocketAddr>, outcome: &Outcome, by: &str) {
         self.ended.fetch_add(1, Ordering::Relaxed);
         if outcome.claims_delivery() {
             self.claimed.fetch_add(1, Ordering::Relaxed);
@@ -127,16 +160,22 @@ impl Status {
                 .bytes_written
                 .map_or_else(|| "?".into(), |bytes| bytes.to_string());
             let claims = u8::from(outcome.claims_delivery());
-            println!("close {peer} claims={claims} written={written} {outcome}");
+            println!("close {peer} claims={claims} written={written} by={by} {outcome}");
         }
     }
 
     /// The status line: `status fds=N accepted=N in_flight=N ended=N reclaimed=N claimed=N
-    /// capacity=N`.
+    /// capacity=N first-byte=N pace=N keep-alive=N send=N` (the last four: live connections
+    /// each guard ended).
     pub fn line(&self) -> String {
         let read = |counter: &AtomicU64| counter.load(Ordering::Relaxed);
+        let guarded = GUARDS
+            .iter()
+            .zip(&self.guarded)
+            .map(|(&guard, count)| format!(" {}={}", guard_name(guard), read(count)))
+            .collect::<String>();
         format!(
-            "status fds={} accepted={} in_flight={} ended={} reclaimed={} claimed={} capacity={}",
+            "status fds={} accepted={} in_flight={} ended={} reclaimed={} claimed={} capacity={}{guarded}",
             linger_check::sockets::open_fds(),
             read(&self.accepted),
             self.in_flight.load(Ordering::Relaxed),
@@ -145,6 +184,21 @@ impl Status {
             read(&self.claimed),
             self.capacity.load(Ordering::Relaxed),
         )
+    }
+}
+
+/// The guards, in the order of [`Status::guarded`].
+const GUARDS: [Guard; 4] = [Guard::FirstByte, Guard::Pace, Guard::KeepAlive, Guard::Send];
+
+/// A guard's name in a status or close line.
+pub fn guard_name(guard: Guard) -> &'static str {
+    match guard {
+        Guard::FirstByte => "first-byte",
+        Guard::Pace => "pace",
+        Guard::KeepAlive => "keep-alive",
+        Guard::Send => "send",
+        // A guard a later core adds.
+        _ => "guard",
     }
 }
 
@@ -162,7 +216,7 @@ pub fn run(options: &Options) -> std::io::Result<()> {
     let commands = Arc::clone(&status);
     std::thread::spawn(move || answer_commands(&commands));
     match options.kind {
-        Kind::AxumPlain | Kind::AxumLinger | Kind::HyperLinger => {
+        Kind::AxumPlain | Kind::AxumLinger | Kind::HyperLinger | Kind::AxumServerTls => {
             serve_axum(options, listener, &status)?;
         }
         Kind::Mio => mio_server::serve(options, listener, &status)?,
@@ -233,8 +287,9 @@ pub fn answer(head: &[u8], body_bytes: usize) -> Vec<u8> {
     answer
 }
 
-/// axum's router on its own listener, on a `LingerListener`, or served by hyper in an accept
-/// loop of `Lingerer::accept`, on a runtime of two workers.
+/// axum's router on its own listener, on a `LingerListener`, served by hyper in an accept
+/// loop of `Lingerer::accept`, or by axum-server over TLS on a `LingerAcceptor`, on a runtime
+/// of two workers.
 fn serve_axum(
     options: &Options,
     listener: std::net::TcpListener,
@@ -246,28 +301,21 @@ fn serve_axum(
         .build()?;
     let early = Bytes::from(vec![b'x'; options.body_bytes]);
     let page = options.page_from_file.then(HelloFile::create).transpose()?;
-    let hello = page.as_ref().map(|page| page.path.clone());
-    let app = Router::new().route(
-        "/",
-        get(move || async move {
-            // From a file, as a server reads a page, a template or a database: a descriptor
-            // the lingerer cannot give back.
-            let Some(path) = &hello else {
-                return (StatusCode::OK, b"hello".to_vec());
-            };
-            match std::fs::read(path) {
-                Ok(page) => (StatusCode::OK, page),
-                Err(error) => (StatusCode::INTERNAL_SERVER_ERROR, error.to_string().into()),
-            }
-        })
-        .post(move |body: Body| async move {
-            let mut body = body;
-            let _first_bytes = body.frame().await;
-            (StatusCode::PAYLOAD_TOO_LARGE, early)
+    let app = app::router(early, page.as_ref().map(|page| page.path.clone()));
+    let tls = match (options.kind, &options.tls) {
+        (Kind::AxumServerTls, Some((cert, key))) => Some(linger_stacks::Identity {
+            cert: std::fs::read_to_string(cert)?,
+            key: std::fs::read_to_string(key)?,
         }),
-    );
+        (Kind::AxumServerTls, None) => {
+            return Err(std::io::Error::other(
+                "axum-server-tls needs --tls-cert and --tls-key",
+            ));
+        }
+        _ => None,
+    };
     let kind = options.kind;
-    let capacity = options.capacity;
+    let (capacity, policy) = (options.capacity, options.policy);
     let status = Arc::clone(status);
     runtime.block_on(async move {
         let listener = tokio::net::TcpListener::from_std(listener)?;
@@ -280,12 +328,8 @@ fn serve_axum(
                 .await;
         }
         let reports = Arc::clone(&status);
-        let mut lingerer = Lingerer::builder(Policy::default()).on_outcome(move |report| {
-            if report.reclaimed {
-                reports.reclaimed.fetch_add(1, Ordering::Relaxed);
-            }
-            reports.ended(report.peer, &report.outcome);
-        });
+        let mut lingerer =
+            Lingerer::builder(policy).on_outcome(move |report| reports.reported(report));
         if let Some(capacity) = capacity {
             lingerer = lingerer.capacity(capacity);
         }
@@ -303,21 +347,56 @@ fn serve_axum(
             }
         });
         announce(address);
-        let served = if kind == Kind::HyperLinger {
-            tokio::select! {
+        let served = match (kind, tls) {
+            (Kind::HyperLinger, _) => tokio::select! {
                 failed = serve_hyper(&listener, &lingerer, app, &status) => failed,
                 () = stopped => Ok(()),
+            },
+            (_, Some(identity)) => {
+                serve_tls(listener, &lingerer, &identity, app, &status, stopped).await
             }
-        } else {
-            let listener = LingerListener::with_lingerer(listener, lingerer.clone());
-            axum::serve(listener.tap_io(counting(&status)), app)
-                .with_graceful_shutdown(stopped)
-                .await
+            _ => {
+                let listener = LingerListener::with_lingerer(listener, lingerer.clone());
+                axum::serve(listener.tap_io(counting(&status)), app)
+                    .with_graceful_shutdown(stopped)
+                    .await
+            }
         };
         lingerer.shutdown(linger_tokio::SHORT_LINGER).await;
         status.in_flight.store(0, Ordering::Relaxed);
         served
     })
+}
+
+/// axum-server over TLS with `identity`, as docs/http.md has it:
+/// `RustlsAcceptor::new(config).acceptor(LingerAcceptor::with_lingerer(lingerer))`, until
+/// `stopped` (then a graceful shutdown of 2 s).
+async fn serve_tls(
+    listener: tokio::net::TcpListener,
+    lingerer: &Lingerer,
+    identity: &linger_stacks::Identity,
+    app: Router,
+    status: &Arc<Status>,
+    stopped: impl Future<Output = ()> + Send + 'static,
+) -> std::io::Result<()> {
+    use axum_server::tls_rustls::{RustlsAcceptor, RustlsConfig};
+    let config = RustlsConfig::from_config(identity.rustls());
+    let linger = Counting {
+        inner: LingerAcceptor::with_lingerer(lingerer.clone()),
+        status: Arc::clone(status),
+    };
+    let acceptor = RustlsAcceptor::new(config).acceptor(linger);
+    let handle = axum_server::Handle::<SocketAddr>::new();
+    let stopping = handle.clone();
+    tokio::spawn(async move {
+        stopped.await;
+        stopping.graceful_shutdown(Some(linger_tokio::SHORT_LINGER));
+    });
+    axum_server::Server::from_listener(listener)
+        .acceptor(acceptor)
+        .handle(handle)
+        .serve(app.into_make_service_with_connect_info::<SocketAddr>())
+        .await
 }
 
 /// hyper serving `app` on each connection `lingerer` accepts, as the README's hyper server
@@ -334,11 +413,31 @@ async fn serve_hyper(
         status.accepted.fetch_add(1, Ordering::Relaxed);
         let service = TowerToHyperService::new(app.clone());
         tokio::spawn(async move {
-            let connection = http1::Builder::new().serve_connection(TokioIo::new(stream), service);
+            let connection = http1::Builder::new()
+                .serve_connection(TokioIo::new(stream), service)
+                .with_upgrades();
             // A connection the client cut short ends in an error: its close goes on all the
             // same, in the stream's drop.
             let _ = connection.await;
         });
+    }
+}
+
+/// An axum-server acceptor that counts each connection accepted, then hands it to `inner`.
+#[derive(Clone)]
+struct Counting<A> {
+    inner: A,
+    status: Arc<Status>,
+}
+
+impl<I, S, A: axum_server::accept::Accept<I, S>> axum_server::accept::Accept<I, S> for Counting<A> {
+    type Stream = A::Stream;
+    type Service = A::Service;
+    type Future = A::Future;
+
+    fn accept(&self, stream: I, service: S) -> A::Future {
+        self.status.accepted.fetch_add(1, Ordering::Relaxed);
+        self.inner.accept(stream, service)
     }
 }
 

@@ -13,8 +13,10 @@
 //!
 //! `--close plain`: curl exits 56 ("Connection reset by peer") after about 128 KB of the
 //! 1 MiB body; `--close linger`: curl exits 0 with all of it. `GET /` answers `hello`, for
-//! load generators. Ctrl-C (or SIGTERM) shuts down gracefully: the closes still lingering
-//! get two more seconds, and the server waits for the last one.
+//! load generators. The lingerer's policy is `Policy::default()`, its guards on the life
+//! before the close included; `--policy unguarded` turns them off (`benches/http_rps.sh`
+//! measures both). Ctrl-C (or SIGTERM) shuts down gracefully: the closes still lingering get
+//! two more seconds, and the server waits for the last one.
 
 mod common;
 
@@ -25,7 +27,7 @@ use axum::http::StatusCode;
 use axum::routing::get;
 use common::Close;
 use http_body_util::BodyExt;
-use linger_tokio::{LingerListener, Lingerer, Policy, SHORT_LINGER};
+use linger_tokio::{LingerListener, Lingerer, SHORT_LINGER};
 use std::net::SocketAddr;
 use std::process::ExitCode;
 
@@ -53,7 +55,7 @@ async fn main() -> ExitCode {
                 .await
         }
         Close::Linger => {
-            let lingerer = Lingerer::builder(Policy::default())
+            let lingerer = Lingerer::builder(args.policy)
                 .on_outcome(common::print_outcome)
                 .build();
             let listener = LingerListener::with_lingerer(listener, lingerer.clone());

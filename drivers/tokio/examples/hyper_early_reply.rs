@@ -23,7 +23,7 @@ use hyper::server::conn::http1;
 use hyper::service::service_fn;
 use hyper_util::rt::TokioIo;
 use hyper_util::server::graceful::{GracefulShutdown, Watcher};
-use linger_tokio::{Lingerer, Policy, SHORT_LINGER};
+use linger_tokio::{Lingerer, SHORT_LINGER};
 use std::process::ExitCode;
 use std::time::Duration;
 use tokio::io::{AsyncRead, AsyncWrite};
@@ -34,7 +34,7 @@ async fn main() -> ExitCode {
         Ok(started) => started,
         Err(status) => return status,
     };
-    let lingerer = Lingerer::builder(Policy::default())
+    let lingerer = Lingerer::builder(args.policy)
         .on_outcome(common::print_outcome)
         .build();
     let answer = Bytes::from(vec![b'x'; args.body_bytes]);

@@ -26,7 +26,7 @@ use axum::routing::get;
 use axum_server::tls_rustls::{RustlsAcceptor, RustlsConfig};
 use common::Close;
 use http_body_util::BodyExt;
-use linger_tokio::{LingerAcceptor, Lingerer, Policy, SHORT_LINGER};
+use linger_tokio::{LingerAcceptor, Lingerer, SHORT_LINGER};
 use std::process::ExitCode;
 use std::time::Duration;
 
@@ -50,7 +50,7 @@ async fn main() -> ExitCode {
         (StatusCode::PAYLOAD_TOO_LARGE, answer)
     };
     let app = Router::new().route("/", get(|| async { "hello\n" }).post(early_reply));
-    let lingerer = Lingerer::builder(Policy::default())
+    let lingerer = Lingerer::builder(args.policy)
         .on_outcome(common::print_outcome)
         .build();
     let handle = axum_server::Handle::<std::net::SocketAddr>::new();

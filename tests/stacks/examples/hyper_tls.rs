@@ -27,7 +27,7 @@ use hyper::service::service_fn;
 use hyper_util::rt::{TokioExecutor, TokioIo};
 use hyper_util::server::conn::auto;
 use hyper_util::server::graceful::{GracefulShutdown, Watcher};
-use linger_tokio::{Lingerer, Policy, SHORT_LINGER};
+use linger_tokio::{Lingerer, SHORT_LINGER};
 use rustls::pki_types::pem::PemObject;
 use rustls::pki_types::{CertificateDer, PrivateKeyDer};
 use std::process::ExitCode;
@@ -53,7 +53,7 @@ async fn main() -> ExitCode {
             return ExitCode::FAILURE;
         }
     };
-    let lingerer = Lingerer::builder(Policy::default())
+    let lingerer = Lingerer::builder(args.policy)
         .on_outcome(common::print_outcome)
         .build();
     let answer = Bytes::from(vec![b'x'; args.body_bytes]);

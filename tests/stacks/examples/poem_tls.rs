@@ -18,7 +18,7 @@ mod common;
 
 use common::Close;
 use linger_tokio::LingerListener;
-use linger_tokio::{Lingerer, Policy, SHORT_LINGER};
+use linger_tokio::{Lingerer, SHORT_LINGER};
 use poem::http::StatusCode;
 use poem::listener::{Listener, RustlsCertificate, RustlsConfig, TcpListener};
 use poem::{Body, EndpointExt, Response, Route, Server, handler, post};
@@ -39,7 +39,7 @@ async fn main() -> ExitCode {
             return ExitCode::FAILURE;
         }
     };
-    let lingerer = Lingerer::builder(Policy::default())
+    let lingerer = Lingerer::builder(args.policy)
         .on_outcome(common::print_outcome)
         .build();
     let hello = poem::endpoint::make_sync(|_| "hello\n");

@@ -19,7 +19,7 @@ mod common;
 use common::Close;
 use http_body_util::BodyExt;
 use linger_tokio::LingerListener;
-use linger_tokio::{Lingerer, Policy, SHORT_LINGER};
+use linger_tokio::{Lingerer, SHORT_LINGER};
 use salvo::conn::rustls::{Keycert, RustlsConfig, RustlsListener};
 use salvo::conn::{Listener, TcpListener};
 use salvo::http::StatusCode;
@@ -40,7 +40,7 @@ async fn main() -> ExitCode {
             return ExitCode::FAILURE;
         }
     };
-    let lingerer = Lingerer::builder(Policy::default())
+    let lingerer = Lingerer::builder(args.policy)
         .on_outcome(common::print_outcome)
         .build();
     let early_reply = EarlyReply {

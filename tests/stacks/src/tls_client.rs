@@ -9,7 +9,7 @@ use std::io::{self, ErrorKind};
 use std::net::SocketAddr;
 use std::sync::Arc;
 use std::time::Duration;
-use tokio::io::{AsyncRead, AsyncReadExt, AsyncWriteExt};
+use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt};
 
 /// How the TLS connection ended, as the client read it.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -126,6 +126,12 @@ type TlsStream = tokio_rustls::client::TlsStream<tokio::net::TcpStream>;
 
 /// A TLS connection to `address`, checked against `cert`, offering HTTP/1.1.
 async fn connect(address: SocketAddr, cert: &str) -> io::Result<TlsStream> {
+    let tcp = tokio::net::TcpStream::connect(address).await?;
+    handshake(&config(cert)?, tcp).await
+}
+
+/// A client configuration that trusts `cert` (PEM) alone and offers HTTP/1.1.
+pub fn config(cert: &str) -> io::Result<Arc<rustls::ClientConfig>> {
     let mut roots = rustls::RootCertStore::empty();
     let cert = CertificateDer::from_pem_slice(cert.as_bytes()).map_err(io::Error::other)?;
     roots.add(cert).map_err(io::Error::other)?;
@@ -133,10 +139,20 @@ async fn connect(address: SocketAddr, cert: &str) -> io::Result<TlsStream> {
         .with_root_certificates(roots)
         .with_no_client_auth();
     config.alpn_protocols = vec![b"http/1.1".to_vec()];
+    Ok(Arc::new(config))
+}
+
+/// TLS with `config` over `io`, a connection to a server whose certificate is for `localhost`.
+pub async fn handshake<Io>(
+    config: &Arc<rustls::ClientConfig>,
+    io: Io,
+) -> io::Result<tokio_rustls::client::TlsStream<Io>>
+where
+    Io: AsyncRead + AsyncWrite + Unpin,
+{
     let name = ServerName::try_from("localhost").map_err(io::Error::other)?;
-    let tcp = tokio::net::TcpStream::connect(address).await?;
-    tokio_rustls::TlsConnector::from(Arc::new(config))
-        .connect(name, tcp)
+    tokio_rustls::TlsConnector::from(Arc::clone(config))
+        .connect(name, io)
         .await
 }
 

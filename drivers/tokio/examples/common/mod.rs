@@ -6,7 +6,7 @@
 use http_body_util::{BodyExt, Full};
 use hyper::body::{Bytes, Incoming};
 use hyper::{Request, Response, StatusCode};
-use linger_tokio::CloseReport;
+use linger_tokio::{CloseReport, Policy};
 use std::convert::Infallible;
 use std::net::SocketAddr;
 use std::process::ExitCode;
@@ -21,10 +21,14 @@ pub(crate) enum Close {
     Plain,
 }
 
-/// The command line: `--listen ADDR [--close linger|plain] [--body-bytes N]`.
+/// The command line: `--listen ADDR [--close linger|plain] [--policy default|unguarded]
+/// [--body-bytes N]`.
 pub(crate) struct Args {
     pub(crate) listen: SocketAddr,
     pub(crate) close: Close,
+    /// The lingerer's policy: `Policy::default()`, or with `--policy unguarded` the same
+    /// without the guards of the life before the close (`Policy::unguarded`).
+    pub(crate) policy: Policy,
     pub(crate) body_bytes: usize,
 }
 
@@ -52,7 +56,10 @@ pub(crate) async fn start(name: &str) -> Result<(Args, TcpListener), ExitCode> {
 /// The command line of example `name`; or, once `--help` printed the usage (0) or an error
 /// was said (2), the status to exit with.
 pub(crate) fn arguments(name: &str) -> Result<Args, ExitCode> {
-    let usage = format!("usage: {name} --listen ADDR [--close linger|plain] [--body-bytes N]");
+    let usage = format!(
+        "usage: {name} --listen ADDR [--close linger|plain] [--policy default|unguarded] \
+         [--body-bytes N]"
+    );
     let args = match parse() {
         Ok(Command::Serve(args)) => args,
         Ok(Command::Help) => {
@@ -88,13 +95,14 @@ pub(crate) fn print_outcome(report: &CloseReport) {
 fn parse() -> Result<Command, String> {
     let mut listen = None;
     let mut close = Close::Linger;
+    let mut policy = Policy::default();
     let mut body_bytes = 1 << 20;
     let mut words = std::env::args().skip(1);
     while let Some(word) = words.next() {
         if word == "--help" || word == "-h" {
             return Ok(Command::Help);
         }
-        if !["--listen", "--close", "--body-bytes"].contains(&word.as_str()) {
+        if !["--listen", "--close", "--policy", "--body-bytes"].contains(&word.as_str()) {
             return Err(if word.starts_with('-') {
                 format!("unknown option {word}")
             } else {
@@ -114,12 +122,20 @@ fn parse() -> Result<Command, String> {
                     _ => return Err(invalid("choose linger or plain")),
                 }
             }
+            "--policy" => {
+                policy = match value.as_str() {
+                    "default" => Policy::default(),
+                    "unguarded" => Policy::default().unguarded(),
+                    _ => return Err(invalid("choose default or unguarded")),
+                }
+            }
             _ => body_bytes = value.parse().map_err(|_| invalid("not a whole number"))?,
         }
     }
     Ok(Command::Serve(Args {
         listen: listen.ok_or("--listen is required")?,
         close,
+        policy,
         body_bytes,
     }))
 }
