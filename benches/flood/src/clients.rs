@@ -538,6 +538,8 @@ pub struct Probes {
     pub answered: Vec<Duration>,
     /// Requests that got no answer, or a wrong one, within the timeout.
     pub failed: usize,
+    /// Why each failed: the client's error, a wrong answer, or the timeout.
+    pub failures: Vec<String>,
 }
 
 impl Probes {
@@ -567,9 +569,18 @@ pub async fn probe(
     let mut probes = Probes::default();
     while probes.attempts() < count && Instant::now() < until {
         let started = Instant::now();
-        match tokio::time::timeout(timeout, get_hello(server)).await {
-            Ok(Ok(true)) => probes.answered.push(started.elapsed()),
-            _ => probes.failed += 1,
+        let failure = match tokio::time::timeout(timeout, get_hello(server)).await {
+            Ok(Ok(true)) => {
+                probes.answered.push(started.elapsed());
+                None
+            }
+            Ok(Ok(false)) => Some("a wrong answer".to_string()),
+            Ok(Err(error)) => Some(format!("{:?}: {error}", error.kind())),
+            Err(_) => Some(format!("no answer within {timeout:?}")),
+        };
+        if let Some(failure) = failure {
+            probes.failed += 1;
+            probes.failures.push(failure);
         }
         tokio::time::sleep(every.saturating_sub(started.elapsed())).await;
     }

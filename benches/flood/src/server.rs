@@ -21,7 +21,9 @@ use hyper::server::conn::http1;
 use hyper_util::rt::TokioIo;
 use hyper_util::service::TowerToHyperService;
 use linger::{Guard, Outcome, Policy};
-use linger_tokio::{CloseReport, LingerAcceptor, LingerListener, Lingerer};
+use linger_tokio::{
+    CloseReport, HoldRequests, LingerAcceptor, LingerListener, Lingerer, MakeHoldRequests,
+};
 use std::io::{BufRead, ErrorKind, Read, Write};
 use std::net::SocketAddr;
 use std::path::PathBuf;
@@ -34,10 +36,11 @@ use std::time::Duration;
 pub enum Kind {
     /// axum on its own `TcpListener`: hyper's close.
     AxumPlain,
-    /// axum on a `LingerListener`.
+    /// axum on a `LingerListener`, each connection's service in `HoldRequests`
+    /// (`MakeHoldRequests`, as the tokio README's production server has it).
     AxumLinger,
     /// axum's router served by hyper, in an accept loop of `lingerer.accept(&listener).await?`
-    /// (README's hyper server).
+    /// (README's hyper server), each connection's service in `HoldRequests`.
     HyperLinger,
     /// axum-server over TLS, `RustlsAcceptor::new(config).acceptor(LingerAcceptor::new(policy))`.
     AxumServerTls,
@@ -357,6 +360,7 @@ fn serve_axum(
             }
             _ => {
                 let listener = LingerListener::with_lingerer(listener, lingerer.clone());
+                let app = MakeHoldRequests::new(app.into_make_service());
                 axum::serve(listener.tap_io(counting(&status)), app)
                     .with_graceful_shutdown(stopped)
                     .await
@@ -411,7 +415,8 @@ async fn serve_hyper(
     loop {
         let (stream, _peer) = lingerer.accept(listener).await?;
         status.accepted.fetch_add(1, Ordering::Relaxed);
-        let service = TowerToHyperService::new(app.clone());
+        let requests = stream.requests();
+        let service = HoldRequests::new(TowerToHyperService::new(app.clone()), requests);
         tokio::spawn(async move {
             let connection = http1::Builder::new()
                 .serve_connection(TokioIo::new(stream), service)

@@ -13,8 +13,8 @@
 //!
 //! Live connections (a machine made by [`CloseMachine::accepted`]) give way before any
 //! lingering close, and only those that cost nothing or are hostile ([`LiveStanding`]):
-//! waiting for their first byte (the oldest first), idle after their answer (the youngest
-//! connection first), sending below the minimum pace since our last write (the slowest
+//! waiting for their first byte (the oldest first), idle after their answer (the oldest
+//! first), sending below the minimum pace since our last write (the slowest
 //! first), a write the peer has held back; never one the application works on or writes to
 //! at a pace, nor a peer that sent its request at a pace and waits for the answer.
 //! [`rank`] orders them across every lingerer of a process.
@@ -89,9 +89,11 @@ pub enum LiveStanding {
     AwaitingFirstByte,
     /// Its answer is out and it waits for the peer's next request, which an HTTP client
     /// sends again on a new connection (nginx reclaims keep-alive connections too). The
-    /// youngest connection first: a long-lived connection quiet for a while (a WebSocket, a
-    /// stream of events between two) has more to lose than a client that connected a moment
-    /// ago and went idle after one request.
+    /// oldest first, as nginx drains its reusable connections: a connection that went idle
+    /// mid-handshake (TLS waits for the client's last flight) or between a new client's first
+    /// two requests must not pay for a flood's idlers. A connection taken over for another
+    /// protocol ([`Activity::Upgraded`]) never stands here, nor does a streamed answer the
+    /// server holds ([`CloseMachine::hold`]).
     Idle,
     /// Sending, since our last write, slower than the policy's minimum pace, its quiet
     /// spells included (a peer that trickles bytes further apart than the grace, which no
@@ -114,12 +116,16 @@ pub fn live_standing(life: &Life, policy: &Policy, now: Instant) -> Option<LiveS
         Activity::AwaitingFirstByte => Some(LiveStanding::AwaitingFirstByte),
         Activity::Idle => Some(LiveStanding::Idle),
         // A request still arriving, by the application's word: it costs the peer a resend
-        // of a request not yet worked on. The slowest first; one that came in a burst and
-        // stopped short is slowest of all.
+        // of a request not yet worked on. The slowest first, by its pace since its first
+        // byte, the wait for the next included: one that came in a burst a moment ago (a
+        // TLS ClientHello, a head in one segment) is fast, one that came in a burst and
+        // stopped short slows down with every second.
         Activity::Receiving if life.arriving => {
             policy.min_receive_rate()?;
+            let micros = (now - life.since).as_micros().max(1);
+            let pace = u128::from(life.received) * 1_000_000 / micros;
             Some(LiveStanding::Slow {
-                bytes_per_second: life.pace().unwrap_or(0),
+                bytes_per_second: u64::try_from(pace).unwrap_or(u64::MAX),
             })
         }
         // Sending since our last write slower than the minimum pace, quiet spells and all: a
@@ -139,6 +145,45 @@ pub fn live_standing(life: &Life, policy: &Policy, now: Instant) -> Option<LiveS
     }
 }
 
+/// `standing`, unless the connection awaits its first byte and bytes (or the peer's EOF)
+/// wait in `socket`'s receive queue already: that is no silent connection, only one the
+/// application has not read yet (under load its task may not have run since the accept), and
+/// it must not give way before its request is even read. One `poll` with no wait, and only
+/// for a connection awaiting its first byte: drivers ask it of the connection about to give
+/// way, not of every one.
+pub fn unless_unread(
+    standing: Option<LiveStanding>,
+    socket: &impl crate::AsSocket,
+) -> Option<LiveStanding> {
+    match standing {
+        Some(LiveStanding::AwaitingFirstByte)
+            if crate::sys::wait_readable(socket, Duration::ZERO) =>
+        {
+            None
+        }
+        other => other,
+    }
+}
+
+/// How long a connection just accepted is spared while it awaits its first byte: its request
+/// may still be on its way. A client writes it right after the handshake, but a loaded
+/// client, or a loaded server's read, takes its time, and ending the connection then loses a
+/// request a well-behaved client has sent.
+pub const REQUEST_EN_ROUTE: Duration = Duration::from_millis(250);
+
+/// Whether a live connection of `rank` may give way at `now` (microseconds on the clock of
+/// [`since_start`]): any with a standing, but one awaiting its first byte only once it was
+/// accepted [`REQUEST_EN_ROUTE`] ago.
+pub fn may_give_way(rank: u64, now: u64) -> bool {
+    let en_route = u64::try_from(REQUEST_EN_ROUTE.as_micros()).unwrap_or(u64::MAX);
+    match rank {
+        u64::MAX => false,
+        // Class 0 (awaiting its first byte), keyed by its accept time.
+        accepted if accepted < CLASS => now.saturating_sub(accepted) >= en_route,
+        _ => true,
+    }
+}
+
 /// `at` in microseconds on one clock for the whole process (from the first call), the
 /// accept time [`rank`] wants.
 pub fn since_start(at: std::time::Instant) -> u64 {
@@ -147,19 +192,22 @@ pub fn since_start(at: std::time::Instant) -> u64 {
     u64::try_from(at.saturating_duration_since(start).as_micros()).unwrap_or(u64::MAX)
 }
 
+/// The first rank of the second class: a rank's class is its top bits, its key the rest.
+const CLASS: u64 = 1 << 61;
+
 /// A number that orders live connections across a process: lower gives way first, and
 /// `u64::MAX` (no standing) never does. `accepted` is when the connection was accepted, in
 /// microseconds on one clock shared by every connection ranked together.
 pub fn rank(standing: Option<LiveStanding>, accepted: u64) -> u64 {
-    const KEY: u64 = (1 << 61) - 1;
+    const KEY: u64 = CLASS - 1;
     let (class, key) = match standing {
         None => return u64::MAX,
         Some(LiveStanding::AwaitingFirstByte) => (0, accepted),
-        Some(LiveStanding::Idle) => (1, KEY - accepted.min(KEY)),
+        Some(LiveStanding::Idle) => (1, accepted),
         Some(LiveStanding::Slow { bytes_per_second }) => (2, bytes_per_second),
         Some(LiveStanding::Stalled) => (3, accepted),
     };
-    (class << 61) + key.min(KEY)
+    class * CLASS + key.min(KEY)
 }
 
 /// What a lingerer holding `held` closes of `capacity` does before it takes one more.
@@ -452,12 +500,19 @@ mod tests {
         assert_eq!(
             standing_at(&head, 1),
             Some(LiveStanding::Slow {
-                bytes_per_second: 0
+                bytes_per_second: 16_000
             }),
-            "a head in one burst that stopped short"
+            "a head in one burst a moment ago"
         );
-        head.hold(Instant::from_millis(2)).expect("hold");
-        assert_eq!(standing_at(&head, 3), None, "held: worked on");
+        assert_eq!(
+            standing_at(&head, 2),
+            Some(LiveStanding::Slow {
+                bytes_per_second: 8_000
+            }),
+            "a head that stopped short slows down as it waits"
+        );
+        head.hold(Instant::from_millis(3)).expect("hold");
+        assert_eq!(standing_at(&head, 4), None, "held: worked on");
         let mut unguarded = CloseMachine::accepted(Policy::default().unguarded(), Instant::ZERO);
         unguarded
             .holds_requests(Instant::ZERO)
@@ -467,12 +522,12 @@ mod tests {
     }
 
     #[test]
-    fn live_connections_rank_silent_then_idle_youngest_then_slowest_then_stalled() {
+    fn live_connections_rank_silent_then_idle_oldest_first_then_slowest_then_stalled() {
         let ranked = [
             rank(Some(LiveStanding::AwaitingFirstByte), 5),
             rank(Some(LiveStanding::AwaitingFirstByte), 9),
-            rank(Some(LiveStanding::Idle), 9),
             rank(Some(LiveStanding::Idle), 5),
+            rank(Some(LiveStanding::Idle), 9),
             rank(
                 Some(LiveStanding::Slow {
                     bytes_per_second: 2,
@@ -496,9 +551,8 @@ mod tests {
         // The keys never reach into the next class, at either end of the clock.
         let edges = [
             rank(Some(LiveStanding::AwaitingFirstByte), u64::MAX),
-            rank(Some(LiveStanding::Idle), u64::MAX),
-            rank(Some(LiveStanding::Idle), 1),
             rank(Some(LiveStanding::Idle), 0),
+            rank(Some(LiveStanding::Idle), u64::MAX),
             rank(
                 Some(LiveStanding::Slow {
                     bytes_per_second: 0,
@@ -507,6 +561,32 @@ mod tests {
             ),
         ];
         assert!(edges.windows(2).all(|pair| pair[0] < pair[1]), "{edges:?}");
+    }
+
+    #[test]
+    fn a_connection_awaiting_its_first_byte_gives_way_only_once_it_could_have_come() {
+        let en_route = u64::try_from(REQUEST_EN_ROUTE.as_micros()).expect("micros");
+        let accepted = 1_000_000;
+        let silent = rank(Some(LiveStanding::AwaitingFirstByte), accepted);
+        assert!(!may_give_way(silent, accepted));
+        assert!(!may_give_way(silent, accepted + en_route - 1));
+        assert!(may_give_way(silent, accepted + en_route));
+        let idle = rank(Some(LiveStanding::Idle), accepted);
+        assert!(
+            may_give_way(idle, accepted),
+            "only the first byte is en route"
+        );
+        let slow = rank(
+            Some(LiveStanding::Slow {
+                bytes_per_second: 1,
+            }),
+            accepted,
+        );
+        assert!(
+            may_give_way(slow, accepted),
+            "the slow are slow from the first"
+        );
+        assert!(!may_give_way(rank(None, 0), u64::MAX));
     }
 
     #[test]
@@ -590,5 +670,25 @@ mod tests {
         assert_eq!(reclaim_batch(80), 10);
         assert_eq!(reclaim_batch(256), 32);
         assert_eq!(reclaim_batch(10_000), 32);
+    }
+
+    #[test]
+    fn a_connection_whose_first_bytes_wait_unread_does_not_stand_as_silent() {
+        use std::io::Write;
+        let listener = std::net::TcpListener::bind("127.0.0.1:0").expect("bind loopback");
+        let mut client =
+            std::net::TcpStream::connect(listener.local_addr().expect("address")).expect("connect");
+        let (accepted, _) = listener.accept().expect("accept");
+        let silent = Some(LiveStanding::AwaitingFirstByte);
+        assert_eq!(unless_unread(silent, &accepted), silent, "nothing sent yet");
+        client.write_all(b"GET / HTTP/1.1\r\n").expect("write");
+        assert!(crate::sys::wait_readable(&accepted, Duration::from_secs(5)));
+        assert_eq!(unless_unread(silent, &accepted), None, "its request waits");
+        let idle = Some(LiveStanding::Idle);
+        assert_eq!(
+            unless_unread(idle, &accepted),
+            idle,
+            "only the first byte's wait"
+        );
     }
 }

@@ -188,12 +188,17 @@ impl Connection {
     }
 
     /// Where the live connection ranks among the process's when descriptors run short
-    /// ([`linger_io::pressure::rank`]): lower gives way first, `u64::MAX` never.
+    /// ([`linger_io::pressure::rank`]): lower gives way first, `u64::MAX` never. One whose
+    /// first bytes wait unread (the loop has yet to read it) never does.
     pub(crate) fn rank(&self) -> u64 {
         let standing = self.machine.life().and_then(|life| {
             let now = self.clock.now();
             linger_io::pressure::live_standing(&life, self.machine.policy(), now)
         });
+        let standing = self
+            .stream
+            .as_ref()
+            .and_then(|stream| linger_io::pressure::unless_unread(standing, stream));
         linger_io::pressure::rank(standing, self.accepted)
     }
 

@@ -207,7 +207,7 @@ impl Lingerer {
 
     /// Makes room for `max` connections when descriptors run short: first the live
     /// connections the loop offers, each with its token, that give way (nothing sent yet, the
-    /// oldest first; idle after their answer, the youngest connection first; a request
+    /// oldest first; idle after their answer, the oldest first; a request
     /// arriving below the minimum pace, the slowest first; a write the peer has stalled:
     /// `linger_io::pressure::LiveStanding`), never one being worked on or written to at a
     /// pace; then the lingering closes held here, as [`reclaim`](Self::reclaim) does. Each
@@ -255,10 +255,11 @@ impl Lingerer {
         live: impl IntoIterator<Item = (Token, &'a mut Connection)>,
         registry: &Registry,
     ) -> Vec<(Token, Outcome)> {
+        let now = linger_io::pressure::since_start(std::time::Instant::now());
         let mut ranked: Vec<(u64, Token, &mut Connection)> = live
             .into_iter()
             .map(|(token, connection)| (connection.rank(), token, connection))
-            .filter(|&(rank, ..)| rank != u64::MAX)
+            .filter(|&(rank, ..)| linger_io::pressure::may_give_way(rank, now))
             .collect();
         ranked.sort_unstable_by_key(|&(rank, ..)| rank);
         let gave_way: Vec<(Token, Outcome)> = ranked

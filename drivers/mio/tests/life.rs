@@ -6,6 +6,7 @@
 mod common;
 
 use linger::{Activity, Ending, Guard, MinRate, Policy};
+use linger_io::pressure::REQUEST_EN_ROUTE;
 use linger_io::profile::Profile;
 use linger_mio::{Connection, Lingerer};
 use mio::{Events, Poll, Token};
@@ -220,6 +221,7 @@ fn making_room_takes_the_silent_then_the_idle_and_never_a_request_being_worked_o
     let waits = idle.read(&mut buf).expect_err("nothing more yet");
     assert_eq!(waits.kind(), ErrorKind::WouldBlock);
     assert_eq!(idle.life().map(|life| life.activity), Some(Activity::Idle));
+    std::thread::sleep(REQUEST_EN_ROUTE);
 
     let mut lingerer = Lingerer::new(16).expect("lingerer");
     let mut live = [
@@ -337,6 +339,42 @@ fn a_write_the_peer_reset_ends_the_connection_and_is_no_wait() {
 }
 
 #[test]
+fn making_room_passes_over_a_connection_accepted_before_its_first_byte_could_come() {
+    let listener = TcpListener::bind("127.0.0.1:0").expect("bind");
+    let poll = Poll::new().expect("poll");
+    let (mut fresh, _client) = accepted(&listener, &poll, Token(1), Policy::default());
+    let mut lingerer = Lingerer::new(16).expect("lingerer");
+    let gave_way = lingerer.make_room(1, [(Token(1), &mut fresh)], poll.registry());
+    assert!(gave_way.is_empty(), "its request may be on its way");
+    std::thread::sleep(REQUEST_EN_ROUTE);
+    let gave_way = lingerer.make_room(1, [(Token(1), &mut fresh)], poll.registry());
+    assert_eq!(gave_way.len(), 1, "silent since");
+}
+
+#[test]
+fn making_room_passes_over_a_connection_whose_request_waits_unread() {
+    let listener = TcpListener::bind("127.0.0.1:0").expect("bind");
+    let poll = Poll::new().expect("poll");
+    let policy = Policy::default();
+    // The older has its request in, not yet read by the loop; the younger sent nothing.
+    let (mut unread, mut asking) = accepted(&listener, &poll, Token(1), policy);
+    let (mut silent, _waiting) = accepted(&listener, &poll, Token(2), policy);
+    asking
+        .write_all(b"GET / HTTP/1.1\r\n\r\n")
+        .expect("request");
+    // Long enough that a first byte could have come.
+    std::thread::sleep(REQUEST_EN_ROUTE);
+
+    let mut lingerer = Lingerer::new(16).expect("lingerer");
+    let live = [(Token(1), &mut unread), (Token(2), &mut silent)];
+    let gave_way = lingerer.make_room(2, live, poll.registry());
+    let tokens: Vec<Token> = gave_way.iter().map(|(token, _)| *token).collect();
+    assert_eq!(tokens, [Token(2)], "only the silent one");
+    let mut buf = [0u8; 256];
+    assert!(unread.read(&mut buf).expect("its request") > 0);
+}
+
+#[test]
 fn a_batch_is_an_eighth_of_the_live_and_the_lingering_and_making_room_takes_no_more() {
     let listener = TcpListener::bind("127.0.0.1:0").expect("bind");
     let poll = Poll::new().expect("poll");
@@ -351,6 +389,7 @@ fn a_batch_is_an_eighth_of_the_live_and_the_lingering_and_making_room_takes_no_m
     assert_eq!(lingerer.batch(8), 2, "16 held in all");
     assert_eq!(lingerer.batch(80), 11);
     let (mut silent, _waiting) = accepted(&listener, &poll, Token(1), Policy::default());
+    std::thread::sleep(REQUEST_EN_ROUTE);
     let gave_way = lingerer.make_room(1, [(Token(1), &mut silent)], poll.registry());
     assert_eq!(gave_way.len(), 1);
     assert_eq!(lingerer.len(), 8, "the live one was room enough");

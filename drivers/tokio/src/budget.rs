@@ -27,18 +27,41 @@ pub(crate) fn budget() -> &'static Budget {
 
 /// A budget apart from the process's, for unit tests whose lingerers run side by side in one
 /// process and must not reclaim one another's connections.
+/// It reclaims as if an hour had passed since each connection was accepted: what awaits its
+/// first byte gives way (see [`apart_now`]).
 #[cfg(test)]
 pub(crate) fn apart() -> &'static Budget {
+    Box::leak(Box::new(Budget {
+        reclaim_clock: an_hour_on,
+        ..Budget::default()
+    }))
+}
+
+/// A budget apart that reclaims on the process's clock.
+#[cfg(test)]
+pub(crate) fn apart_now() -> &'static Budget {
     Box::leak(Box::default())
 }
 
-/// A budget apart whose descriptors always run short, as if the process were near its limit.
+/// A budget apart whose descriptors always run short, as if the process were near its limit;
+/// it reclaims an hour on, as [`apart`] does.
 #[cfg(test)]
 pub(crate) fn apart_running_short() -> &'static Budget {
     Box::leak(Box::new(Budget {
         running_short: |_| true,
+        reclaim_clock: an_hour_on,
         ..Budget::default()
     }))
+}
+
+#[cfg(test)]
+fn an_hour_on() -> u64 {
+    process_clock() + 3_600_000_000
+}
+
+/// Now, on [`linger_io::pressure::since_start`]'s clock.
+fn process_clock() -> u64 {
+    linger_io::pressure::since_start(Instant::now())
 }
 
 /// Every live connection and every lingerer of the process.
@@ -57,6 +80,9 @@ pub(crate) struct Budget {
     /// Whether that many descriptors in use leave too few free:
     /// [`linger_io::limits::running_short`], but in unit tests.
     running_short: fn(u64) -> bool,
+    /// Now, as a reclaim reads it to tell how long a connection has awaited its first byte:
+    /// [`process_clock`], but in unit tests.
+    reclaim_clock: fn() -> u64,
     /// Counts what may let an accept that ran out of descriptors go on: a descriptor
     /// released, a live connection come to stand where it may give way.
     changes: AtomicU64,
@@ -74,6 +100,7 @@ impl Default for Budget {
             owed: AtomicUsize::new(0),
             in_use: AtomicU64::new(0),
             running_short: linger_io::limits::running_short,
+            reclaim_clock: process_clock,
             changes: AtomicU64::new(0),
             waiting: AtomicUsize::new(0),
             changed: Notify::new(),
@@ -90,6 +117,9 @@ pub(crate) struct LiveSlot {
     asked: AtomicBool,
     /// Its descriptor is released.
     released: AtomicBool,
+    /// Asked, it found it no longer gives way (a request held, or arrived unread since it
+    /// was ranked): what it was asked stays unreleased, and nobody waits for it.
+    declined: AtomicBool,
     /// The task that reads or writes the connection, woken when it is asked.
     waker: Mutex<Option<Waker>>,
 }
@@ -116,6 +146,7 @@ impl LiveSlot {
     }
 
     fn ask(&self) {
+        self.declined.store(false, Ordering::Relaxed);
         self.asked.store(true, Ordering::Release);
         if let Some(waker) = lock(&self.waker).take() {
             waker.wake();
@@ -151,6 +182,13 @@ impl Member {
             self.budget.may_give_way(&self.slot);
         }
     }
+
+    /// Asked to give way, the connection does not: it stands nowhere until its next read
+    /// or write says where, and the reclaim that asked stops waiting for it.
+    pub(crate) fn decline(&self) {
+        self.slot.rank.store(u64::MAX, Ordering::Relaxed);
+        self.slot.declined.store(true, Ordering::Release);
+    }
 }
 
 impl Drop for Member {
@@ -174,13 +212,12 @@ impl Reclaiming {
     }
 
     fn released(&self) -> bool {
-        self.live
+        self.live.iter().all(|slot| {
+            slot.released.load(Ordering::Acquire) || slot.declined.load(Ordering::Acquire)
+        }) && self
+            .closes
             .iter()
-            .all(|slot| slot.released.load(Ordering::Acquire))
-            && self
-                .closes
-                .iter()
-                .all(|(lingerer, ids)| !lingerer.any_reclaimed(ids))
+            .all(|(lingerer, ids)| !lingerer.any_reclaimed(ids))
     }
 
     /// Resolves once every connection asked has released its descriptor (checked every
@@ -203,7 +240,7 @@ impl Budget {
     /// not among them: it has a descriptor, and the next accept would find nothing newer.
     pub(crate) fn join(&'static self, in_use: Option<u64>) -> Member {
         let id = self.next_id.fetch_add(1, Ordering::Relaxed);
-        let accepted = linger_io::pressure::since_start(Instant::now());
+        let accepted = process_clock();
         let slot = Arc::new(LiveSlot::default());
         let member = Member {
             id,
@@ -314,12 +351,16 @@ impl Budget {
     /// cannot find is owed: the first live connections to come where they may give way are
     /// asked then.
     pub(crate) fn reclaim(&self, max: usize) -> Reclaiming {
+        let now = (self.reclaim_clock)();
         let live = {
             let live = lock(&self.live);
             let mut ranked: Vec<(u64, &Arc<LiveSlot>)> = live
                 .values()
                 .map(|slot| (slot.rank.load(Ordering::Relaxed), slot))
-                .filter(|&(rank, slot)| rank != u64::MAX && !slot.asked.load(Ordering::Relaxed))
+                .filter(|&(rank, slot)| {
+                    linger_io::pressure::may_give_way(rank, now)
+                        && !slot.asked.load(Ordering::Relaxed)
+                })
                 .collect();
             if ranked.len() > max {
                 ranked.select_nth_unstable_by_key(max, |&(rank, _)| rank);
@@ -452,6 +493,28 @@ mod tests {
         // Still owed: three. Standing again where it stood changes nothing.
         fresh.stand(Some(AwaitingFirstByte));
         assert!(!fresh.slot.take_asked());
+    }
+
+    #[test]
+    fn a_connection_accepted_a_moment_ago_does_not_give_way_before_its_request_could_come() {
+        let budget = super::apart_now();
+        let fresh = budget.join(None);
+        assert_eq!(budget.reclaim(1).len(), 0, "its request may be on its way");
+        fresh.stand(Some(Idle));
+        assert_eq!(budget.reclaim(1).len(), 1, "answered, it may");
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn a_connection_that_declines_is_not_waited_for_nor_asked_again() {
+        let budget = apart();
+        let member = budget.join(None);
+        let reclaiming = budget.reclaim(1);
+        assert!(member.slot.take_asked());
+        member.decline();
+        let started = tokio::time::Instant::now();
+        reclaiming.released_all().await;
+        assert!(started.elapsed() < super::RECLAIM_WAIT, "not waited for");
+        assert_eq!(budget.reclaim(1).len(), 0, "it stands nowhere now");
     }
 
     #[test]

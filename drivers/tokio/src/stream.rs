@@ -273,10 +273,20 @@ impl LingerStream {
             .member
             .as_ref()
             .is_some_and(|member| member.slot.take_asked());
-        // A request held since the connection was ranked: it no longer gives way.
-        if asked && self.standing(now).is_some() {
-            self.end_now(true);
-            return;
+        if asked {
+            // A request held since the connection was ranked, or one that arrived and waits
+            // unread: it no longer gives way.
+            let standing = self
+                .stream
+                .as_ref()
+                .and_then(|stream| linger_io::pressure::unless_unread(self.standing(now), stream));
+            if standing.is_some() {
+                self.end_now(true);
+                return;
+            }
+            if let Some(member) = &self.member {
+                member.decline();
+            }
         }
         if self.machine.poll_timeout().is_some_and(|at| at <= now) {
             self.machine.handle_timeout(now);

@@ -216,6 +216,55 @@ fn out_of_descriptors_the_silent_then_the_idle_give_way_and_requests_being_answe
 }
 
 #[test]
+fn out_of_descriptors_a_connection_whose_request_waits_unread_does_not_give_way() {
+    alone(async {
+        let lingerer = Lingerer::new(Policy::default());
+        let listener = TcpListener::bind("127.0.0.1:0").await.expect("bind");
+        let address = listener.local_addr().expect("address");
+        let timeout = Duration::from_secs(10);
+        // The older connection's request is in before it is accepted, the younger sends
+        // nothing; the server's tasks for them have not run yet (a runtime under load).
+        let mut asking = client(address, timeout);
+        get(&mut asking, "/");
+        let (unread, _) = lingerer.accept(&listener).await.expect("accept");
+        let silent = client(address, timeout);
+        let (quiet, _) = lingerer.accept(&listener).await.expect("accept");
+        let _waiting = client(address, timeout);
+        // Long enough that a first byte could have come: both may give way.
+        tokio::time::sleep(linger_io::pressure::REQUEST_EN_ROUTE).await;
+
+        let lowered = LoweredLimit::to(256);
+        let taken = take_every_descriptor();
+        let accepting = tokio::spawn({
+            let lingerer = lingerer.clone();
+            async move { lingerer.accept(&listener).await.map(|_| ()) }
+        });
+        // Out of descriptors, the accept asks both to give way, the older first; then their
+        // tasks run.
+        tokio::time::sleep(Duration::from_millis(300)).await;
+        common::serve(unread);
+        common::serve(quiet);
+        let accepted = tokio::time::timeout(timeout, accepting).await;
+        drop((taken, lowered));
+
+        accepted
+            .expect("accept went on")
+            .expect("the accepting task")
+            .expect("accepted once the silent one gave way");
+        let answer = tokio::task::spawn_blocking(move || read_until(&mut asking, "ok").0);
+        assert!(
+            answer.await.expect("client").ends_with("ok"),
+            "the request that waited unread was answered"
+        );
+        let ended = tokio::task::spawn_blocking(move || {
+            let mut silent = silent;
+            read_until(&mut silent, "").1
+        });
+        assert!(ended.await.expect("client"), "the silent one gave way");
+    });
+}
+
+#[test]
 fn out_of_descriptors_under_an_accept_loop_linger_does_not_own_a_connection_gives_way_as_it_goes_idle()
  {
     alone(async {
