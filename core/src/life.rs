@@ -26,7 +26,10 @@ use core::time::Duration;
 /// An application that says more than its bytes do
 /// ([`hold`](crate::CloseMachine::hold) a request until its answer ends,
 /// [`upgrade`](crate::CloseMachine::upgrade)) is taken at its word: a connection with a request
-/// held is `Working`, or `Responding` while it writes, never `Idle`.
+/// held is `Working`, or `Responding` while it writes, never `Idle`; and one that holds every
+/// request it works on ([`holds_requests`](crate::CloseMachine::holds_requests)) answers none
+/// before it has held one, so what it writes before (a TLS handshake's flight, a greeting)
+/// leaves the first request awaited, or arriving, not `Idle`.
 ///
 /// A read the application left pending stays pending while it writes: hyper polls a read
 /// once, keeps it registered, and writes its answer without polling it again. So an answer
@@ -191,6 +194,9 @@ pub(crate) struct Live {
     /// The application holds every request it works on
     /// ([`CloseMachine::holds_requests`](crate::CloseMachine::holds_requests)).
     pub(crate) holds_requests: bool,
+    /// It has held a request. Before it has, while it holds every request it works on, its
+    /// writes answer none: they are a TLS handshake's flight, or a greeting.
+    pub(crate) held_one: bool,
 }
 
 impl Live {
@@ -213,7 +219,15 @@ impl Live {
             write_blocked: false,
             held: 0,
             holds_requests: false,
+            held_one: false,
         }
+    }
+
+    /// By the application's word, its writes answer no request: it holds every request it
+    /// works on and has held none yet, so the peer's first request is still to come, or
+    /// still arriving (a TLS client's last flight and request, after the server's).
+    pub(crate) fn first_request_to_come(&self) -> bool {
+        self.holds_requests && !self.held_one
     }
 
     /// By the application's word, the peer's bytes are a request still arriving: it holds

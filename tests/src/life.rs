@@ -42,6 +42,7 @@
 use core::fmt;
 use core::time::Duration;
 use linger::{Activity, CloseMachine, Event, Guard, Instant, MinRate, Policy};
+use linger_model::Verdict;
 use linger_model::text::{WIDTH, wrap};
 use std::collections::{HashMap, HashSet, VecDeque};
 
@@ -622,19 +623,6 @@ fn only_live(world: &World, _: &Policy, _: &Bound) -> bool {
             _ => true,
         }),
     }
-}
-
-/// One property's result.
-#[derive(Clone, Debug)]
-pub struct Verdict {
-    /// The property's name.
-    pub property: &'static str,
-    /// A `sometimes` property.
-    pub sometimes: bool,
-    /// An `always` property no world breaks, or a `sometimes` property some world has.
-    pub holds: bool,
-    /// The shortest path to a world that breaks an `always` property.
-    pub counterexample: Option<String>,
 }
 
 /// What one exhaustive check found.

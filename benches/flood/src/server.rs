@@ -137,19 +137,36 @@ impl Status {
 
     /// A close a lingerer reported: counted with what ended it, and printed if asked.
     fn reported(&self, report: &CloseReport) {
-        let by = match report.ended_by {
+        self.closed(
+            report.peer,
+            &report.outcome,
+            report.ended_by,
+            report.reclaimed,
+        );
+    }
+
+    /// A close that ended, ended by `guard` if one ended its connection, `reclaimed` if it
+    /// gave way: counted, and printed if asked.
+    pub fn closed(
+        &self,
+        peer: Option<SocketAddr>,
+        outcome: &Outcome,
+        guard: Option<Guard>,
+        reclaimed: bool,
+    ) {
+        let by = match guard {
             Some(guard) => {
                 self.guarded[GUARDS.iter().position(|&each| each == guard).unwrap_or(0)]
                     .fetch_add(1, Ordering::Relaxed);
                 guard_name(guard)
             }
-            None if report.reclaimed => "reclaimed",
+            None if reclaimed => "reclaimed",
             None => "-",
         };
-        if report.reclaimed {
+        if reclaimed {
             self.reclaimed.fetch_add(1, Ordering::Relaxed);
         }
-        self.record(report.peer, &report.outcome, by);
+        self.record(peer, outcome, by);
     }
 
     fn record(&self, peer: Option<SocketAddr>, outcome: &Outcome, by: &str) {

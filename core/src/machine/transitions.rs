@@ -269,6 +269,11 @@ impl CloseMachine {
                 live.start(Idle, now);
             }
             (_, Event::ReadPending) => {}
+            // Written before the first request, by the application's word (a TLS
+            // handshake's flight, a greeting): the request is still to come, or arriving.
+            (AwaitingFirstByte | Receiving, Event::Wrote(_)) if live.first_request_to_come() => {
+                live.write_blocked = false;
+            }
             // An answer written while the application's read stays pending: out, and the
             // next request awaited; unless the application says it holds one still.
             (_, Event::Wrote(_)) => {
@@ -320,6 +325,7 @@ impl CloseMachine {
             (_, Intent::HoldsRequests) => live.holds_requests = true,
             (_, Intent::Hold) => {
                 live.held = live.held.saturating_add(1);
+                live.held_one = true;
                 if matches!(live.activity, AwaitingFirstByte | Idle) {
                     live.start(Working, now);
                 }

@@ -576,6 +576,8 @@ mod tests {
             may_give_way(idle, accepted),
             "only the first byte is en route"
         );
+        let first_idle = rank(Some(LiveStanding::Idle), 0);
+        assert!(may_give_way(first_idle, 0), "the first rank of its class");
         let slow = rank(
             Some(LiveStanding::Slow {
                 bytes_per_second: 1,

@@ -563,6 +563,42 @@ fn after_its_answer_the_next_request_is_arriving_until_held() {
 }
 
 #[test]
+fn a_handshake_written_before_the_first_request_leaves_it_arriving_not_idle() {
+    // A TLS server: the client's hello read, the server's flight written, the client's last
+    // flight and request awaited.
+    let mut machine = arriving();
+    feed(&mut machine, Event::Wrote(WRITTEN), ms(1));
+    let life = machine.life().expect("live");
+    assert_eq!(life.activity, Activity::Receiving);
+    assert!(life.arriving, "{life:?}");
+    assert_eq!(life.received, 100, "the hello still counts");
+    // Its credit runs out as a request's does: a handshake that stops short is ended.
+    let deadline = ms(0) + rate().grace + rate().allows(100) + Duration::from_micros(1);
+    assert_eq!(machine.poll_timeout(), Some(deadline));
+    assert_eq!(run_until(&mut machine, deadline), [deadline]);
+    assert_eq!(machine.ended_by(), Some(Guard::Pace));
+}
+
+#[test]
+fn a_greeting_written_before_the_first_byte_leaves_the_first_byte_awaited() {
+    let mut machine = accepted();
+    machine.holds_requests(ms(0)).expect("holds requests");
+    feed(&mut machine, Event::Wrote(WRITTEN), ms(1));
+    assert_eq!(activity(&machine), Some(Activity::AwaitingFirstByte));
+}
+
+#[test]
+fn once_a_request_was_held_an_answer_written_while_waiting_to_read_is_idle() {
+    let mut machine = arriving();
+    machine.hold(ms(1)).expect("hold");
+    machine.answered(ms(2)).expect("answered");
+    feed(&mut machine, Event::Read(10), ms(3));
+    feed(&mut machine, Event::ReadPending, ms(3));
+    feed(&mut machine, Event::Wrote(WRITTEN), ms(4));
+    assert_eq!(activity(&machine), Some(Activity::Idle));
+}
+
+#[test]
 fn without_its_word_a_quiet_partial_request_is_taken_for_one_worked_on() {
     let mut machine = receiving();
     assert!(!machine.life().expect("live").arriving);
