@@ -175,12 +175,20 @@ pub const REQUEST_EN_ROUTE: Duration = Duration::from_millis(250);
 /// [`since_start`]): any with a standing, but one awaiting its first byte only once it was
 /// accepted [`REQUEST_EN_ROUTE`] ago.
 pub fn may_give_way(rank: u64, now: u64) -> bool {
+    rank != u64::MAX && gives_way_from(rank) <= now
+}
+
+/// From when a live connection of `rank` may give way, on the clock of [`since_start`]: at
+/// once (0), [`REQUEST_EN_ROUTE`] after its accept while it awaits its first byte, never
+/// (`u64::MAX`) without a standing. What an accept that found none to reclaim waits for, at
+/// most.
+pub fn gives_way_from(rank: u64) -> u64 {
     let en_route = u64::try_from(REQUEST_EN_ROUTE.as_micros()).unwrap_or(u64::MAX);
     match rank {
-        u64::MAX => false,
+        u64::MAX => u64::MAX,
         // Class 0 (awaiting its first byte), keyed by its accept time.
-        accepted if accepted < CLASS => now.saturating_sub(accepted) >= en_route,
-        _ => true,
+        accepted if accepted < CLASS => accepted.saturating_add(en_route),
+        _ => 0,
     }
 }
 
@@ -578,6 +586,9 @@ mod tests {
         );
         let first_idle = rank(Some(LiveStanding::Idle), 0);
         assert!(may_give_way(first_idle, 0), "the first rank of its class");
+        assert_eq!(gives_way_from(silent), accepted + en_route);
+        assert_eq!(gives_way_from(idle), 0);
+        assert_eq!(gives_way_from(rank(None, 0)), u64::MAX);
         let slow = rank(
             Some(LiveStanding::Slow {
                 bytes_per_second: 1,

@@ -26,9 +26,9 @@ pub(crate) fn budget() -> &'static Budget {
 }
 
 /// A budget apart from the process's, for unit tests whose lingerers run side by side in one
-/// process and must not reclaim one another's connections.
-/// It reclaims as if an hour had passed since each connection was accepted: what awaits its
-/// first byte gives way (see [`apart_now`]).
+/// process and must not reclaim one another's connections. It reclaims as if an hour had
+/// passed since each connection was accepted: what awaits its first byte gives way (see
+/// [`apart_now`]).
 #[cfg(test)]
 pub(crate) fn apart() -> &'static Budget {
     Box::leak(Box::new(Budget {
@@ -83,6 +83,11 @@ pub(crate) struct Budget {
     /// Now, as a reclaim reads it to tell how long a connection has awaited its first byte:
     /// [`process_clock`], but in unit tests.
     reclaim_clock: fn() -> u64,
+    /// When the first connection the last reclaim passed over, just accepted, may give way
+    /// ([`linger_io::pressure::gives_way_from`]); `u64::MAX` if it passed over none.
+    ripens: AtomicU64,
+    /// A task waits for that moment to ask again what is owed.
+    ripening: AtomicBool,
     /// Counts what may let an accept that ran out of descriptors go on: a descriptor
     /// released, a live connection come to stand where it may give way.
     changes: AtomicU64,
@@ -101,6 +106,8 @@ impl Default for Budget {
             in_use: AtomicU64::new(0),
             running_short: linger_io::limits::running_short,
             reclaim_clock: process_clock,
+            ripens: AtomicU64::new(u64::MAX),
+            ripening: AtomicBool::new(false),
             changes: AtomicU64::new(0),
             waiting: AtomicUsize::new(0),
             changed: Notify::new(),
@@ -254,11 +261,39 @@ impl Budget {
         self.in_use.store(in_use, Ordering::Relaxed);
         if (self.running_short)(in_use) {
             drop(self.reclaim(linger_io::pressure::reclaim_batch(held)));
+            self.reclaim_when_ripe();
         } else if self.owed.load(Ordering::Relaxed) != 0 {
             self.owed.store(0, Ordering::Relaxed);
         }
         lock(&self.live).insert(id, slot);
         member
+    }
+
+    /// What a reclaim at an accept could not find, it asks again once the first connection
+    /// it passed over, just accepted, may give way: nothing else would say so (a silent
+    /// connection's standing never changes), and an accept loop linger does not own
+    /// (axum-server's), failing for want of descriptors, never reaches linger. One task at a
+    /// time, on the runtime of the accept.
+    fn reclaim_when_ripe(&'static self) {
+        let Some(ripe) = self.until_ripe() else {
+            return;
+        };
+        if self.owed.load(Ordering::Relaxed) == 0 || self.ripening.swap(true, Ordering::AcqRel) {
+            return;
+        }
+        let Ok(runtime) = tokio::runtime::Handle::try_current() else {
+            self.ripening.store(false, Ordering::Release);
+            return;
+        };
+        runtime.spawn(async move {
+            tokio::time::sleep(ripe).await;
+            self.ripening.store(false, Ordering::Release);
+            let owed = self.owed.load(Ordering::Relaxed);
+            if owed != 0 && (self.running_short)(self.in_use.load(Ordering::Relaxed)) {
+                drop(self.reclaim(owed));
+                self.reclaim_when_ripe();
+            }
+        });
     }
 
     /// A live connection that could not give way may now: if the last reclaim found fewer
@@ -329,6 +364,14 @@ impl Budget {
         let _ = tokio::time::timeout(at_most, notified).await;
     }
 
+    /// How long until the first connection the last reclaim passed over, just accepted,
+    /// may give way; `None` if it passed over none.
+    pub(crate) fn until_ripe(&self) -> Option<Duration> {
+        let ripens = self.ripens.load(Ordering::Relaxed);
+        (ripens != u64::MAX)
+            .then(|| Duration::from_micros(ripens.saturating_sub((self.reclaim_clock)())))
+    }
+
     /// A lingerer whose closes give way after the live connections.
     pub(crate) fn enlist(&self, lingerer: WeakLingerer) {
         let mut lingerers = lock(&self.lingerers);
@@ -352,14 +395,19 @@ impl Budget {
     /// asked then.
     pub(crate) fn reclaim(&self, max: usize) -> Reclaiming {
         let now = (self.reclaim_clock)();
+        let mut ripens = u64::MAX;
         let live = {
             let live = lock(&self.live);
             let mut ranked: Vec<(u64, &Arc<LiveSlot>)> = live
                 .values()
+                .filter(|slot| !slot.asked.load(Ordering::Relaxed))
                 .map(|slot| (slot.rank.load(Ordering::Relaxed), slot))
-                .filter(|&(rank, slot)| {
-                    linger_io::pressure::may_give_way(rank, now)
-                        && !slot.asked.load(Ordering::Relaxed)
+                .filter(|&(rank, _)| {
+                    let from = linger_io::pressure::gives_way_from(rank);
+                    if from > now && from != u64::MAX {
+                        ripens = ripens.min(from);
+                    }
+                    from <= now
                 })
                 .collect();
             if ranked.len() > max {
@@ -387,6 +435,7 @@ impl Budget {
             }
         }
         self.owed.store(left, Ordering::Relaxed);
+        self.ripens.store(ripens, Ordering::Relaxed);
         Reclaiming { live, closes }
     }
 
@@ -425,9 +474,11 @@ fn lock<T>(mutex: &Mutex<T>) -> MutexGuard<'_, T> {
 mod tests {
     use super::{apart, apart_running_short};
     use linger_io::pressure::LiveStanding::{AwaitingFirstByte, Idle};
+    use linger_io::pressure::REQUEST_EN_ROUTE;
     use std::sync::Arc;
     use std::sync::atomic::{AtomicUsize, Ordering};
     use std::task::{Wake, Waker};
+    use std::time::Duration;
 
     #[test]
     fn what_a_reclaim_could_not_find_is_asked_of_the_first_to_come_where_they_may_give_way() {
@@ -500,8 +551,28 @@ mod tests {
         let budget = super::apart_now();
         let fresh = budget.join(None);
         assert_eq!(budget.reclaim(1).len(), 0, "its request may be on its way");
+        let ripe = budget.until_ripe().expect("passed over");
+        assert!(
+            ripe > Duration::ZERO && ripe <= REQUEST_EN_ROUTE,
+            "{ripe:?}"
+        );
         fresh.stand(Some(Idle));
         assert_eq!(budget.reclaim(1).len(), 1, "answered, it may");
+    }
+
+    #[tokio::test]
+    async fn what_is_owed_is_asked_of_a_silent_connection_once_its_first_byte_could_have_come() {
+        let budget: &'static super::Budget = Box::leak(Box::new(super::Budget {
+            running_short: |_| true,
+            ..super::Budget::default()
+        }));
+        let silent = budget.join(None);
+        // Accepted later, on a clock of microseconds.
+        std::thread::sleep(Duration::from_millis(2));
+        let _newer = budget.join(None);
+        assert!(!silent.slot.take_asked(), "just accepted");
+        tokio::time::sleep(REQUEST_EN_ROUTE * 3).await;
+        assert!(silent.slot.take_asked(), "silent since");
     }
 
     #[tokio::test(start_paused = true)]

@@ -41,7 +41,8 @@ impl Lingerer {
     /// nothing for a connection lost before it was accepted; for want of descriptors, a batch
     /// of the process's connections reclaimed (nginx's: an eighth of those held, 1 to 32)
     /// and their descriptors released, or, with none that may give way, the first
-    /// descriptor released or connection come to where it may give way (a second at most);
+    /// descriptor released or connection come to where it may give way (one just accepted
+    /// that has waited long enough for its first byte included; a second at most);
     /// after any other error, a pause of a second (as axum's own listener, so the loop does
     /// not spin). [`LingerListener`] does exactly this;
     /// the accept loop of any other server on this lingerer should too.
@@ -69,7 +70,10 @@ impl Lingerer {
                 #[cfg(feature = "tracing")]
                 self.warn_exhausted(error, reclaimed);
                 if reclaimed == 0 {
-                    self.budget().until_changed(changes, PAUSE).await;
+                    // Until a descriptor is released, a connection comes where it may give
+                    // way, or one just accepted has waited for its first byte long enough.
+                    let ripe = self.budget().until_ripe().unwrap_or(PAUSE);
+                    self.budget().until_changed(changes, ripe.min(PAUSE)).await;
                 }
             }
             AcceptFailure::Other => {
