@@ -4,8 +4,9 @@
 //! path through a larger one and checks every `always` property of the check (P1-P5, the
 //! policy's promises, your own) after every step. A [`Walk`] is the bound and, at each step,
 //! which of the enabled steps comes next: a fuzzer decodes one from its bytes (`Walk` is
-//! [`Arbitrary`]), proptest generates them ([`walks`], feature `proptest`), and a failure
-//! comes back as the path in the words of the checker's counterexamples.
+//! [`Arbitrary`](https://docs.rs/arbitrary/1/arbitrary/trait.Arbitrary.html)), proptest
+//! generates them ([`walks`], feature `proptest`), and a failure comes back as the path in the
+//! words of the checker's counterexamples.
 //!
 //! A cargo-fuzz target for your strategy is three lines:
 //!
@@ -43,7 +44,8 @@ pub struct Walk {
 }
 
 impl Walk {
-    /// Decodes a walk from a fuzzer's bytes, as [`Arbitrary`] does.
+    /// Decodes a walk from a fuzzer's bytes, as
+    /// [`Arbitrary`](https://docs.rs/arbitrary/1/arbitrary/trait.Arbitrary.html) does.
     pub fn from_bytes(data: &[u8]) -> arbitrary::Result<Walk> {
         Walk::arbitrary_take_rest(Unstructured::new(data))
     }
