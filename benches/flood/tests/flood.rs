@@ -4,11 +4,12 @@
 //! the head of a 1 GB upload, trickle 1 KiB every 2 s and never read (the flood of the
 //! lingering closes), or a mix of connectors that send nothing, slowloris heads, slow bodies
 //! and keep-alive idlers (the flood of live connections), against servers whose guards are
-//! brisk. Through the flood the server keeps accepting, answers every well-behaved request,
-//! delivers every early reply whole and, through the mix, serves every honest slow client
-//! whole (an upload at 40 KB/s, a handler slower than every guard, a streamed answer, an
-//! upgraded connection quiet for a while); once it stops every descriptor is released; and
-//! every close that claimed delivery matches what its client's kernel received.
+//! brisk. One flood at a time. Through the flood the server keeps accepting, answers every
+//! well-behaved request (but one in twenty of the mix over TLS, whose handshakes take both
+//! cores), delivers every early reply whole and, through the mix, serves every honest slow
+//! client whole (an upload at 40 KB/s, a handler slower than every guard, a streamed answer,
+//! an upgraded connection quiet for a while); once it stops every descriptor is released;
+//! and every close that claimed delivery matches what its client's kernel received.
 //!
 //! `cargo test -p linger-flood --test flood -- --nocapture` prints each run's figures.
 
