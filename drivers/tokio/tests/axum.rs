@@ -12,32 +12,15 @@ use axum::Router;
 use axum::body::{Body, Bytes};
 use axum::extract::ConnectInfo;
 use axum::routing;
-use common::{client, get, read_until};
+use common::{brisk, client, get, read_until};
 use http_body_util::channel::Channel;
 use hyper::body::Frame;
-use linger_tokio::{
-    CloseReport, Guard, LingerListener, Lingerer, MakeHoldRequests, MinRate, Policy,
-};
+use linger_tokio::{CloseReport, Guard, LingerListener, Lingerer, MakeHoldRequests};
 use std::convert::Infallible;
 use std::io::Write;
 use std::net::SocketAddr;
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
-
-/// Guards a few hundred milliseconds long, as life.rs's.
-fn brisk() -> Policy {
-    Policy::builder()
-        .first_byte_timeout(Some(Duration::from_millis(300)))
-        .min_receive_rate(Some(MinRate {
-            bytes_per_second: 1000,
-            grace: Duration::from_millis(500),
-        }))
-        .keep_alive_timeout(Some(Duration::from_millis(700)))
-        .idle_timeout(Duration::from_secs(1))
-        .linger_budget(Duration::from_secs(3))
-        .build()
-        .expect("a valid policy")
-}
 
 /// `GET /`: "ok"; `GET /stream`: three lines a second apart; `GET /peer`: the client's
 /// address, where the service was made with `ConnectInfo`.

@@ -6,28 +6,11 @@
 
 mod common;
 
-use common::{Server, client, get, read_until};
+use common::{Server, brisk, client, get, read_until};
 use linger_io::profile::Profile;
-use linger_tokio::{Ending, Guard, Lingerer, MinRate, Policy};
+use linger_tokio::{Ending, Guard, Lingerer};
 use std::io::Write;
 use std::time::{Duration, Instant};
-
-/// Guards a few hundred milliseconds long, so that each test takes a second or two; the close
-/// after one is short too.
-fn brisk() -> Policy {
-    Policy::builder()
-        .first_byte_timeout(Some(Duration::from_millis(300)))
-        .min_receive_rate(Some(MinRate {
-            bytes_per_second: 1000,
-            grace: Duration::from_millis(500),
-        }))
-        .keep_alive_timeout(Some(Duration::from_millis(700)))
-        .send_timeout(Some(Duration::from_millis(800)))
-        .idle_timeout(Duration::from_secs(1))
-        .linger_budget(Duration::from_secs(3))
-        .build()
-        .expect("a valid policy")
-}
 
 async fn blocking<T: Send + 'static>(client: impl FnOnce() -> T + Send + 'static) -> T {
     tokio::task::spawn_blocking(client).await.expect("client")

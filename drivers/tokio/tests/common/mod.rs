@@ -8,7 +8,7 @@ use hyper::server::conn::http1;
 use hyper::service::service_fn;
 use hyper::{Request, Response, StatusCode};
 use hyper_util::rt::TokioIo;
-use linger_tokio::{CloseReport, LingerStream, Lingerer, LingererBuilder};
+use linger_tokio::{CloseReport, LingerStream, Lingerer, LingererBuilder, MinRate, Policy};
 use std::convert::Infallible;
 use std::io::{ErrorKind, Read, Write};
 use std::net::{SocketAddr, TcpStream};
@@ -196,4 +196,21 @@ pub(crate) fn read_until(client: &mut TcpStream, until: &str) -> (String, bool) 
             Err(_) => return (String::from_utf8_lossy(&read).into(), true),
         }
     }
+}
+
+/// Guards a few hundred milliseconds long, so that each test takes a second or two; the close
+/// after one is short too.
+pub(crate) fn brisk() -> Policy {
+    Policy::builder()
+        .first_byte_timeout(Some(Duration::from_millis(300)))
+        .min_receive_rate(Some(MinRate {
+            bytes_per_second: 1000,
+            grace: Duration::from_millis(500),
+        }))
+        .keep_alive_timeout(Some(Duration::from_millis(700)))
+        .send_timeout(Some(Duration::from_millis(800)))
+        .idle_timeout(Duration::from_secs(1))
+        .linger_budget(Duration::from_secs(3))
+        .build()
+        .expect("a valid policy")
 }
